@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Copyright 2026 The adapter_switcher Authors
+# SPDX-License-Identifier: Apache-2.0
+#
+# Installs everything adapter_switcher needs on a fresh Debian/Ubuntu machine and leaves a
+# virtual environment in $ADAPTER_SWITCHER_VENV (default: .venv in the repository):
+#   - system packages: libosmesa6 (headless MuJoCo camera), ignition-tools + libsdformat-dev
+#     (`ign sdf -k`, the SDF validator);
+#   - PyTorch pinned to a CPU build (a looser pin pulls several GB of CUDA packages);
+#   - this package in editable mode with its test extras;
+#   - the ROS 2 client libraries as `ros-*` wheels from PyPI, unless ROS 2 is already installed
+#     and sourced (ROS_DISTRO set), in which case the sourced install is used and never shadowed.
+# Idempotent: a second run only checks.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${ADAPTER_SWITCHER_VENV:-$ROOT/.venv}
+PYTHON=${PYTHON:-python3}
+TORCH_VERSION=${TORCH_VERSION:-2.13.0}
+APT_PACKAGES=(libosmesa6 ignition-tools libsdformat-dev)
+
+log() { printf '[setup] %s\n' "$*"; }
+
+install_system_packages() {
+  command -v apt-get >/dev/null 2>&1 || { log "no apt-get: install ${APT_PACKAGES[*]} yourself"; return; }
+  local missing=() sudo=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  log "apt-get install ${missing[*]}"
+  "${sudo[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+create_venv() {
+  local venv_args=()
+  # A sourced ROS 2 install lives in the system site-packages: let the venv see it.
+  [ -n "${ROS_DISTRO:-}" ] && venv_args+=(--system-site-packages)
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating $VENV"
+    "$PYTHON" -m venv "${venv_args[@]}" "$VENV"
+  fi
+}
+
+install_python_packages() {
+  local pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+  local extras=test
+  if [ -n "${ROS_DISTRO:-}" ]; then
+    log "ROS 2 $ROS_DISTRO is sourced: using it, no ros-* wheels"
+  else
+    extras=test,ros-wheels
+  fi
+  log "pip install torch==$TORCH_VERSION and adapter_switcher[$extras]"
+  "${pip[@]}" "torch==$TORCH_VERSION"
+  "${pip[@]}" -e "$ROOT[$extras]"
+}
+
+install_system_packages
+create_venv
+install_python_packages
+log "done: environment in $VENV"

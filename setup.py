@@ -1,0 +1,90 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""ament_python package: builds with colcon on a ROS 2 machine and installs with pip elsewhere."""
+
+from glob import glob
+import os
+
+from setuptools import find_packages
+from setuptools import setup
+
+PACKAGE = 'adapter_switcher'
+SHARE = os.path.join('share', PACKAGE)
+# Directories installed under share/adapter_switcher, keeping their layout.
+SHARED_DIRS = ('launch', 'config', 'worlds', 'models')
+
+
+def shared_data_files():
+    """Map every file under SHARED_DIRS to its place under share/adapter_switcher."""
+    entries = {}
+    for top in SHARED_DIRS:
+        for path in glob(os.path.join(top, '**', '*'), recursive=True):
+            if os.path.isfile(path) and '__pycache__' not in path:
+                entries.setdefault(os.path.join(SHARE, os.path.dirname(path)), []).append(path)
+    return sorted(entries.items())
+
+
+# The ROS 2 client libraries as wheels from PyPI, for machines without a ROS 2 install.
+# Never install these where ROS 2 is installed and sourced (ROS_DISTRO set).
+ROS_WHEELS = [
+    'ros-rclpy', 'ros-std-msgs', 'ros-sensor-msgs', 'ros-geometry-msgs', 'ros-nav-msgs',
+    'ros-std-srvs', 'ros-diagnostic-msgs', 'ros-rosgraph-msgs', 'ros-rcl-interfaces',
+    'ros-rmw-fastrtps-cpp', 'ros-ament-index-python',
+]
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(exclude=['test', 'test.*', 'bench', 'bench.*']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        (SHARE, ['package.xml']),
+    ] + shared_data_files(),
+    python_requires='>=3.10',
+    install_requires=[
+        'setuptools',
+        'torch>=2.3',
+        'peft>=0.15',
+        'transformers>=4.45',
+        'safetensors>=0.4',
+        'numpy>=1.24',
+        'PyYAML>=6',
+        'opencv-python-headless>=4.8',
+        'mujoco>=3.2',
+    ],
+    extras_require={
+        'test': [
+            'pytest>=7',
+            'flake8>=6',
+            'flake8-builtins',
+            'flake8-comprehensions',
+            'flake8-docstrings',
+            'flake8-import-order',
+            'flake8-quotes',
+            'pydocstyle>=6',
+        ],
+        'ros-wheels': ROS_WHEELS + ['ros-ament-flake8', 'ros-ament-pep257'],
+    },
+    zip_safe=False,
+    maintainer='adapter_switcher maintainers',
+    maintainer_email='maintainers@users.noreply.b-seed-f8808dd4.example',
+    description='Hot-swappable PEFT LoRA adapters on one frozen base model, driven by ROS 2.',
+    license='Apache-2.0',
+    entry_points={
+        'console_scripts': [
+            'adapter-switcher = adapter_switcher.cli:main',
+        ],
+    },
+)
