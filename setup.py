@@ -85,6 +85,10 @@ setup(
     entry_points={
         'console_scripts': [
             'adapter-switcher = adapter_switcher.cli:main',
+            'context_manager = adapter_switcher.nodes.context_manager_node:main',
+            'inference_node = adapter_switcher.nodes.inference_node:main',
+            'simulator = adapter_switcher.sim.simulator_node:main',
+            'expert_driver = adapter_switcher.sim.expert_driver_node:main',
         ],
     },
 )
