@@ -43,7 +43,7 @@ def share_dir() -> Path:
 
 
 def share_path(relative: str) -> Path:
-    """Return the path of a shared file, e.g. ``share_path('config/context_rules.yaml')``."""
+    """Return the path of a shared file given relative to the share directory."""
     path = share_dir() / relative
     if not path.exists():
         raise FileNotFoundError(f'{relative} is not in the package share directory {share_dir()}')
