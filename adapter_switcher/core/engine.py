@@ -1,0 +1,659 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The adapter engine: one frozen base model, many LoRA adapters, atomic switches between ticks.
+
+Three tiers hold adapters: disk (validated directories, found by the registry), host RAM (the
+:class:`HostCache`, filled by prefetch) and K resident slots inside the model's LoRA layers.
+Switching between resident adapters writes one integer (the shared slot selector); loading a
+non-resident adapter copies its weights into a free or least-recently-used slot, outside the
+forward lock, straight from the mapped file or from host RAM.
+
+Concurrency: every forward runs under the forward lock, and a switch only happens under that
+lock, before a forward, so no forward ever sees a half-swapped model. Synchronous activations
+are serialised; asynchronous requests (:meth:`request`) keep only the latest, which the next
+:meth:`step` applies once that adapter is resident and probed. A newly loaded adapter must pass
+a probe forward (finite outputs, and the manifest's expected output if it has one) before it
+can become active; if anything fails, the previous adapter stays active and the error says why.
+"""
+
+from dataclasses import dataclass
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from adapter_switcher.core.adapter_files import AdapterFormatError
+from adapter_switcher.core.base_model import model_fingerprint
+from adapter_switcher.core.errors import AdapterError
+from adapter_switcher.core.errors import NoPreviousAdapter
+from adapter_switcher.core.errors import ProbeFailed
+from adapter_switcher.core.host_cache import HostCache
+from adapter_switcher.core.host_cache import ModuleWeights
+from adapter_switcher.core.load_worker import LoadJob
+from adapter_switcher.core.load_worker import LoadWorker
+from adapter_switcher.core.metrics import EngineMetrics
+from adapter_switcher.core.names import check_adapter_name
+from adapter_switcher.core.probe import check_probe_output
+from adapter_switcher.core.probe import manifest_probe
+from adapter_switcher.core.registry import AdapterRecord
+from adapter_switcher.core.registry import AdapterRegistry
+from adapter_switcher.core.registry import AdapterValidator
+from adapter_switcher.core.registry import file_identity
+from adapter_switcher.core.registry import ScanReport
+from adapter_switcher.core.safetensors_io import load_tensors
+from adapter_switcher.core.safetensors_io import MappedSafetensors
+from adapter_switcher.core.safetensors_io import SafetensorsFormatError
+from adapter_switcher.core.slot_layers import EMPTY
+from adapter_switcher.core.slot_layers import SlotLoraLayer
+from adapter_switcher.core.slot_layers import SlotSelector
+from adapter_switcher.core.slot_layers import wrap_module
+from adapter_switcher.core.slot_table import SlotState
+from adapter_switcher.core.slot_table import SlotTable
+
+import torch
+from torch import nn
+
+ProbeInputs = Tuple[tuple, dict]
+SLOT_WAIT_S = 30.0
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Capacity of the tiers: resident slots, their rank, and the host-RAM budget."""
+
+    num_slots: int = 4
+    max_rank: int = 16
+    host_cache_bytes: int = 256 << 20
+
+
+@dataclass(frozen=True)
+class SwapReport:
+    """One completed switch: from, to, how long it took, and whether it needed a load."""
+
+    previous: Optional[str]
+    active: Optional[str]
+    seconds: float
+    cold: bool
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """
+    One inference tick.
+
+    ``adapter`` produced ``output``; ``swap`` is the switch applied just before it, if any;
+    ``error`` explains a pending request that failed (the previous adapter stayed active).
+    """
+
+    output: Any
+    adapter: Optional[str]
+    swap: Optional[SwapReport] = None
+    error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class AdapterInfo:
+    """An adapter as listed to operators: where it is and what it is."""
+
+    name: str
+    version: str
+    rank: int
+    tags: List[str]
+    tier: str
+    pinned: bool
+
+
+@dataclass
+class _Pending:
+    name: str
+    since: float
+    hit: bool
+    error: Optional[str] = None
+
+
+class AdapterEngine:
+    """Runs a base model with one of many LoRA adapters; see the module docstring."""
+
+    def __init__(self, model: nn.Module, adapter_dirs: Sequence = (),
+                 config: EngineConfig = EngineConfig(),
+                 probe_inputs: Optional[ProbeInputs] = None,
+                 base_fingerprint: Optional[str] = None):
+        if config.max_rank < 1:
+            raise ValueError(f'max_rank must be >= 1, got {config.max_rank}')
+        if config.num_slots < 2:
+            raise ValueError(f'num_slots must be >= 2 (the active adapter is never evicted, so '
+                             f'a switch needs a second slot), got {config.num_slots}')
+        self.model = model.eval()
+        self.config = config
+        self.fingerprint = base_fingerprint or model_fingerprint(model)
+        self.metrics = EngineMetrics()
+        self._registry = AdapterRegistry(adapter_dirs, AdapterValidator(
+            dict(model.named_modules()), config.max_rank, self.fingerprint))
+        self._selector = SlotSelector()
+        self._layers: Dict[str, SlotLoraLayer] = {}
+        self._slots = SlotTable(config.num_slots)
+        self._identities: List[Optional[tuple]] = [None] * config.num_slots
+        self._host = HostCache(config.host_cache_bytes)
+        self._probe_inputs = probe_inputs
+        self._last_inputs: Optional[ProbeInputs] = None
+        self._forward_lock = threading.RLock()
+        self._swap_lock = threading.Lock()
+        self._state = threading.Condition()
+        self._steps = threading.Condition()
+        self._last_step_end = 0.0
+        self._step_period = 0.0
+        self._active: Optional[str] = None
+        self._history: List[Optional[str]] = []
+        self._pending: Optional[_Pending] = None
+        self._awaiting: Optional[_Pending] = None
+        self._worker = LoadWorker(self._run_job)
+        self.scan()
+
+    # ----------------------------------------------------------------------------- registry
+    def scan(self) -> ScanReport:
+        """Rescan the adapter directories; the active adapter keeps running whatever is found."""
+        report = self._registry.scan()
+        self._wrap_targets()
+        with self._state:
+            active_slot = self._selector.active
+            for index, slot in enumerate(self._slots.slots):
+                stale = (slot.state is SlotState.READY
+                         and (slot.adapter not in self._registry
+                              or self._registry.get(slot.adapter).identity
+                              != self._identities[index]))
+                if stale and index != active_slot:
+                    self._slots.release(index)
+        for name in self._host.names():
+            if name not in self._registry:
+                self._host.discard(name)
+        self.metrics.count('scans')
+        return report
+
+    def _wrap_targets(self) -> None:
+        needed = {m for r in self._registry.records() for m in r.plan.modules} - set(self._layers)
+        if not needed:
+            return
+        with self._forward_lock:
+            for name in sorted(needed):
+                self._layers[name] = wrap_module(self.model, name, self._selector,
+                                                 self.config.num_slots, self.config.max_rank)
+
+    def adapters(self) -> List[AdapterInfo]:
+        """List every accepted adapter with its tier: active, resident, host or disk."""
+        with self._state:
+            resident = set(self._slots.resident())
+            pinned = {s.adapter for s in self._slots.slots if s.pins}
+            active = self._active
+        host = set(self._host.names())
+        infos = []
+        for record in self._registry.records():
+            name = record.name
+            tier = ('active' if name == active else 'resident' if name in resident
+                    else 'host' if name in host else 'disk')
+            infos.append(AdapterInfo(name, record.version, record.rank, record.tags, tier,
+                                     name in pinned))
+        return infos
+
+    def rejections(self) -> Dict[str, str]:
+        """Return the adapters the last scan rejected, with the reasons."""
+        return self._registry.rejections()
+
+    @property
+    def active(self) -> Optional[str]:
+        """Return the adapter the next forward uses (None: the base model alone)."""
+        return self._active
+
+    def known(self, name: str) -> bool:
+        """Return whether ``name`` is an accepted adapter."""
+        return name in self._registry
+
+    def is_ready(self, name: str) -> bool:
+        """Return whether ``name`` is resident and probed: switching to it is O(1)."""
+        if name not in self._registry:
+            return False
+        record = self._registry.get(name)
+        with self._state:
+            index = self._ready_slot(record)
+            return index is not None and self._slots.slots[index].probed
+
+    def in_host(self, name: str) -> bool:
+        """Return whether ``name`` is staged in host RAM."""
+        return name in self._host
+
+    def check(self, name: str) -> AdapterRecord:
+        """Raise what activate() would for an unknown, rejected or invalid name; else return."""
+        return self._registry.get(check_adapter_name(name))
+
+    # ---------------------------------------------------------------------------- switching
+    def activate(self, name: str) -> SwapReport:
+        """Make ``name`` active now (loading and probing it if needed); raise AdapterError."""
+        return self._activate(name, remember=True)
+
+    def deactivate(self) -> SwapReport:
+        """Run the base model alone from the next forward on."""
+        return self._deactivate(remember=True)
+
+    def rollback(self) -> SwapReport:
+        """Go back to the previously active adapter; raise NoPreviousAdapter if none."""
+        with self._state:
+            if not self._history:
+                raise NoPreviousAdapter('no previous adapter to roll back to')
+            target = self._history[-1]
+        if target is None:
+            report = self._deactivate(remember=False)
+        else:
+            report = self._activate(target, remember=False)
+        with self._state:
+            if self._history and self._history[-1] == target:
+                self._history.pop()
+        return report
+
+    def _deactivate(self, remember: bool) -> SwapReport:
+        with self._swap_lock:
+            start = time.perf_counter()
+            with self._forward_lock:
+                previous = self._switch(EMPTY, None, remember, start)
+            return SwapReport(previous, None, time.perf_counter() - start, cold=False)
+
+    def _activate(self, name: str, remember: bool) -> SwapReport:
+        check_adapter_name(name)
+        with self._swap_lock:
+            start = time.perf_counter()
+            if name == self._active:
+                return SwapReport(name, name, 0.0, cold=False)
+            record = self._registry.get(name)
+            index, cold = self._resident_slot(record)
+            try:
+                with self._forward_lock:
+                    if not self._slots.slots[index].probed:
+                        self._probe(index, record)
+                    previous = self._switch(index, name, remember, start)
+            finally:
+                self._unpin(index)
+            seconds = time.perf_counter() - start
+            self.metrics.observe('cold_activation' if cold else 'switch', seconds)
+            return SwapReport(previous, name, seconds, cold)
+
+    def _resident_slot(self, record: AdapterRecord) -> Tuple[int, bool]:
+        """Return ``(slot, was_cold)`` with the adapter READY in a pinned slot."""
+        with self._state:
+            index = self._ready_slot(record)
+            if index is not None:
+                self._slots.slots[index].pins += 1
+                return index, False
+        index = self.load_to_slot(record.name, pin=True)
+        return index, True
+
+    def _switch(self, index: int, name: Optional[str], remember: bool,
+                requested_at: float) -> Optional[str]:
+        """
+        Point every layer at ``index``; call with the forward lock held.
+
+        A pending request made before ``requested_at`` is superseded by this switch.
+        """
+        with self._state:
+            previous = self._active
+            self._selector.active = index
+            self._active = name
+            if remember and previous != name:
+                self._history.append(previous)
+                del self._history[:-16]
+            if index != EMPTY:
+                self._slots.touch(index)
+                self._slots.slots[index].used = True
+            if self._pending is not None and self._pending.since <= requested_at:
+                self._pending = None
+        self.metrics.count('swaps')
+        return previous
+
+    def request(self, name: str) -> None:
+        """
+        Ask for ``name`` from the next possible step on, without blocking (latest wins).
+
+        Unknown, rejected or invalid names raise at once. A resident, probed adapter is
+        switched to by the next :meth:`step`; any other is loaded and probed in the background
+        first, while steps go on with the current adapter.
+        """
+        record = self.check(name)
+        now = time.perf_counter()
+        with self._state:
+            if name == self._active:
+                self._pending = None
+                return
+            index = self._ready_slot(record)
+            hit = index is not None and self._slots.slots[index].probed
+            self._pending = _Pending(name, now, hit)
+        self.metrics.count('requests')
+        self.metrics.count('request_hits' if hit else 'request_misses')
+        if not hit:
+            self._worker.submit_request(LoadJob(name, to_slot=True, evict=True, prefetch=False))
+
+    def pending(self) -> Optional[str]:
+        """Return the requested adapter not yet switched to, if any."""
+        with self._state:
+            return self._pending.name if self._pending else None
+
+    # ---------------------------------------------------------------------------- inference
+    def step(self, *args, **kwargs) -> StepResult:
+        """Run one tick: apply a ready request, then ``model(*args, **kwargs)``."""
+        return self.run(lambda model, adapter: model(*args, **kwargs), inputs=(args, kwargs))
+
+    def run(self, forward: Callable[[nn.Module, Optional[str]], Any],
+            inputs: Optional[ProbeInputs] = None) -> StepResult:
+        """
+        Run ``forward(model, adapter)`` as one tick, under the forward lock.
+
+        A pending request whose adapter is ready is applied first, so the switch falls between
+        two ticks. ``inputs`` (args, kwargs) are kept as the probe inputs for the next load.
+        """
+        swap, error = None, None
+        with self._forward_lock:
+            with self._state:
+                pending, index = self._take_pending()
+                if index is not None:
+                    start = time.perf_counter()
+                    previous = self._switch(index, pending.name, True, pending.since)
+                    swap = SwapReport(previous, pending.name, time.perf_counter() - start,
+                                      cold=not pending.hit)
+                    self._awaiting = pending
+                elif pending is not None:
+                    error = pending.error
+            adapter = self._active
+            with torch.inference_mode():
+                output = forward(self.model, adapter)
+            if inputs is not None:
+                self._last_inputs = inputs
+        self._after_step(adapter)
+        return StepResult(output, adapter, swap, error)
+
+    def _take_pending(self) -> Tuple[Optional[_Pending], Optional[int]]:
+        """
+        Return ``(pending, slot)`` for a request to apply now (state lock held).
+
+        ``slot`` is None when the request failed (``pending.error`` says why); nothing is
+        taken while the requested adapter is still loading or unprobed.
+        """
+        pending = self._pending
+        if pending is None:
+            return None, None
+        index = None
+        if pending.error is None:
+            try:
+                record = self._registry.get(pending.name)
+            except AdapterError as error:
+                pending.error = str(error)
+            else:
+                index = self._ready_slot(record)
+                if index is None or not self._slots.slots[index].probed:
+                    return None, None
+        self._pending = None
+        return pending, index
+
+    def _after_step(self, adapter: Optional[str]) -> None:
+        now = time.perf_counter()
+        awaiting = self._awaiting
+        if awaiting is not None and awaiting.name == adapter:
+            kind = 'switch_to_output_hit' if awaiting.hit else 'switch_to_output_miss'
+            self.metrics.observe(kind, now - awaiting.since)
+            self._awaiting = None
+        with self._steps:
+            if self._last_step_end:
+                period = now - self._last_step_end
+                self._step_period = period if not self._step_period else (
+                    0.8 * self._step_period + 0.2 * period)
+            self._last_step_end = now
+            self._steps.notify_all()
+        self.metrics.count('steps')
+
+    # ------------------------------------------------------------------------------ loading
+    def load_to_slot(self, name: str, pin: bool = False, prefetch: bool = False,
+                     evict: bool = True) -> int:
+        """
+        Make ``name`` resident and return its slot; never holds the forward lock.
+
+        Copies from host RAM when cached, else straight from the mapped file; if the file
+        changed since validation it is validated again first. ``pin`` keeps the slot from
+        eviction until the caller unpins it.
+        """
+        record = self._registry.get(check_adapter_name(name))
+        with self._state:
+            while True:
+                index = self._slots.find(name)
+                if index is None or self._slots.slots[index].state is not SlotState.LOADING:
+                    break
+                if not self._state.wait(SLOT_WAIT_S):
+                    raise AdapterError(f"timed out waiting for adapter '{name}' to load")
+            index = self._ready_slot(record)
+            if index is not None:
+                self._slots.slots[index].pins += int(pin)
+                self.metrics.count('slot_hits')
+                return index
+            self._release_stale(name, record)
+            reservation = self._slots.reserve(name, self._selector.active, prefetch, evict)
+            if reservation.evicted_unused_prefetch:
+                self.metrics.count('prefetch_wasted')
+            self.metrics.count('slot_misses')
+        index = reservation.index
+        start = time.perf_counter()
+        try:
+            record = self._write_slot(index, record)
+        except BaseException:
+            with self._state:
+                self._slots.release(index)
+                self._state.notify_all()
+            raise
+        with self._state:
+            self._slots.mark_ready(index)
+            self._identities[index] = record.identity
+            self._slots.slots[index].pins += int(pin)
+            self._state.notify_all()
+        self.metrics.observe('slot_load', time.perf_counter() - start)
+        return index
+
+    def _release_stale(self, name: str, record: AdapterRecord) -> None:
+        """Free idle slots holding an older version of ``name`` (state lock held)."""
+        for index, slot in enumerate(self._slots.slots):
+            if (slot.adapter == name and slot.state is SlotState.READY and not slot.pins
+                    and index != self._selector.active
+                    and self._identities[index] != record.identity):
+                self._slots.release(index)
+
+    def _ready_slot(self, record: AdapterRecord) -> Optional[int]:
+        """Return the READY slot holding this exact version of the adapter (state lock held)."""
+        for index, slot in enumerate(self._slots.slots):
+            if (slot.adapter == record.name and slot.state is SlotState.READY
+                    and self._identities[index] == record.identity):
+                return index
+        return None
+
+    def _write_slot(self, index: int, record: AdapterRecord) -> AdapterRecord:
+        """Copy the adapter's weights into a reserved slot; return the record used."""
+        cached = self._host.pin(record.name)
+        try:
+            return self._write_slot_from(index, record, cached)
+        except (OSError, SafetensorsFormatError) as error:
+            raise self._registry.reject(record.name, f'cannot read its weights: {error}')
+        finally:
+            if cached is not None:
+                self._host.unpin(record.name)
+
+    def _write_slot_from(self, index: int, record: AdapterRecord,
+                         cached: Optional[ModuleWeights]) -> AdapterRecord:
+        """Copy from host RAM when cached, else from the mapped file (validated if changed)."""
+        if cached is not None:
+            self._copy_into(index, record, lambda m, which: cached[m][which])
+            return record
+        mapped = None
+        if file_identity(record.files.weights_path) == record.identity:
+            mapped = MappedSafetensors(str(record.files.weights_path))
+        if mapped is None or mapped.identity != record.identity:
+            record, tensors = self._registry.revalidate(record.name)
+            self.metrics.count('revalidations')
+            self._copy_into(index, record, lambda m, which: tensors[_key(record, m, which)])
+            return record
+        self._copy_into(index, record, lambda m, which: mapped.view(_key(record, m, which)))
+        return record
+
+    def _copy_into(self, index: int, record: AdapterRecord,
+                   tensor: Callable[[str, int], torch.Tensor]) -> None:
+        """Copy every target module's A and B into the slot with one batched copy."""
+        targets, sources, scalings = [], [], []
+        for module_name, layer in self._layers.items():
+            plan = record.plan.modules.get(module_name)
+            if plan is None:
+                layer.clear_slot(index)
+                continue
+            targets.extend(layer.slot_views(index, plan.rank))
+            sources.append(tensor(module_name, 0))
+            sources.append(tensor(module_name, 1))
+            scalings.append((layer, plan.scaling))
+        with torch.no_grad():
+            torch._foreach_copy_(targets, sources)
+        for layer, scaling in scalings:
+            layer.set_scaling(index, scaling)
+
+    def load_to_host(self, name: str) -> bool:
+        """Read an adapter into host RAM; return False if it cannot fit the budget."""
+        record = self._registry.get(check_adapter_name(name))
+        if name in self._host:
+            return True
+        start = time.perf_counter()
+        if file_identity(record.files.weights_path) != record.identity:
+            record, tensors = self._registry.revalidate(name)
+            self.metrics.count('revalidations')
+        else:
+            try:
+                tensors = load_tensors(str(record.files.weights_path))
+            except (OSError, SafetensorsFormatError) as error:
+                raise self._registry.reject(name, f'cannot read its weights: {error}')
+        weights = {m: (tensors[p.a_key], tensors[p.b_key]) for m, p in record.plan.modules.items()}
+        stored = self._host.put(name, weights)
+        self.metrics.observe('host_load', time.perf_counter() - start)
+        return stored
+
+    def _unpin(self, index: int) -> None:
+        with self._state:
+            slot = self._slots.slots[index]
+            slot.pins = max(0, slot.pins - 1)
+
+    # ------------------------------------------------------------------------------- probing
+    def probe_when_idle(self, index: int, name: str) -> None:
+        """Probe a loaded slot in the gap after a tick, so the probe never delays a tick."""
+        record = self._registry.get(name)
+        self._wait_for_idle_window()
+        with self._forward_lock:
+            with self._state:
+                slot = self._slots.slots[index]
+                if slot.adapter != name or slot.state is not SlotState.READY or slot.probed:
+                    return
+            self._probe(index, record)
+
+    def _wait_for_idle_window(self) -> None:
+        """Return right after a tick ends, or at once when no ticks are running."""
+        with self._steps:
+            period = self._step_period
+            if not period or time.perf_counter() - self._last_step_end > 2 * period:
+                return
+            self._steps.wait(2 * period)
+
+    def _probe(self, index: int, record: AdapterRecord) -> None:
+        """Run the probe forward with ``index`` selected; forward lock held by the caller."""
+        start = time.perf_counter()
+        try:
+            args, kwargs, expected, atol = self._probe_plan(record)
+            saved = self._selector.active
+            self._selector.active = index
+            try:
+                with torch.inference_mode():
+                    output = self.model(*args, **kwargs)
+            finally:
+                self._selector.active = saved
+            problem = check_probe_output(output, expected, atol)
+        except (AdapterFormatError, SafetensorsFormatError, OSError, TypeError) as error:
+            problem = str(error)
+        self.metrics.observe('probe', time.perf_counter() - start)
+        with self._state:
+            if problem is not None:
+                self._slots.release(index)
+                self._state.notify_all()
+            else:
+                self._slots.slots[index].probed = True
+        if problem is not None:
+            self.metrics.count('probe_failures')
+            raise ProbeFailed(f"adapter '{record.name}' failed its probe: {problem}")
+
+    def _probe_plan(self, record: AdapterRecord):
+        planned = manifest_probe(record.files)
+        if planned is not None:
+            return planned
+        inputs = self._probe_inputs or self._last_inputs
+        if inputs is None:
+            raise TypeError('no probe inputs were given and no step has run yet')
+        return inputs[0], inputs[1], None, 0.0
+
+    # -------------------------------------------------------------------------- background
+    def _run_job(self, job: LoadJob) -> None:
+        """Carry out one background job (called on the load worker's thread)."""
+        try:
+            if job.to_slot:
+                index = self.load_to_slot(job.name, pin=True, prefetch=job.prefetch,
+                                          evict=job.evict)
+                try:
+                    self.probe_when_idle(index, job.name)
+                finally:
+                    self._unpin(index)
+            else:
+                self.load_to_host(job.name)
+        except AdapterError as error:
+            self.metrics.count('prefetch_failures' if job.prefetch else 'request_failures')
+            if not job.prefetch:
+                with self._state:
+                    if self._pending is not None and self._pending.name == job.name:
+                        self._pending.error = str(error)
+
+    @property
+    def worker(self) -> LoadWorker:
+        """The background loader (the prefetcher retargets it)."""
+        return self._worker
+
+    def metrics_dict(self) -> Dict[str, Any]:
+        """Return metrics: counters, latencies (us), tier contents and bytes."""
+        out = self.metrics.as_dict()
+        with self._state:
+            resident = self._slots.resident()
+        out.update({
+            'active': self._active or '',
+            'resident': ','.join(resident),
+            'host_cached': ','.join(self._host.names()),
+            'bytes_resident': sum(layer.slot_bytes() for layer in self._layers.values())
+            * len(self._slots.slots),
+            'bytes_host': self._host.nbytes(),
+            'bytes_disk': sum(r.files.weights_path.stat().st_size
+                              for r in self._registry.records()),
+            'host_hits': self._host.hits,
+            'host_misses': self._host.misses,
+            'adapters': len(self._registry.records()),
+            'rejections': len(self._registry.rejections()),
+        })
+        return out
+
+    def close(self) -> None:
+        """Stop the background loader."""
+        self._worker.stop()
+
+
+def _key(record: AdapterRecord, module: str, which: int) -> str:
+    plan = record.plan.modules[module]
+    return plan.a_key if which == 0 else plan.b_key

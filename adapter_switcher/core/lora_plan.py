@@ -1,0 +1,171 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Where an adapter's weights go: per target module, its rank, scaling and tensor keys.
+
+The rules are PEFT's own, called rather than rewritten: ``check_target_module_exists`` decides
+which modules a config targets, ``get_pattern_key`` resolves ``rank_pattern``/``alpha_pattern``,
+and the scaling is ``lora_alpha / r`` or ``lora_alpha / sqrt(r)`` with ``use_rslora``, as
+``LoraLayer.update_layer`` computes it. Anything that would make PEFT compute something other
+than plain ``base(x) + B(A(x)) * scaling`` (DoRA and other variants, LoRA bias, modules_to_save,
+...) is refused with its name, so the engine never silently disagrees with PEFT.
+"""
+
+from dataclasses import dataclass
+from dataclasses import fields
+import math
+from typing import Dict, Mapping, Tuple
+
+from peft import LoraConfig
+from peft.tuners.tuners_utils import check_target_module_exists
+from peft.utils.other import get_pattern_key
+from torch import nn
+from transformers.pytorch_utils import Conv1D
+
+_PEFT_PREFIX = 'base_model.model.'
+_SUPPORTED_LAYERS = (nn.Linear, Conv1D)
+
+
+class AdapterPlanError(ValueError):
+    """The adapter does not fit the base model or uses a LoRA feature the engine cannot run."""
+
+
+@dataclass(frozen=True)
+class ModulePlan:
+    """One target module: where its A and B weights are in the file, and how to scale them."""
+
+    rank: int
+    scaling: float
+    a_key: str
+    b_key: str
+
+
+@dataclass(frozen=True)
+class AdapterPlan:
+    """Every module an adapter changes, by module name in the base model."""
+
+    modules: Dict[str, ModulePlan]
+
+    @property
+    def max_rank(self) -> int:
+        return max((m.rank for m in self.modules.values()), default=0)
+
+
+def layer_features(module: nn.Module) -> Tuple[int, int]:
+    """Return ``(in_features, out_features)`` of a Linear or transformers Conv1D layer."""
+    if isinstance(module, nn.Linear):
+        return module.in_features, module.out_features
+    in_features, out_features = module.weight.shape  # Conv1D stores (in, out)
+    return in_features, out_features
+
+
+def unsupported_features(config: LoraConfig) -> list:
+    """Return the names of the config's settings that plain LoRA inference cannot honour."""
+    found = []
+    for spec in fields(config):
+        if spec.metadata.get('is_lora_variant') and getattr(config, spec.name):
+            found.append(spec.name)
+        variants = spec.metadata.get('lora_variants')
+        if variants and getattr(config, spec.name) in variants:
+            found.append(f'{spec.name}={getattr(config, spec.name)!r}')
+    if config.lora_bias:
+        found.append('lora_bias')
+    if config.bias != 'none':
+        found.append(f'bias={config.bias!r}')
+    for name in ('modules_to_save', 'trainable_token_indices', 'target_parameters',
+                 'layer_replication'):
+        if getattr(config, name, None):
+            found.append(name)
+    return found
+
+
+def plan_adapter(config: LoraConfig, shapes: Mapping[str, Tuple[int, ...]],
+                 modules: Mapping[str, nn.Module], max_rank: int) -> AdapterPlan:
+    """
+    Check an adapter against the base model and return where its weights go.
+
+    ``shapes`` maps the safetensors keys to tensor shapes; ``modules`` is the base model's
+    ``named_modules()`` taken before any wrapping. Raise AdapterPlanError naming the module
+    and the problem.
+    """
+    unsupported = unsupported_features(config)
+    if unsupported:
+        raise AdapterPlanError(
+            f'uses LoRA features the engine does not run: {", ".join(unsupported)}')
+    targeted = [name for name in modules if name and check_target_module_exists(config, name)]
+    if not targeted:
+        raise AdapterPlanError(
+            f'target_modules {_describe(config.target_modules)} match no module of the base model')
+    by_module = _group_keys(shapes)
+    unknown = sorted(set(by_module) - set(modules))
+    if unknown:
+        raise AdapterPlanError(f'has weights for unknown target modules {unknown[:5]}: '
+                               'the base model has no modules with these names')
+    untargeted = sorted(set(by_module) - set(targeted))
+    if untargeted:
+        raise AdapterPlanError(
+            f'has weights for modules its config does not target: {untargeted[:5]}')
+    plans = {}
+    for name in targeted:
+        module = modules[name]
+        if not isinstance(module, _SUPPORTED_LAYERS):
+            raise AdapterPlanError(f'targets {name} ({type(module).__name__}): only Linear and '
+                                   'Conv1D layers are supported')
+        if name not in by_module:
+            raise AdapterPlanError(f'has no weights for targeted module {name}')
+        plans[name] = _plan_module(config, name, module, by_module[name], shapes, max_rank)
+    return AdapterPlan(plans)
+
+
+def _plan_module(config: LoraConfig, name: str, module: nn.Module, keys: Dict[str, str],
+                 shapes: Mapping[str, Tuple[int, ...]], max_rank: int) -> ModulePlan:
+    if set(keys) != {'lora_A', 'lora_B'}:
+        raise AdapterPlanError(
+            f'module {name} has weights {sorted(keys)}, expected lora_A and lora_B')
+    rank = config.rank_pattern.get(get_pattern_key(config.rank_pattern.keys(), name), config.r)
+    alpha = config.alpha_pattern.get(get_pattern_key(config.alpha_pattern.keys(), name),
+                                     config.lora_alpha)
+    if not isinstance(rank, int) or rank <= 0:
+        raise AdapterPlanError(f'module {name}: rank {rank!r} is not a positive integer')
+    if rank > max_rank:
+        raise AdapterPlanError(
+            f'module {name}: rank {rank} is above the engine max_rank {max_rank}')
+    in_features, out_features = layer_features(module)
+    a_shape, b_shape = tuple(shapes[keys['lora_A']]), tuple(shapes[keys['lora_B']])
+    if a_shape != (rank, in_features) or b_shape != (out_features, rank):
+        raise AdapterPlanError(
+            f'module {name}: shapes lora_A {list(a_shape)} / lora_B {list(b_shape)} do not match '
+            f'rank {rank} and the layer ({in_features} -> {out_features}), expected '
+            f'{[rank, in_features]} / {[out_features, rank]}')
+    scaling = alpha / math.sqrt(rank) if config.use_rslora else alpha / rank
+    return ModulePlan(rank, float(scaling), keys['lora_A'], keys['lora_B'])
+
+
+def _group_keys(shapes: Mapping[str, Tuple[int, ...]]) -> Dict[str, Dict[str, str]]:
+    """Group PEFT state-dict keys by module: ``{module: {'lora_A': key, 'lora_B': key}}``."""
+    grouped: Dict[str, Dict[str, str]] = {}
+    for key in shapes:
+        stem = key[len(_PEFT_PREFIX):] if key.startswith(_PEFT_PREFIX) else key
+        parts = stem.split('.')
+        if len(parts) < 3 or parts[-1] != 'weight' or parts[-2] not in ('lora_A', 'lora_B'):
+            raise AdapterPlanError(f'unexpected tensor {key!r}: not a LoRA A/B weight')
+        grouped.setdefault('.'.join(parts[:-2]), {})[parts[-2]] = key
+    return grouped
+
+
+def _describe(target_modules) -> str:
+    if isinstance(target_modules, str):
+        return repr(target_modules)
+    return str(sorted(target_modules or []))

@@ -1,0 +1,221 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Discovering and validating adapters in one or more directories.
+
+Each sub-directory that looks like an adapter is checked once, fully, when it is scanned:
+files present and of accepted kinds (no pickle), manifest hashes, base fingerprint, config
+readable by PEFT, targets and shapes against the base model, rank within the engine's maximum,
+every weight finite. Accepted adapters become :class:`AdapterRecord`; every rejection is kept
+with its reason. A record remembers the weight file's identity (size, mtime, inode) so a later
+load can tell the file changed since validation and validate it again instead of trusting it.
+"""
+
+from dataclasses import dataclass
+import os
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from adapter_switcher.core.adapter_files import AdapterFiles
+from adapter_switcher.core.adapter_files import AdapterFormatError
+from adapter_switcher.core.adapter_files import is_adapter_dir
+from adapter_switcher.core.adapter_files import locate_files
+from adapter_switcher.core.adapter_files import read_lora_config
+from adapter_switcher.core.adapter_files import verify_manifest_files
+from adapter_switcher.core.errors import AdapterRejected
+from adapter_switcher.core.errors import InvalidAdapterName
+from adapter_switcher.core.errors import UnknownAdapter
+from adapter_switcher.core.lora_plan import AdapterPlan
+from adapter_switcher.core.lora_plan import AdapterPlanError
+from adapter_switcher.core.lora_plan import plan_adapter
+from adapter_switcher.core.names import check_adapter_name
+from adapter_switcher.core.safetensors_io import load_tensors
+from adapter_switcher.core.safetensors_io import SafetensorsFormatError
+
+import torch
+from torch import nn
+
+FileIdentity = Tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class AdapterRecord:
+    """An adapter that passed validation."""
+
+    name: str
+    files: AdapterFiles
+    plan: AdapterPlan
+    identity: FileIdentity
+    nbytes: int
+
+    @property
+    def version(self) -> str:
+        return self.files.manifest.version if self.files.manifest else ''
+
+    @property
+    def tags(self) -> List[str]:
+        return list(self.files.manifest.tags) if self.files.manifest else []
+
+    @property
+    def rank(self) -> int:
+        return self.plan.max_rank
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """What a scan found: accepted and rejected names, and what changed since the last scan."""
+
+    accepted: List[str]
+    rejected: Dict[str, str]
+    added: List[str]
+    removed: List[str]
+
+
+def file_identity(path: Path) -> FileIdentity:
+    """Return (size, mtime_ns, inode): changes whenever the file is rewritten or replaced."""
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
+class AdapterValidator:
+    """Checks one adapter directory against the base model and the engine's limits."""
+
+    def __init__(self, modules: Mapping[str, nn.Module], max_rank: int,
+                 base_fingerprint: Optional[str]):
+        self.modules = dict(modules)
+        self.max_rank = max_rank
+        self.base_fingerprint = base_fingerprint
+
+    def validate(self, name: str,
+                 directory: Path) -> Tuple[AdapterRecord, Dict[str, torch.Tensor]]:
+        """Return the record and the loaded tensors; raise AdapterRejected with the reason."""
+        try:
+            files = locate_files(directory)
+            identity = file_identity(files.weights_path)
+            verify_manifest_files(files)
+            self._check_fingerprint(files)
+            config = read_lora_config(files.config_path)
+            tensors = load_tensors(str(files.weights_path))
+            plan = plan_adapter(config, {k: tuple(v.shape) for k, v in tensors.items()},
+                                self.modules, self.max_rank)
+            _check_finite(tensors)
+        except (AdapterFormatError, AdapterPlanError, SafetensorsFormatError,
+                InvalidAdapterName) as error:
+            raise AdapterRejected(name, str(error)) from None
+        except OSError as error:
+            raise AdapterRejected(name, f'cannot read its files: {error}') from None
+        nbytes = sum(t.nbytes for t in tensors.values())
+        return AdapterRecord(name, files, plan, identity, nbytes), tensors
+
+    def _check_fingerprint(self, files: AdapterFiles) -> None:
+        wanted = files.manifest.base_fingerprint if files.manifest else None
+        if wanted and self.base_fingerprint and wanted != self.base_fingerprint:
+            raise AdapterFormatError(
+                f'trained for base {wanted[:19]}..., but this base is '
+                f'{self.base_fingerprint[:19]}...')
+
+
+def _check_finite(tensors: Mapping[str, torch.Tensor]) -> None:
+    for key, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise AdapterFormatError(f'tensor {key} has {bad} non-finite values (NaN or inf)')
+
+
+class AdapterRegistry:
+    """The adapters found in a list of directories, validated, with rejections and reasons."""
+
+    def __init__(self, directories: Sequence[os.PathLike], validator: AdapterValidator):
+        self.directories = [Path(d) for d in directories]
+        self.validator = validator
+        self._records: Dict[str, AdapterRecord] = {}
+        self._rejections: Dict[str, str] = {}
+
+    def scan(self) -> ScanReport:
+        """Re-read every directory; the previous records stay valid objects for running loads."""
+        records: Dict[str, AdapterRecord] = {}
+        rejections: Dict[str, str] = {}
+        for directory in self.directories:
+            if not directory.is_dir():
+                rejections[str(directory)] = 'adapter directory does not exist'
+                continue
+            for candidate in sorted(p for p in directory.iterdir() if is_adapter_dir(p)):
+                self._scan_one(candidate, records, rejections)
+        before = set(self._records)
+        self._records, self._rejections = records, rejections
+        return ScanReport(sorted(records), dict(rejections), sorted(set(records) - before),
+                          sorted(before - set(records)))
+
+    def _scan_one(self, candidate: Path, records: Dict[str, AdapterRecord],
+                  rejections: Dict[str, str]) -> None:
+        name = candidate.name
+        try:
+            name = _declared_name(candidate)
+            if name in records:
+                raise AdapterRejected(
+                    name, f'duplicate name: {candidate} and {records[name].files.directory}')
+            record, _ = self.validator.validate(name, candidate)
+        except AdapterRejected as error:
+            rejections[name] = error.reason
+        except InvalidAdapterName as error:
+            rejections[str(candidate)] = str(error)
+        else:
+            records[name] = record
+
+    def get(self, name: str) -> AdapterRecord:
+        """Return the record; raise UnknownAdapter or AdapterRejected (with its reason)."""
+        record = self._records.get(name)
+        if record is not None:
+            return record
+        if name in self._rejections:
+            raise AdapterRejected(name, self._rejections[name])
+        known = ', '.join(sorted(self._records)) or 'none'
+        raise UnknownAdapter(f"unknown adapter '{name}' (known: {known})")
+
+    def revalidate(self, name: str) -> Tuple[AdapterRecord, Dict[str, torch.Tensor]]:
+        """Validate an adapter again because its files changed; update or reject the record."""
+        record = self.get(name)
+        try:
+            fresh, tensors = self.validator.validate(name, record.files.directory)
+        except AdapterRejected as error:
+            raise self.reject(name, error.reason) from None
+        self._records[name] = fresh
+        return fresh, tensors
+
+    def reject(self, name: str, reason: str) -> AdapterRejected:
+        """Record that ``name`` failed after its scan (until the next scan); return the error."""
+        self._records.pop(name, None)
+        self._rejections[name] = reason
+        return AdapterRejected(name, reason)
+
+    def records(self) -> List[AdapterRecord]:
+        return [self._records[k] for k in sorted(self._records)]
+
+    def rejections(self) -> Dict[str, str]:
+        return dict(self._rejections)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._records
+
+
+def _declared_name(directory: Path) -> str:
+    """Return the manifest's name if it declares one, else the directory name (both checked)."""
+    try:
+        files = locate_files(directory)
+    except AdapterFormatError:
+        return check_adapter_name(directory.name)
+    if files.manifest is not None and files.manifest.name:
+        return files.manifest.name
+    return check_adapter_name(directory.name)
