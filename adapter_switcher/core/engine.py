@@ -52,7 +52,6 @@ from adapter_switcher.core.registry import AdapterRegistry
 from adapter_switcher.core.registry import AdapterValidator
 from adapter_switcher.core.registry import file_identity
 from adapter_switcher.core.registry import ScanReport
-from adapter_switcher.core.safetensors_io import load_tensors
 from adapter_switcher.core.safetensors_io import MappedSafetensors
 from adapter_switcher.core.safetensors_io import SafetensorsFormatError
 from adapter_switcher.core.slot_layers import EMPTY
@@ -61,12 +60,14 @@ from adapter_switcher.core.slot_layers import SlotSelector
 from adapter_switcher.core.slot_layers import wrap_module
 from adapter_switcher.core.slot_table import SlotState
 from adapter_switcher.core.slot_table import SlotTable
+from adapter_switcher.core.tick_clock import TickClock
 
 import torch
 from torch import nn
 
 ProbeInputs = Tuple[tuple, dict]
 SLOT_WAIT_S = 30.0
+CHUNK_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -151,9 +152,8 @@ class AdapterEngine:
         self._forward_lock = threading.RLock()
         self._swap_lock = threading.Lock()
         self._state = threading.Condition()
-        self._steps = threading.Condition()
-        self._last_step_end = 0.0
-        self._step_period = 0.0
+        self._clock = TickClock()
+        self._copy_bandwidth = 1e9
         self._active: Optional[str] = None
         self._history: List[Optional[str]] = []
         self._pending: Optional[_Pending] = None
@@ -359,6 +359,7 @@ class AdapterEngine:
         two ticks. ``inputs`` (args, kwargs) are kept as the probe inputs for the next load.
         """
         swap, error = None, None
+        self._clock.tick_started()
         with self._forward_lock:
             with self._state:
                 pending, index = self._take_pending()
@@ -402,30 +403,24 @@ class AdapterEngine:
         return pending, index
 
     def _after_step(self, adapter: Optional[str]) -> None:
-        now = time.perf_counter()
+        self._clock.tick_ended()
         awaiting = self._awaiting
         if awaiting is not None and awaiting.name == adapter:
             kind = 'switch_to_output_hit' if awaiting.hit else 'switch_to_output_miss'
-            self.metrics.observe(kind, now - awaiting.since)
+            self.metrics.observe(kind, time.perf_counter() - awaiting.since)
             self._awaiting = None
-        with self._steps:
-            if self._last_step_end:
-                period = now - self._last_step_end
-                self._step_period = period if not self._step_period else (
-                    0.8 * self._step_period + 0.2 * period)
-            self._last_step_end = now
-            self._steps.notify_all()
         self.metrics.count('steps')
 
     # ------------------------------------------------------------------------------ loading
     def load_to_slot(self, name: str, pin: bool = False, prefetch: bool = False,
-                     evict: bool = True) -> int:
+                     evict: bool = True, background: bool = False) -> int:
         """
         Make ``name`` resident and return its slot; never holds the forward lock.
 
         Copies from host RAM when cached, else straight from the mapped file; if the file
         changed since validation it is validated again first. ``pin`` keeps the slot from
-        eviction until the caller unpins it.
+        eviction until the caller unpins it; ``background`` copies in slices that fit
+        between inference ticks.
         """
         record = self._registry.get(check_adapter_name(name))
         with self._state:
@@ -448,7 +443,7 @@ class AdapterEngine:
         index = reservation.index
         start = time.perf_counter()
         try:
-            record = self._write_slot(index, record)
+            record = self._write_slot(index, record, background)
         except BaseException:
             with self._state:
                 self._slots.release(index)
@@ -478,11 +473,12 @@ class AdapterEngine:
                 return index
         return None
 
-    def _write_slot(self, index: int, record: AdapterRecord) -> AdapterRecord:
+    def _write_slot(self, index: int, record: AdapterRecord,
+                    background: bool) -> AdapterRecord:
         """Copy the adapter's weights into a reserved slot; return the record used."""
         cached = self._host.pin(record.name)
         try:
-            return self._write_slot_from(index, record, cached)
+            return self._write_slot_from(index, record, cached, background)
         except (OSError, SafetensorsFormatError) as error:
             raise self._registry.reject(record.name, f'cannot read its weights: {error}')
         finally:
@@ -490,10 +486,10 @@ class AdapterEngine:
                 self._host.unpin(record.name)
 
     def _write_slot_from(self, index: int, record: AdapterRecord,
-                         cached: Optional[ModuleWeights]) -> AdapterRecord:
+                         cached: Optional[ModuleWeights], background: bool) -> AdapterRecord:
         """Copy from host RAM when cached, else from the mapped file (validated if changed)."""
         if cached is not None:
-            self._copy_into(index, record, lambda m, which: cached[m][which])
+            self._copy_into(index, record, lambda m, which: cached[m][which], background)
             return record
         mapped = None
         if file_identity(record.files.weights_path) == record.identity:
@@ -501,14 +497,16 @@ class AdapterEngine:
         if mapped is None or mapped.identity != record.identity:
             record, tensors = self._registry.revalidate(record.name)
             self.metrics.count('revalidations')
-            self._copy_into(index, record, lambda m, which: tensors[_key(record, m, which)])
+            self._copy_into(index, record, lambda m, which: tensors[_key(record, m, which)],
+                            background)
             return record
-        self._copy_into(index, record, lambda m, which: mapped.view(_key(record, m, which)))
+        self._copy_into(index, record, lambda m, which: mapped.view(_key(record, m, which)),
+                        background)
         return record
 
     def _copy_into(self, index: int, record: AdapterRecord,
-                   tensor: Callable[[str, int], torch.Tensor]) -> None:
-        """Copy every target module's A and B into the slot with one batched copy."""
+                   tensor: Callable[[str, int], torch.Tensor], background: bool) -> None:
+        """Copy every target module's A and B into the slot, then enable its scalings."""
         targets, sources, scalings = [], [], []
         for module_name, layer in self._layers.items():
             plan = record.plan.modules.get(module_name)
@@ -519,29 +517,64 @@ class AdapterEngine:
             sources.append(tensor(module_name, 0))
             sources.append(tensor(module_name, 1))
             scalings.append((layer, plan.scaling))
-        with torch.no_grad():
-            torch._foreach_copy_(targets, sources)
+        self._copy(targets, sources, background)
         for layer, scaling in scalings:
             layer.set_scaling(index, scaling)
 
-    def load_to_host(self, name: str) -> bool:
+    def _copy(self, targets: List[torch.Tensor], sources: List[torch.Tensor],
+              background: bool) -> None:
+        """
+        Copy sources into targets, batched; in the background, in slices between ticks.
+
+        A foreground copy (someone is waiting for it) is one batched call. A background copy
+        goes in slices of about CHUNK_BYTES, each started only when the tick clock says it fits
+        before the next tick, using the measured copy bandwidth to size it.
+        """
+        if not background:
+            with torch.no_grad():
+                torch._foreach_copy_(targets, sources)
+            return
+        start = 0
+        while start < len(targets):
+            end, nbytes = start, 0
+            while end < len(targets) and (end == start or nbytes < CHUNK_BYTES):
+                nbytes += targets[end].nbytes
+                end += 1
+            self._clock.wait_for_room(nbytes / self._copy_bandwidth)
+            began = time.perf_counter()
+            with torch.no_grad():
+                torch._foreach_copy_(targets[start:end], sources[start:end])
+            elapsed = max(time.perf_counter() - began, 1e-6)
+            self._copy_bandwidth = 0.7 * self._copy_bandwidth + 0.3 * nbytes / elapsed
+            start = end
+
+    def load_to_host(self, name: str, background: bool = False) -> bool:
         """Read an adapter into host RAM; return False if it cannot fit the budget."""
         record = self._registry.get(check_adapter_name(name))
         if name in self._host:
             return True
         start = time.perf_counter()
-        if file_identity(record.files.weights_path) != record.identity:
-            record, tensors = self._registry.revalidate(name)
-            self.metrics.count('revalidations')
-        else:
-            try:
-                tensors = load_tensors(str(record.files.weights_path))
-            except (OSError, SafetensorsFormatError) as error:
-                raise self._registry.reject(name, f'cannot read its weights: {error}')
+        try:
+            if file_identity(record.files.weights_path) != record.identity:
+                record, tensors = self._registry.revalidate(name)
+                self.metrics.count('revalidations')
+            else:
+                tensors = self._read_mapped(record, background)
+        except (OSError, SafetensorsFormatError) as error:
+            raise self._registry.reject(name, f'cannot read its weights: {error}')
         weights = {m: (tensors[p.a_key], tensors[p.b_key]) for m, p in record.plan.modules.items()}
         stored = self._host.put(name, weights)
         self.metrics.observe('host_load', time.perf_counter() - start)
         return stored
+
+    def _read_mapped(self, record: AdapterRecord, background: bool) -> Dict[str, torch.Tensor]:
+        """Read the adapter's tensors into fresh RAM (a copy of the mapped file)."""
+        mapped = MappedSafetensors(str(record.files.weights_path))
+        keys = list(mapped.keys())
+        sources = [mapped.view(k) for k in keys]
+        targets = [torch.empty_like(t) for t in sources]
+        self._copy(targets, sources, background)
+        return dict(zip(keys, targets))
 
     def _unpin(self, index: int) -> None:
         with self._state:
@@ -550,23 +583,15 @@ class AdapterEngine:
 
     # ------------------------------------------------------------------------------- probing
     def probe_when_idle(self, index: int, name: str) -> None:
-        """Probe a loaded slot in the gap after a tick, so the probe never delays a tick."""
+        """Probe a loaded slot in the gap between ticks, so the probe never delays a tick."""
         record = self._registry.get(name)
-        self._wait_for_idle_window()
+        self._clock.wait_for_room(self._clock.duration)
         with self._forward_lock:
             with self._state:
                 slot = self._slots.slots[index]
                 if slot.adapter != name or slot.state is not SlotState.READY or slot.probed:
                     return
             self._probe(index, record)
-
-    def _wait_for_idle_window(self) -> None:
-        """Return right after a tick ends, or at once when no ticks are running."""
-        with self._steps:
-            period = self._step_period
-            if not period or time.perf_counter() - self._last_step_end > 2 * period:
-                return
-            self._steps.wait(2 * period)
 
     def _probe(self, index: int, record: AdapterRecord) -> None:
         """Run the probe forward with ``index`` selected; forward lock held by the caller."""
@@ -609,13 +634,13 @@ class AdapterEngine:
         try:
             if job.to_slot:
                 index = self.load_to_slot(job.name, pin=True, prefetch=job.prefetch,
-                                          evict=job.evict)
+                                          evict=job.evict, background=True)
                 try:
                     self.probe_when_idle(index, job.name)
                 finally:
                     self._unpin(index)
             else:
-                self.load_to_host(job.name)
+                self.load_to_host(job.name, background=True)
         except AdapterError as error:
             self.metrics.count('prefetch_failures' if job.prefetch else 'request_failures')
             if not job.prefetch:

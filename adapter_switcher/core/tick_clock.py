@@ -1,0 +1,94 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The inference loop's rhythm, learned from its ticks, so background work fits between them.
+
+A robot's control loop ticks at a fixed rate; between ticks the CPU idles. The prefetch worker
+asks :meth:`TickClock.wait_for_room` before each slice of work (a few megabytes of copying, or a
+probe forward) and is held back until the slice fits before the next tick is due, so loading a
+large adapter never steals time from a tick. When no loop is ticking, nothing waits.
+"""
+
+import threading
+import time
+
+MARGIN_S = 0.002
+_EMA = 0.2
+
+
+class TickClock:
+    """Tracks tick start, end, period and duration; gates background work into idle gaps."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._start = 0.0
+        self._end = 0.0
+        self._period = 0.0
+        self._duration = 0.0
+        self._ticks = 0
+        self._in_tick = False
+
+    def tick_started(self) -> None:
+        now = time.perf_counter()
+        with self._cond:
+            if self._start:
+                self._period = _smooth(self._period, now - self._start)
+            self._start = now
+            self._in_tick = True
+
+    def tick_ended(self) -> None:
+        now = time.perf_counter()
+        with self._cond:
+            self._duration = _smooth(self._duration, now - self._start)
+            self._end = now
+            self._in_tick = False
+            self._ticks += 1
+            self._cond.notify_all()
+
+    @property
+    def duration(self) -> float:
+        """Return the typical tick duration in seconds (0 before the first tick)."""
+        return self._duration
+
+    def _ticking(self, now: float) -> bool:
+        return bool(self._period) and now - self._start < 3 * self._period
+
+    def wait_for_room(self, seconds: float) -> None:
+        """
+        Return when ``seconds`` of work fit before the next tick is due.
+
+        Work that can never fit in a gap runs right after a tick ends (best effort); when no
+        loop is ticking, return at once.
+        """
+        with self._cond:
+            while True:
+                now = time.perf_counter()
+                if not self._ticking(now):
+                    return
+                if not self._in_tick:
+                    room = self._start + self._period - now - MARGIN_S
+                    if room >= seconds:
+                        return
+                    gap = self._period - self._duration - MARGIN_S
+                    if seconds > gap and now - self._end < MARGIN_S:
+                        return
+                seen = self._ticks
+                self._cond.wait_for(lambda: self._ticks != seen, timeout=2 * self._period)
+                if self._ticks != seen and seconds > self._period - self._duration - MARGIN_S:
+                    return
+
+
+def _smooth(average: float, sample: float) -> float:
+    return sample if not average else (1 - _EMA) * average + _EMA * sample

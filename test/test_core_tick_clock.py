@@ -1,0 +1,66 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Background work waits for the gap between ticks, and never waits when nothing ticks.
+
+A real loop ticks on its own thread; the test records every tick's [start, end] and checks that
+each slice of background work was released outside every tick.
+"""
+
+import threading
+import time
+
+from adapter_switcher.core.tick_clock import TickClock
+
+PERIOD = 0.05
+TICK = 0.012
+
+
+def test_no_loop_means_no_waiting():
+    clock = TickClock()
+    start = time.perf_counter()
+    clock.wait_for_room(10.0)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_work_is_released_between_ticks():
+    clock = TickClock()
+    ticks, stop = [], threading.Event()
+
+    def loop():
+        deadline = time.perf_counter()
+        while not stop.is_set():
+            clock.tick_started()
+            began = time.perf_counter()
+            time.sleep(TICK)
+            clock.tick_ended()
+            ticks.append((began, time.perf_counter()))
+            deadline += PERIOD
+            time.sleep(max(0.0, deadline - time.perf_counter()))
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    try:
+        time.sleep(5 * PERIOD)
+        releases = []
+        for _ in range(20):
+            clock.wait_for_room(0.005)
+            releases.append(time.perf_counter())
+            time.sleep(0.004)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    inside = [t for t in releases for began, ended in ticks if began <= t <= ended]
+    assert not inside, f'{len(inside)} slices released during a tick'
