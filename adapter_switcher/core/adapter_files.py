@@ -96,12 +96,7 @@ def locate_files(directory: Path) -> AdapterFiles:
 
 def read_lora_config(path: Path) -> LoraConfig:
     """Read ``adapter_config.json`` into PEFT's own LoraConfig, refusing other PEFT types."""
-    try:
-        raw = json.loads(path.read_text(encoding='utf-8'))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise AdapterFormatError(f'{path.name} is not readable JSON: {error}') from None
-    if not isinstance(raw, dict):
-        raise AdapterFormatError(f'{path.name} is not a JSON object')
+    raw = _read_json_object(path)
     peft_type = raw.get('peft_type')
     if peft_type != 'LORA':
         raise AdapterFormatError(
@@ -112,14 +107,19 @@ def read_lora_config(path: Path) -> LoraConfig:
         raise AdapterFormatError(f'{path.name} is not a valid LoraConfig: {error}') from None
 
 
-def read_manifest(path: Path) -> Manifest:
-    """Read and check ``manifest.json``."""
+def _read_json_object(path: Path) -> dict:
     try:
         raw = json.loads(path.read_text(encoding='utf-8'))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise AdapterFormatError(f'{MANIFEST} is not readable JSON: {error}') from None
+        raise AdapterFormatError(f'{path.name} is not readable JSON: {error}') from None
     if not isinstance(raw, dict):
-        raise AdapterFormatError(f'{MANIFEST} is not a JSON object')
+        raise AdapterFormatError(f'{path.name} is not a JSON object')
+    return raw
+
+
+def read_manifest(path: Path) -> Manifest:
+    """Read and check ``manifest.json``."""
+    raw = _read_json_object(path)
     unknown = sorted(set(raw) - MANIFEST_KEYS)
     if unknown:
         raise AdapterFormatError(f'{MANIFEST} has unknown keys {unknown}')

@@ -72,11 +72,17 @@ CHUNK_BYTES = 4 << 20
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """Capacity of the tiers: resident slots, their rank, and the host-RAM budget."""
+    """
+    Capacity of the tiers: resident slots, their rank, and the host-RAM budget.
+
+    ``keep_inactive=False`` is the memory-tight mode: an adapter's slot is freed as soon as it
+    stops being active, so besides the active adapter only prefetched ones are resident.
+    """
 
     num_slots: int = 4
     max_rank: int = 16
     host_cache_bytes: int = 256 << 20
+    keep_inactive: bool = True
 
 
 @dataclass(frozen=True)
@@ -304,9 +310,12 @@ class AdapterEngine:
         A pending request made before ``requested_at`` is superseded by this switch.
         """
         with self._state:
-            previous = self._active
+            previous, previous_index = self._active, self._selector.active
             self._selector.active = index
             self._active = name
+            if (not self.config.keep_inactive and previous_index not in (EMPTY, index)
+                    and not self._slots.slots[previous_index].pins):
+                self._slots.release(previous_index)
             if remember and previous != name:
                 self._history.append(previous)
                 del self._history[:-16]

@@ -53,10 +53,13 @@ class EngineMetrics:
 
     LATENCIES = ('switch', 'cold_activation', 'slot_load', 'host_load', 'probe',
                  'switch_to_output_hit', 'switch_to_output_miss')
+    COUNTERS = ('steps', 'swaps', 'requests', 'request_hits', 'request_misses',
+                'request_failures', 'predictions', 'prefetch_wasted', 'prefetch_failures',
+                'slot_hits', 'slot_misses', 'probe_failures', 'revalidations', 'scans')
 
     def __init__(self):
         self._lock = threading.Lock()
-        self.counters: Counter = Counter()
+        self.counters: Counter = Counter(dict.fromkeys(self.COUNTERS, 0))
         self.latencies: Dict[str, LatencyWindow] = {k: LatencyWindow() for k in self.LATENCIES}
 
     def count(self, name: str, increment: int = 1) -> None:
