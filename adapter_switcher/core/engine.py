@@ -659,7 +659,7 @@ class AdapterEngine:
 
     @property
     def worker(self) -> LoadWorker:
-        """The background loader (the prefetcher retargets it)."""
+        """Return the background loader (the prefetcher retargets it)."""
         return self._worker
 
     def metrics_dict(self) -> Dict[str, Any]:

@@ -1,0 +1,300 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Scripted experts that drive the robot from its sensors: references, and teachers for training.
+
+:class:`NavigationExpert` follows the route: pure pursuit along the segments between waypoints
+(the aisle centrelines) on odometry, with the lidar limiting speed when something is close ahead
+and steering away from anything brushing the sides. :class:`HazardExpert` adds the camera: it
+segments the spill by colour, projects it onto the floor, remembers where it is, slows down and
+shifts the path sideways around it, then returns to the centreline. Neither reads the
+simulator's ground truth, so both work the same on Gazebo's topics.
+"""
+
+from dataclasses import dataclass
+import math
+from typing import Callable, Optional, Sequence, Tuple
+
+from adapter_switcher.sim.geometry import Pose
+from adapter_switcher.sim.geometry import wrap_angle
+from adapter_switcher.sim.sdf_world import CameraSpec
+from adapter_switcher.sim.vision import floor_points
+from adapter_switcher.sim.vision import pixel_grid
+from adapter_switcher.sim.vision import spill_mask
+
+import numpy as np
+
+PlanarPose = Tuple[float, float, float]
+Bounds = Tuple[float, float, float, float]
+# A lateral offset (left positive) as a function of the distance along the current segment.
+OffsetProfile = Callable[[float], float]
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A planar laser scan: ranges (REP 117 infinities allowed) and their angles."""
+
+    ranges: np.ndarray
+    angle_min: float
+    angle_increment: float
+
+    def points(self, mount: Pose) -> np.ndarray:
+        """Return the finite returns as ``(x, y)`` in the robot base frame (N x 2)."""
+        ranges = np.asarray(self.ranges, dtype=float)
+        valid = np.isfinite(ranges)
+        angles = self.angle_min + self.angle_increment * np.nonzero(valid)[0] + mount.yaw
+        r = ranges[valid]
+        return np.stack([mount.position[0] + r * np.cos(angles),
+                         mount.position[1] + r * np.sin(angles)], axis=1)
+
+
+@dataclass(frozen=True)
+class NavigationParams:
+    """Gains and limits of the navigation expert (metres, seconds, radians)."""
+
+    cruise_speed: float = 0.8
+    lookahead: float = 0.8
+    heading_gain: float = 2.0
+    max_angular: float = 1.5
+    turn_in_place: float = 0.7   # heading error above which the robot turns on the spot
+    corner_gain: float = 0.8     # speed <= corner_gain * distance to the waypoint + min_speed
+    min_speed: float = 0.15
+    slow_distance: float = 1.0   # free space ahead of the footprint where slowing starts
+    stop_distance: float = 0.2   # ... and where the robot stops
+    side_clearance: float = 0.08  # free space beside the footprint kept by steering away
+    side_gain: float = 3.0
+
+
+class NavigationExpert:
+    """Follow the route's waypoints in order; ``done`` once the last one is reached."""
+
+    def __init__(self, waypoints: Sequence[Sequence[float]], tolerance: float,
+                 footprint: Bounds, lidar_mount: Pose,
+                 params: NavigationParams = NavigationParams()):
+        if not waypoints:
+            raise ValueError('the route needs at least one waypoint')
+        self.waypoints = np.asarray(waypoints, dtype=float)
+        self.tolerance = float(tolerance)
+        self.footprint = footprint
+        self.lidar_mount = lidar_mount
+        self.params = params
+        self.reset()
+
+    def reset(self):
+        """Start the route again from the first waypoint."""
+        self.waypoints_reached = 0
+        self._segment_start: Optional[np.ndarray] = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the last waypoint has been reached."""
+        return self.waypoints_reached == len(self.waypoints)
+
+    def segment(self, pose: PlanarPose) -> Tuple[np.ndarray, np.ndarray]:
+        """Return the current segment ``(start, end)``; the route starts where the robot is."""
+        if self._segment_start is None:
+            self._segment_start = np.asarray(pose[:2], dtype=float)
+        return self._segment_start, self.waypoints[min(self.waypoints_reached,
+                                                       len(self.waypoints) - 1)]
+
+    def act(self, pose: PlanarPose, scan: Scan, offset: Optional[OffsetProfile] = None,
+            speed_limit: float = math.inf) -> Tuple[float, float]:
+        """
+        Return ``(v, w)`` for the current pose and scan.
+
+        ``offset`` shifts the path sideways along the current segment (the hazard expert's
+        detour); ``speed_limit`` caps the forward speed.
+        """
+        position = np.asarray(pose[:2], dtype=float)
+        self.segment(pose)
+        while not self.done and np.linalg.norm(
+                self.waypoints[self.waypoints_reached] - position) < self.tolerance:
+            self._segment_start = self.waypoints[self.waypoints_reached]
+            self.waypoints_reached += 1
+        if self.done:
+            return 0.0, 0.0
+        p = self.params
+        start, end = self.segment(pose)
+        length, along, normal = _frame(start, end, position)
+        s = min(max(float(np.dot(position - start, along)), 0.0), length)
+        s_target = min(s + p.lookahead, length)
+        shift = offset(s_target) if offset else 0.0
+        target = start + along * s_target + normal * shift
+        heading = math.atan2(target[1] - position[1], target[0] - position[0])
+        error = wrap_angle(heading - pose[2])
+        w = p.heading_gain * error
+        v = 0.0 if abs(error) > p.turn_in_place else p.cruise_speed * math.cos(error)
+        v = min(v, p.corner_gain * float(np.linalg.norm(end - position)) + p.min_speed,
+                speed_limit)
+        front, left, right = self.clearances(scan)
+        v *= min(max((front - p.stop_distance) / (p.slow_distance - p.stop_distance), 0.0), 1.0)
+        w -= p.side_gain * max(p.side_clearance - left, 0.0)
+        w += p.side_gain * max(p.side_clearance - right, 0.0)
+        return v, max(-p.max_angular, min(p.max_angular, w))
+
+    def clearances(self, scan: Scan) -> Tuple[float, float, float]:
+        """Return the free space ahead of, left of and right of the footprint, from the lidar."""
+        xmin, xmax, ymin, ymax = self.footprint
+        points = scan.points(self.lidar_mount)
+        x, y = points[:, 0], points[:, 1]
+        beside = (x > xmin - 0.05) & (x < xmax + 0.05)
+        ahead = (x > xmax) & (y > ymin - 0.05) & (y < ymax + 0.05)
+        front = np.min(x[ahead] - xmax, initial=math.inf)
+        left = np.min(y[beside & (y > 0)] - ymax, initial=math.inf)
+        right = np.min(ymin - y[beside & (y < 0)], initial=math.inf)
+        return float(front), float(left), float(right)
+
+
+@dataclass(frozen=True)
+class HazardParams:
+    """Perception and detour settings of the hazard expert."""
+
+    min_pixels: int = 6          # spill pixels that make the spill "visible"
+    max_range: float = 6.0       # ignore floor points farther than this from the camera
+    margin: float = 0.12         # free space kept between the footprint and the spill
+    lead: float = 0.3            # full detour starts this far before the spill (and ends after)
+    ramp: float = 1.2            # length over which the detour fades in and out
+    max_offset: float = 0.9      # the detour never leaves the centreline by more than this
+    hazard_speed: float = 0.4    # speed limit while the spill is visible or being passed
+    new_spill_distance: float = 3.0  # a sighting this far from the estimate is another spill
+
+
+class HazardExpert:
+    """
+    The navigation expert plus spill avoidance from the camera.
+
+    Call :meth:`observe` with each camera image (and the odometry pose when it was taken), and
+    :meth:`act` at the control rate. The spill estimate is an axis-aligned box in the odom frame,
+    the union of the floor points seen so far: conservative, and stable once the robot is near.
+    """
+
+    def __init__(self, navigation: NavigationExpert, camera: CameraSpec,
+                 hsv_lower: Sequence[int], hsv_upper: Sequence[int],
+                 params: HazardParams = HazardParams()):
+        self.navigation = navigation
+        self.camera = camera
+        self.hsv_lower = tuple(hsv_lower)
+        self.hsv_upper = tuple(hsv_upper)
+        self.params = params
+        self.reset()
+
+    def reset(self):
+        """Forget the spill and start the route again."""
+        self.navigation.reset()
+        self.spill_box: Optional[Bounds] = None
+        self.visible = False
+        self.avoiding = False
+        self._side = 0.0
+
+    @property
+    def done(self) -> bool:
+        """Whether the route is complete."""
+        return self.navigation.done
+
+    @property
+    def waypoints_reached(self) -> int:
+        """Route progress."""
+        return self.navigation.waypoints_reached
+
+    @property
+    def active(self) -> bool:
+        """Whether the spill shapes the current behaviour (visible, or being passed)."""
+        return self.visible or self.avoiding
+
+    def observe(self, image: np.ndarray, pose: PlanarPose) -> bool:
+        """Update the spill estimate from one camera image; return whether the spill is seen."""
+        mask = spill_mask(image, self.hsv_lower, self.hsv_upper)
+        points = floor_points(pixel_grid(mask), self.camera, pose, self.params.max_range)
+        self.visible = len(points) >= self.params.min_pixels
+        if not self.visible:
+            return False
+        box = (float(points[:, 0].min()), float(points[:, 0].max()),
+               float(points[:, 1].min()), float(points[:, 1].max()))
+        if self.spill_box is None or math.dist(_centre(box), _centre(self.spill_box)) > \
+                self.params.new_spill_distance:
+            self.spill_box, self._side = box, 0.0
+        else:
+            old = self.spill_box
+            self.spill_box = (min(old[0], box[0]), max(old[1], box[1]),
+                              min(old[2], box[2]), max(old[3], box[3]))
+        return True
+
+    def act(self, pose: PlanarPose, scan: Scan) -> Tuple[float, float]:
+        """Return ``(v, w)``: the navigation command, detoured and slowed near the spill."""
+        profile = self._detour(pose)
+        limit = self.params.hazard_speed if self.active else math.inf
+        return self.navigation.act(pose, scan, profile, limit)
+
+    def _detour(self, pose: PlanarPose) -> Optional[OffsetProfile]:
+        """Return the lateral offset profile around the spill on the current segment, if any."""
+        self.avoiding = False
+        if self.spill_box is None or self.navigation.done:
+            return None
+        p = self.params
+        start, end = self.navigation.segment(pose)
+        position = np.asarray(pose[:2], dtype=float)
+        length, along, normal = _frame(start, end, position)
+        xmin, xmax, ymin, ymax = self.spill_box
+        corners = np.array([[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax]]) - start
+        s, lateral = corners @ along, corners @ normal
+        fxmin, fxmax, fymin, fymax = self.navigation.footprint
+        clearance = max(abs(fymin), abs(fymax)) + p.margin
+        lead = max(abs(fxmin), abs(fxmax)) + p.lead
+        s_lo, s_hi = s.min() - lead, s.max() + lead
+        blocked = lateral.min() - clearance < 0 < lateral.max() + clearance
+        if not blocked or s_hi + p.ramp < 0 or s_lo - p.ramp > length:
+            return None
+        left, right = lateral.max() + clearance, lateral.min() - clearance
+        if self._side == 0.0:  # choose once per spill, so the detour never flips sides
+            self._side = 1.0 if abs(left) <= abs(right) else -1.0
+        shift = left if self._side > 0 else right
+        shift = max(-p.max_offset, min(p.max_offset, shift))
+        here = float(np.dot(position - start, along))
+        self.avoiding = s_lo - p.ramp <= here <= s_hi + p.ramp
+
+        def profile(at: float) -> float:
+            fade = min(at - (s_lo - p.ramp), (s_hi + p.ramp) - at) / p.ramp
+            return shift * min(max(fade, 0.0), 1.0)
+        return profile
+
+
+def _frame(start: np.ndarray, end: np.ndarray, position: np.ndarray):
+    """Return the segment length, its unit direction and left normal (degenerate: toward end)."""
+    delta = end - start
+    length = float(np.linalg.norm(delta))
+    if length < 1e-9:
+        delta = end - position
+        norm = float(np.linalg.norm(delta))
+        along = delta / norm if norm > 1e-9 else np.array([1.0, 0.0])
+    else:
+        along = delta / length
+    return length, along, np.array([-along[1], along[0]])
+
+
+def _centre(box: Bounds) -> Tuple[float, float]:
+    return (box[0] + box[1]) / 2, (box[2] + box[3]) / 2
+
+
+def navigation_expert(world, scenario, params: NavigationParams = NavigationParams()):
+    """Return the navigation expert for a world's robot and a scenario's route."""
+    return NavigationExpert(scenario.waypoints, scenario.tolerance, world.robot.footprint(),
+                            world.robot.lidar.pose, params)
+
+
+def hazard_expert(world, scenario, params: HazardParams = HazardParams(),
+                  navigation: NavigationParams = NavigationParams()):
+    """Return the hazard expert for a world's robot and a scenario's route and spill colour."""
+    return HazardExpert(navigation_expert(world, scenario, navigation), world.robot.camera,
+                        scenario.spill.hsv_lower, scenario.spill.hsv_upper, params)

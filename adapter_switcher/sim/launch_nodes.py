@@ -1,0 +1,152 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The node lists of launch/sim.launch.py and launch/gazebo.launch.py, as tested Python.
+
+The launch files only declare their arguments (from the tables here), pass the values in as
+strings and turn the returned :class:`~adapter_switcher.bringup.node_spec.NodeSpec` objects into
+``launch_ros`` Node actions; the same specs start processes for tests and the bringup command.
+The robot's own nodes come from ``adapter_switcher.bringup.robot_nodes.robot_node_specs``,
+imported only when the robot drives.
+"""
+
+from dataclasses import dataclass
+import math
+from typing import Any, Dict, List, Mapping, Optional
+
+from adapter_switcher.bringup.node_spec import NodeSpec
+from adapter_switcher.paths import share_path
+from adapter_switcher.sim.sdf_world import DEFAULT_WORLD
+
+GZ_BRIDGE_CONFIG = 'config/gz_bridge.yaml'
+DRIVERS = ('robot', 'navigation', 'hazard', 'auto')
+
+# name -> (default, description); an empty default means "the package's file".
+SIM_LAUNCH_ARGUMENTS = {
+    'world': ('', 'SDF world file (empty: the package worlds/warehouse.sdf)'),
+    'scenario': ('', 'scenario YAML (empty: the package config/scenario.yaml)'),
+    'seed': ('0', 'episode seed'),
+    'real_time_factor': ('1.0', 'sim seconds per wall second; 0 runs as fast as possible'),
+    'driver': ('robot', 'who drives: robot (the adapter_switcher nodes) or a scripted expert '
+                        '(navigation, hazard, auto)'),
+}
+GAZEBO_LAUNCH_ARGUMENTS = {
+    'world': SIM_LAUNCH_ARGUMENTS['world'],
+    'driver': SIM_LAUNCH_ARGUMENTS['driver'],
+    'headless': ('false', 'run the Gazebo server only, without the GUI'),
+}
+
+
+def simulator_node_spec(world: Optional[str] = None, scenario: Optional[str] = None,
+                        seed: int = 0, real_time_factor: float = 1.0,
+                        **parameters: Any) -> NodeSpec:
+    """
+    Return the embedded simulator's node.
+
+    ``world`` and ``scenario`` default to the node's own defaults (the package files); further
+    keyword arguments are node parameters (``lidar_rate_hz=10.0``, ...).
+    """
+    values: Dict[str, Any] = {'seed': int(seed), 'real_time_factor': float(real_time_factor)}
+    values.update(_files(world, scenario))
+    values.update(parameters)
+    return NodeSpec(executable='simulator', module='adapter_switcher.sim.simulator_node',
+                    name='simulator', parameters=(values,))
+
+
+def expert_driver_node_spec(expert: str = 'auto', world: Optional[str] = None,
+                            scenario: Optional[str] = None) -> NodeSpec:
+    """Return the expert driver's node, on sim time."""
+    if expert not in DRIVERS[1:]:
+        raise ValueError(f'expert must be one of {", ".join(DRIVERS[1:])}, got {expert!r}')
+    values = {'expert': expert, 'use_sim_time': True}
+    values.update(_files(world, scenario))
+    return NodeSpec(executable='expert_driver', module='adapter_switcher.sim.expert_driver_node',
+                    name='expert_driver', parameters=(values,))
+
+
+def driver_node_specs(driver: str, world: Optional[str] = None,
+                      scenario: Optional[str] = None) -> List[NodeSpec]:
+    """Return the nodes that drive the robot: the robot's own, or a scripted expert."""
+    if driver not in DRIVERS:
+        raise ValueError(f'launch argument driver: expected one of {", ".join(DRIVERS)}, '
+                         f'got {driver!r}')
+    if driver == 'robot':
+        from adapter_switcher.bringup.robot_nodes import robot_node_specs
+        return list(robot_node_specs(use_sim_time=True))
+    return [expert_driver_node_spec(driver, world, scenario)]
+
+
+def sim_launch_specs(arguments: Mapping[str, str]) -> List[NodeSpec]:
+    """Return the nodes of sim.launch.py for its launch arguments (strings, as launch gives)."""
+    args = _with_defaults(arguments, SIM_LAUNCH_ARGUMENTS)
+    world, scenario = args['world'] or None, args['scenario'] or None
+    seed = _parse('seed', args['seed'], int, minimum=0)
+    rtf = _parse('real_time_factor', args['real_time_factor'], float, minimum=0.0)
+    return [simulator_node_spec(world, scenario, seed, rtf)] + \
+        driver_node_specs(args['driver'], world, scenario)
+
+
+@dataclass(frozen=True)
+class GazeboPlan:
+    """What gazebo.launch.py starts: gz sim's arguments, the bridge's parameters, our nodes."""
+
+    gz_args: str
+    bridge_parameters: Dict[str, Any]
+    nodes: List[NodeSpec]
+
+
+def gazebo_launch_plan(arguments: Mapping[str, str]) -> GazeboPlan:
+    """Return the plan of gazebo.launch.py for its launch arguments (strings)."""
+    args = _with_defaults(arguments, GAZEBO_LAUNCH_ARGUMENTS)
+    world = args['world'] or str(share_path(DEFAULT_WORLD))
+    headless = _parse('headless', args['headless'], _boolean)
+    gz_args = ('-s ' if headless else '') + f'-r {world}'
+    bridge = {'config_file': str(share_path(GZ_BRIDGE_CONFIG))}
+    return GazeboPlan(gz_args, bridge, driver_node_specs(args['driver'], args['world'] or None))
+
+
+def _files(world: Optional[str], scenario: Optional[str]) -> Dict[str, str]:
+    values = {}
+    if world:
+        values['world'] = str(world)
+    if scenario:
+        values['scenario'] = str(scenario)
+    return values
+
+
+def _with_defaults(arguments: Mapping[str, str], table) -> Dict[str, str]:
+    unknown = sorted(set(arguments) - set(table))
+    if unknown:
+        raise ValueError(f'unknown launch argument(s) {unknown}; expected {sorted(table)}')
+    return {name: str(arguments.get(name, default)) for name, (default, _) in table.items()}
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() in ('true', '1'):
+        return True
+    if text.lower() in ('false', '0'):
+        return False
+    raise ValueError(text)
+
+
+def _parse(name: str, text: str, kind, minimum=None):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(f'launch argument {name}: expected {kind.__name__.strip("_")}, '
+                         f'got {text!r}') from None
+    if minimum is not None and not (math.isfinite(value) and value >= minimum):
+        raise ValueError(f'launch argument {name}: expected a value >= {minimum}, got {text!r}')
+    return value

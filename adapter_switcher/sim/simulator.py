@@ -1,0 +1,242 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+WarehouseSim: the embedded simulator, ROS-free.
+
+A planar base driven kinematically by ``(v, w)`` commands (exact arc integration, the drive's
+velocity limits), blocked by the static collision shapes: a step that would make the robot's
+collision shapes touch any static one is not taken, the robot stays where it was and the step
+counts as a collision. Sensors: the lidar and the camera of :mod:`sensors`; odometry is the
+exact pose in the world frame (as ``gz-sim-odometry-publisher-system`` reports it) and the
+velocities actually achieved. A seed fixes an episode completely, so the same seed and the same
+commands reproduce the same run.
+"""
+
+from dataclasses import dataclass
+import math
+from typing import List, Optional
+
+from adapter_switcher.sim.geometry import integrate_unicycle
+from adapter_switcher.sim.geometry import polygons_overlap
+from adapter_switcher.sim.geometry import rectangle_corners
+from adapter_switcher.sim.geometry import rectangle_overlaps_disc
+from adapter_switcher.sim.mujoco_scene import build_mjcf
+from adapter_switcher.sim.mujoco_scene import ROBOT_JOINTS
+from adapter_switcher.sim.mujoco_scene import SPILL_BODY
+from adapter_switcher.sim.mujoco_scene import SPILL_GEOM
+from adapter_switcher.sim.mujoco_scene import spill_geom_size
+from adapter_switcher.sim.mujoco_scene import SPILL_THICKNESS
+from adapter_switcher.sim.scenario import Episode
+from adapter_switcher.sim.scenario import sample_episode
+from adapter_switcher.sim.scenario import Scenario
+from adapter_switcher.sim.scenario import SpillPlacement
+from adapter_switcher.sim.sdf_world import World
+from adapter_switcher.sim.sensors import Camera
+from adapter_switcher.sim.sensors import Lidar
+
+import mujoco
+import numpy as np
+
+
+class SimulationError(RuntimeError):
+    """An episode cannot be set up (for example its start pose is inside an obstacle)."""
+
+
+@dataclass(frozen=True)
+class Odometry:
+    """Pose in the world (= odom) frame and the body-frame velocities achieved last step."""
+
+    x: float
+    y: float
+    yaw: float
+    linear: float
+    angular: float
+
+
+@dataclass
+class EpisodeStats:
+    """Counters of one episode, for reports and tests."""
+
+    collisions: int = 0
+    spill_entries: int = 0
+    distance: float = 0.0
+
+
+class WarehouseSim:
+    """The warehouse world in MuJoCo: step it with velocity commands, read its sensors."""
+
+    def __init__(self, world: World, scenario: Scenario, physics_rate_hz: float = 100.0,
+                 seed: int = 0):
+        if not 1.0 <= physics_rate_hz <= 10000.0:
+            raise ValueError(f'physics rate must be in [1, 10000] Hz, got {physics_rate_hz}')
+        self.world = world
+        self.scenario = scenario
+        self.dt_ns = round(1e9 / physics_rate_hz)
+        self.model = mujoco.MjModel.from_xml_string(build_mjcf(world, scenario.spill))
+        self.data = mujoco.MjData(self.model)
+        self.lidar = Lidar(self.model, self.data, world.robot.lidar)
+        self._camera: Optional[Camera] = None
+        self._qpos = np.array([self.model.jnt_qposadr[mujoco.mj_name2id(
+            self.model, mujoco.mjtObj.mjOBJ_JOINT, name)] for name in ROBOT_JOINTS])
+        self._spill_geom = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, SPILL_GEOM)
+        spill_body = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, SPILL_BODY)
+        self._spill_mocap = self.model.body_mocapid[spill_body] if spill_body >= 0 else -1
+        self._footprint = world.robot.footprint()
+        self.time_ns = 0
+        self.stats = EpisodeStats()
+        self.episode: Optional[Episode] = None
+        self._pose = (0.0, 0.0, 0.0)
+        self._velocity = (0.0, 0.0)
+        self.collision = False
+        self.on_spill = False
+        self.reset(seed)
+
+    @property
+    def dt(self) -> float:
+        """Physics step in seconds."""
+        return self.dt_ns * 1e-9
+
+    @property
+    def time(self) -> float:
+        """Sim time in seconds; it keeps running across resets, like a ROS clock must."""
+        return self.time_ns * 1e-9
+
+    def odometry(self) -> Odometry:
+        """Return the current pose and the velocities of the last step."""
+        return Odometry(*self._pose, *self._velocity)
+
+    def reset(self, seed: int) -> Episode:
+        """
+        Start a new episode drawn from the scenario with ``seed``.
+
+        Raises :class:`SimulationError` if the drawn start pose collides, and then leaves the
+        current episode as it was.
+        """
+        episode = sample_episode(self.scenario, seed)
+        previous = self.episode
+        self.episode = episode
+        self._place_spill(episode.spill)
+        try:
+            self.place_robot(*episode.start)
+        except SimulationError as exc:
+            self.episode = previous
+            self._place_spill(previous.spill if previous else None)
+            raise SimulationError(f'episode with seed {seed}: {exc}') from None
+        self.stats = EpisodeStats()
+        return episode
+
+    def place_robot(self, x: float, y: float, yaw: float):
+        """
+        Put the robot at a pose without driving there (like Gazebo's set_pose service).
+
+        Raises :class:`SimulationError` naming the obstacles if the robot would touch any, and
+        then leaves it where it was.
+        """
+        blocking = self._set_pose(x, y, yaw)
+        if blocking:
+            self._set_pose(*self._pose)
+            raise SimulationError(f'the pose {(x, y, yaw)} collides with {", ".join(blocking)}')
+        self._pose = (x, y, yaw)
+        self._velocity = (0.0, 0.0)
+        self.collision = False
+        self.on_spill = self._touches_spill(x, y, yaw)
+
+    def step(self, linear: float, angular: float) -> bool:
+        """
+        Advance one physics step driving with ``(linear, angular)``; return whether it collided.
+
+        Commands beyond the drive's limits are clamped, as the diff-drive system does.
+        """
+        if not (math.isfinite(linear) and math.isfinite(angular)):
+            raise ValueError(f'velocity command must be finite, got ({linear}, {angular})')
+        v, w = self.world.robot.drive.clamp(linear, angular)
+        x, y, yaw = self._pose
+        target = integrate_unicycle(x, y, yaw, v, w, self.dt)
+        blocked = bool(self._set_pose(*target))
+        if blocked:
+            self._set_pose(x, y, yaw)
+            self._velocity = (0.0, 0.0)
+        else:
+            self.stats.distance += math.hypot(target[0] - x, target[1] - y)
+            self._pose = target
+            self._velocity = (v, w)
+        if blocked and not self.collision:
+            self.stats.collisions += 1
+        self.collision = blocked
+        on_spill = self._touches_spill(*self._pose)
+        if on_spill and not self.on_spill:
+            self.stats.spill_entries += 1
+        self.on_spill = on_spill
+        self.time_ns += self.dt_ns
+        return blocked
+
+    def scan(self) -> np.ndarray:
+        """Return the lidar ranges from the current pose."""
+        return self.lidar.scan()
+
+    def image(self) -> np.ndarray:
+        """Return the camera image from the current pose (the renderer starts on first use)."""
+        if self._camera is None:
+            self._camera = Camera(self.model, self.data, self.world.robot.camera)
+        return self._camera.render()
+
+    def close(self):
+        """Release the renderer (idempotent)."""
+        if self._camera is not None:
+            self._camera.close()
+            self._camera = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _set_pose(self, x: float, y: float, yaw: float) -> List[str]:
+        """Move the robot; return the names of the static shapes it then touches."""
+        self.data.qpos[self._qpos] = (x, y, yaw)
+        mujoco.mj_kinematics(self.model, self.data)
+        mujoco.mj_collision(self.model, self.data)
+        if self.data.ncon == 0:
+            return []
+        geoms = set(self.data.contact.geom[:self.data.ncon].ravel().tolist())
+        return sorted(mujoco.mj_id2name(self.model, mujoco.mjtObj.mjOBJ_GEOM, g)
+                      for g in geoms if self.model.geom_bodyid[g] == 0)
+
+    def _place_spill(self, spill: Optional[SpillPlacement]):
+        if self._spill_mocap < 0:
+            return
+        if spill is None:  # disabled for this episode: park it under the floor
+            self.data.mocap_pos[self._spill_mocap] = (0.0, 0.0, -1.0)
+            return
+        half_yaw = spill.yaw / 2
+        self.data.mocap_pos[self._spill_mocap] = (*spill.position, SPILL_THICKNESS / 2)
+        self.data.mocap_quat[self._spill_mocap] = (math.cos(half_yaw), 0, 0, math.sin(half_yaw))
+        size = spill_geom_size(spill.shape, spill.size)
+        self.model.geom_size[self._spill_geom] = size
+        self.model.geom_rbound[self._spill_geom] = math.sqrt(sum(s * s for s in size))
+        mujoco.mj_kinematics(self.model, self.data)
+
+    def _touches_spill(self, x: float, y: float, yaw: float) -> bool:
+        spill = self.episode.spill if self.episode else None
+        if spill is None:
+            return False
+        if spill.shape == 'cylinder':
+            return rectangle_overlaps_disc(x, y, yaw, self._footprint, spill.position,
+                                           spill.size[0])
+        length, width = spill.size
+        area = rectangle_corners(*spill.position, spill.yaw,
+                                 (-length / 2, length / 2, -width / 2, width / 2))
+        return polygons_overlap(rectangle_corners(x, y, yaw, self._footprint), area)

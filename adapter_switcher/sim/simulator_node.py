@@ -1,0 +1,312 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The simulator node: the embedded warehouse simulator behind the topics Gazebo's bridge offers.
+
+Publishes /clock, /scan, /camera/image_raw + /camera/camera_info, /odom, /tf (odom ->
+base_link, when tf2_msgs is installed), /diagnostics, and the latched ``~/collision`` and
+``~/on_spill`` flags; drives the robot from /cmd_vel (Twist, or TwistStamped with
+``enable_stamped_cmd_vel``); ``~/reset`` (std_srvs/Trigger) starts a new episode with the
+``seed`` parameter.
+
+QoS: sensor topics are published reliable with depth 10, as ros_gz_bridge does, so both
+reliable subscribers and sensor-data (best-effort) subscribers receive them.
+
+The simulation runs in its own thread, on the sim clock, at ``real_time_factor`` times real
+time (0: as fast as possible); the executor thread serves /cmd_vel, the service and parameter
+changes. The node itself does not use sim time: it is the clock.
+"""
+
+import sys
+import threading
+import time
+from typing import List, Tuple
+
+from adapter_switcher.nodes.qos import COMMAND_QOS
+from adapter_switcher.nodes.qos import LATCHED_QOS
+from adapter_switcher.nodes.runner import run_node
+from adapter_switcher.nodes.runner import StartupError
+from adapter_switcher.paths import share_path
+from adapter_switcher.sim import messages
+from adapter_switcher.sim import topics
+from adapter_switcher.sim.scenario import DEFAULT_SCENARIO
+from adapter_switcher.sim.scenario import load_scenario
+from adapter_switcher.sim.scenario import ScenarioError
+from adapter_switcher.sim.sdf_world import DEFAULT_WORLD
+from adapter_switcher.sim.sdf_world import load_world
+from adapter_switcher.sim.sdf_world import WorldError
+from adapter_switcher.sim.simulator import SimulationError
+from adapter_switcher.sim.simulator import WarehouseSim
+from adapter_switcher.sim.timing import RateSchedule
+from adapter_switcher.sim.timing import RealTimePacer
+
+from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticStatus
+from diagnostic_msgs.msg import KeyValue
+from geometry_msgs.msg import Twist
+from geometry_msgs.msg import TwistStamped
+from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import FloatingPointRange
+from rcl_interfaces.msg import IntegerRange
+from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo
+from sensor_msgs.msg import Image
+from sensor_msgs.msg import LaserScan
+from std_msgs.msg import Bool
+from std_msgs.msg import Header
+from std_srvs.srv import Trigger
+
+try:
+    from geometry_msgs.msg import TransformStamped
+    from tf2_msgs.msg import TFMessage
+except ImportError:  # tf2_msgs has no PyPI wheel; a ROS 2 install has it
+    TFMessage = None
+
+# Sensors go out reliable with depth 10, as ros_gz_bridge publishes them: reliable and
+# sensor-data (best-effort) subscribers both receive them.
+SIM_QOS = COMMAND_QOS
+DIAGNOSTICS_RATE_HZ = 1.0
+
+
+def _descriptor(description: str, read_only: bool = False, floats=None, integers=None):
+    descriptor = ParameterDescriptor(description=description, read_only=read_only)
+    if floats:
+        descriptor.floating_point_range = [FloatingPointRange(
+            from_value=floats[0], to_value=floats[1], step=0.0)]
+    if integers:
+        descriptor.integer_range = [IntegerRange(
+            from_value=integers[0], to_value=integers[1], step=1)]
+    return descriptor
+
+
+class SimulatorNode(Node):
+    """Run WarehouseSim and expose it with Gazebo's topics."""
+
+    def __init__(self):
+        super().__init__('simulator')
+        world_path = self.declare_parameter(
+            'world', str(share_path(DEFAULT_WORLD)),
+            _descriptor('SDF world file', read_only=True)).value
+        scenario_path = self.declare_parameter(
+            'scenario', str(share_path(DEFAULT_SCENARIO)),
+            _descriptor('scenario YAML (start, route, spill, randomization)',
+                        read_only=True)).value
+        seed = self.declare_parameter(
+            'seed', 0, _descriptor('episode seed used at start-up and by ~/reset',
+                                   integers=(0, 2**31 - 1))).value
+        rtf = self.declare_parameter(
+            'real_time_factor', 1.0,
+            _descriptor('sim seconds per wall second; 0 runs as fast as possible',
+                        floats=(0.0, 1000.0))).value
+        physics_rate = self.declare_parameter(
+            'physics_rate_hz', 100.0,
+            _descriptor('physics (and /clock) update rate', True, floats=(10.0, 1000.0))).value
+        lidar_rate = self.declare_parameter(
+            'lidar_rate_hz', 10.0, _descriptor('/scan rate in sim time', True,
+                                               floats=(0.1, 1000.0))).value
+        camera_rate = self.declare_parameter(
+            'camera_rate_hz', 15.0, _descriptor('/camera/image_raw rate in sim time', True,
+                                                floats=(0.1, 1000.0))).value
+        odom_rate = self.declare_parameter(
+            'odom_rate_hz', 50.0, _descriptor('/odom and /tf rate in sim time', True,
+                                              floats=(0.1, 1000.0))).value
+        self._cmd_timeout_ns = round(1e9 * self.declare_parameter(
+            'cmd_vel_timeout_s', 0.5,
+            _descriptor('stop when no /cmd_vel arrived for this long (sim time); 0: never',
+                        floats=(0.0, 60.0))).value)
+        stamped = self.declare_parameter(
+            'enable_stamped_cmd_vel', False,
+            _descriptor('subscribe to /cmd_vel as TwistStamped instead of Twist', True)).value
+
+        try:
+            self._world = load_world(world_path)
+            self._sim = WarehouseSim(self._world, load_scenario(scenario_path), physics_rate,
+                                     seed)
+        except (WorldError, ScenarioError, SimulationError) as exc:
+            raise StartupError(str(exc)) from None
+        self._stop = threading.Event()
+        self._pacer = RealTimePacer(rtf, sleep=self._stop.wait)  # a stop cuts a pause short
+        now = self._sim.time_ns
+        self._schedules = {name: RateSchedule(rate, now) for name, rate in (
+            ('lidar', lidar_rate), ('camera', camera_rate), ('odom', odom_rate),
+            ('diagnostics', DIAGNOSTICS_RATE_HZ))}
+        self._lidar_period = 1.0 / lidar_rate
+        self._lock = threading.Lock()
+        self._command: Tuple[float, float, int] = (0.0, 0.0, now)
+        self._flags = (None, None)
+
+        self._clock_pub = self.create_publisher(Clock, topics.CLOCK, SIM_QOS)
+        self._scan_pub = self.create_publisher(LaserScan, topics.SCAN, SIM_QOS)
+        self._image_pub = self.create_publisher(Image, topics.IMAGE, SIM_QOS)
+        self._info_pub = self.create_publisher(CameraInfo, topics.CAMERA_INFO, SIM_QOS)
+        self._odom_pub = self.create_publisher(Odometry, topics.ODOM, SIM_QOS)
+        self._tf_pub = None
+        if TFMessage is None:
+            self.get_logger().info('tf2_msgs is not installed: /tf (odom -> base_link) is off')
+        else:
+            self._tf_pub = self.create_publisher(TFMessage, topics.TF, SIM_QOS)
+        self._collision_pub = self.create_publisher(Bool, '~/collision', LATCHED_QOS)
+        self._spill_pub = self.create_publisher(Bool, '~/on_spill', LATCHED_QOS)
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics',
+                                                      COMMAND_QOS)
+        if stamped:
+            self.create_subscription(TwistStamped, topics.CMD_VEL,
+                                     lambda msg: self._on_cmd_vel(msg.twist), COMMAND_QOS)
+        else:
+            self.create_subscription(Twist, topics.CMD_VEL, self._on_cmd_vel, COMMAND_QOS)
+        self.create_service(Trigger, '~/reset', self._on_reset)
+        self.add_on_set_parameters_callback(self._on_parameters)
+
+        self._wall_mark = (time.monotonic(), now)
+        self._thread = threading.Thread(target=self._run, name='simulation', daemon=True)
+        self._thread.start()
+        self.get_logger().info(
+            f'simulating {world_path} at real_time_factor {rtf} (0: as fast as possible), '
+            f'episode seed {seed}')
+
+    def _on_parameters(self, parameters) -> SetParametersResult:
+        """Apply run-time changes; the descriptors' ranges have already been checked."""
+        changes = {p.name: p.value for p in parameters}
+        for name in ('real_time_factor', 'cmd_vel_timeout_s'):
+            if name in changes and not 0.0 <= changes[name] <= 1000.0:
+                return SetParametersResult(successful=False,
+                                           reason=f'{name} must be >= 0, got {changes[name]}')
+        if 'real_time_factor' in changes:
+            self._pacer.set_factor(changes['real_time_factor'])
+        if 'cmd_vel_timeout_s' in changes:
+            self._cmd_timeout_ns = round(1e9 * changes['cmd_vel_timeout_s'])
+        return SetParametersResult(successful=True)
+
+    def _on_cmd_vel(self, twist: Twist):
+        with self._lock:
+            self._command = (twist.linear.x, twist.angular.z, self._sim.time_ns)
+
+    def _on_reset(self, request, response):
+        seed = self.get_parameter('seed').value
+        with self._lock:
+            try:
+                episode = self._sim.reset(seed)
+            except SimulationError as exc:
+                response.success, response.message = False, str(exc)
+                return response
+            self._command = (0.0, 0.0, self._sim.time_ns)
+        spill = episode.spill.position if episode.spill else None
+        response.success = True
+        response.message = (f'reset episode with seed {seed}: start {episode.start}, '
+                            f'spill at {spill}')
+        self.get_logger().info(response.message)
+        return response
+
+    def _run(self):
+        try:
+            while not self._stop.is_set():
+                with self._lock:
+                    outgoing = self._step()
+                for publisher, msg in outgoing:
+                    publisher.publish(msg)
+                self._pacer.wait(self._sim.time)
+        except Exception as exc:
+            if not self.context.ok():
+                return  # shutting down: publishers went away under this thread
+            # End the process rather than spin on without a simulation.
+            self.get_logger().fatal(f'simulation stopped: {exc!r}')
+            self.context.try_shutdown()
+            raise
+        finally:
+            self._sim.close()  # the GL context belongs to this thread
+
+    def _step(self) -> List[tuple]:
+        """Advance one physics step; return the (publisher, message) pairs now due."""
+        sim = self._sim
+        v, w, received = self._command
+        if self._cmd_timeout_ns and sim.time_ns - received > self._cmd_timeout_ns:
+            v = w = 0.0
+        sim.step(v, w)
+        now = sim.time_ns
+        outgoing = [(self._clock_pub, messages.clock_message(now))]
+        robot = self._world.robot
+        if self._schedules['odom'].due(now):
+            odometry = sim.odometry()
+            outgoing.append((self._odom_pub, messages.odometry_message(
+                odometry, topics.ODOM_FRAME, robot.base_frame, now)))
+            if self._tf_pub is not None:
+                outgoing.append((self._tf_pub, self._transform(odometry, now)))
+        if self._schedules['lidar'].due(now):
+            outgoing.append((self._scan_pub, messages.scan_message(
+                sim.scan(), robot.lidar, now, self._lidar_period)))
+        if self._schedules['camera'].due(now):
+            outgoing.append((self._image_pub, messages.image_message(
+                sim.image(), robot.camera.frame_id, now)))
+            outgoing.append((self._info_pub, messages.camera_info_message(robot.camera, now)))
+        flags = (sim.collision, sim.on_spill)
+        if flags[0] != self._flags[0]:
+            outgoing.append((self._collision_pub, Bool(data=flags[0])))
+        if flags[1] != self._flags[1]:
+            outgoing.append((self._spill_pub, Bool(data=flags[1])))
+        self._flags = flags
+        if self._schedules['diagnostics'].due(now):
+            outgoing.append((self._diagnostics_pub, self._diagnostics(now)))
+        return outgoing
+
+    def _transform(self, odometry, time_ns: int):
+        transform = TransformStamped()
+        transform.header.stamp = messages.stamp(time_ns)
+        transform.header.frame_id = topics.ODOM_FRAME
+        transform.child_frame_id = self._world.robot.base_frame
+        transform.transform.translation.x = odometry.x
+        transform.transform.translation.y = odometry.y
+        transform.transform.rotation = messages.yaw_quaternion(odometry.yaw)
+        return TFMessage(transforms=[transform])
+
+    def _diagnostics(self, time_ns: int) -> DiagnosticArray:
+        sim = self._sim
+        wall, sim_ns = time.monotonic(), time_ns
+        achieved = (sim_ns - self._wall_mark[1]) * 1e-9 / max(wall - self._wall_mark[0], 1e-9)
+        self._wall_mark = (wall, sim_ns)
+        odometry = sim.odometry()
+        level, message = DiagnosticStatus.OK, 'running'
+        if sim.collision:
+            level, message = DiagnosticStatus.WARN, 'the robot is blocked by an obstacle'
+        elif sim.on_spill:
+            level, message = DiagnosticStatus.WARN, 'the robot is on the spill'
+        values = {
+            'seed': sim.episode.seed, 'sim_time': f'{sim.time:.3f}',
+            'real_time_factor': f'{achieved:.2f}', 'collisions': sim.stats.collisions,
+            'spill_entries': sim.stats.spill_entries, 'distance': f'{sim.stats.distance:.3f}',
+            'x': f'{odometry.x:.3f}', 'y': f'{odometry.y:.3f}', 'yaw': f'{odometry.yaw:.3f}',
+        }
+        status = DiagnosticStatus(
+            level=level, name=f'{self.get_name()}: episode', message=message,
+            hardware_id=self._world.name,
+            values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+        return DiagnosticArray(header=Header(stamp=messages.stamp(time_ns)), status=[status])
+
+    def destroy_node(self):
+        """Stop the simulation thread before the node goes away."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+        return super().destroy_node()
+
+
+def main(args=None):
+    return run_node('simulator', SimulatorNode, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,146 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The scripted experts in the embedded simulator, without ROS.
+
+The navigation expert completes the route without touching anything, and drives through a
+spill on the route; the hazard expert completes the same route without ever entering the spill,
+over several randomized episodes, and fails to when its camera cannot segment the spill colour,
+which shows it avoids what it sees, not the simulator's ground truth.
+"""
+
+import math
+
+from adapter_switcher.paths import share_path
+from adapter_switcher.sim.experts import hazard_expert
+from adapter_switcher.sim.experts import HazardExpert
+from adapter_switcher.sim.experts import navigation_expert
+from adapter_switcher.sim.experts import Scan
+from adapter_switcher.sim.rollout import run_expert
+from adapter_switcher.sim.scenario import DEFAULT_SCENARIO
+from adapter_switcher.sim.scenario import load_scenario
+from adapter_switcher.sim.sdf_world import DEFAULT_WORLD
+from adapter_switcher.sim.sdf_world import load_world
+from adapter_switcher.sim.simulator import WarehouseSim
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope='module')
+def world():
+    return load_world(share_path(DEFAULT_WORLD))
+
+
+@pytest.fixture(scope='module')
+def scenario():
+    return load_scenario(share_path(DEFAULT_SCENARIO))
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize('seed', [0, 1])
+def test_navigation_expert_completes_the_route(world, scenario, seed):
+    with WarehouseSim(world, scenario.without_spill(), seed=seed) as sim:
+        expert = navigation_expert(world, scenario)
+        rollout = run_expert(sim, expert, time_limit_s=150.0)
+        last = np.asarray(rollout.poses[-1][:2])
+    assert rollout.completed and rollout.waypoints_reached == len(scenario.waypoints)
+    assert rollout.collisions == 0
+    assert np.linalg.norm(last - scenario.waypoints[-1]) < scenario.tolerance + 0.1
+
+
+@pytest.mark.sim
+def test_navigation_expert_alone_drives_through_a_spill_on_the_route(world, scenario):
+    with WarehouseSim(world, scenario, seed=0) as sim:
+        rollout = run_expert(sim, navigation_expert(world, scenario), time_limit_s=150.0)
+    assert rollout.completed and rollout.spill_entries >= 1
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize('seed', [0, 3, 4])
+def test_hazard_expert_avoids_the_spill_and_completes_the_route(world, scenario, seed):
+    with WarehouseSim(world, scenario, seed=seed) as sim:
+        expert = hazard_expert(world, scenario)
+        rollout = run_expert(sim, expert, time_limit_s=150.0)
+        spill = sim.episode.spill
+    assert rollout.completed and rollout.collisions == 0
+    assert rollout.spill_entries == 0
+    assert any(rollout.spill_visible)
+    xmin, xmax, ymin, ymax = expert.spill_box  # what the camera saw contains the spill centre
+    assert xmin <= spill.position[0] <= xmax and ymin <= spill.position[1] <= ymax
+
+
+@pytest.mark.sim
+def test_hazard_expert_slows_down_while_the_spill_is_in_view(world, scenario):
+    with WarehouseSim(world, scenario, seed=0) as sim:
+        expert = hazard_expert(world, scenario)
+        rollout = run_expert(sim, expert, time_limit_s=150.0)
+    speeds = np.array([v for v, _ in rollout.commands])
+    visible = np.array(rollout.spill_visible)
+    assert speeds[visible].max() <= expert.params.hazard_speed + 1e-9
+    assert speeds[~visible].max() > expert.params.hazard_speed
+
+
+@pytest.mark.sim
+def test_hazard_expert_blind_to_the_spill_colour_drives_into_it(world, scenario):
+    with WarehouseSim(world, scenario, seed=0) as sim:
+        sighted = hazard_expert(world, scenario)
+        blind = HazardExpert(sighted.navigation, sighted.camera, (0, 0, 0), (0, 0, 0))
+        rollout = run_expert(sim, blind, time_limit_s=150.0)
+    assert not any(rollout.spill_visible)
+    assert rollout.spill_entries >= 1
+
+
+@pytest.mark.sim
+def test_spill_estimate_from_2m_is_close_to_the_truth(world, scenario):
+    nominal = scenario.nominal()
+    sx, sy = nominal.spill.position
+    radius = nominal.spill.size[0]
+    with WarehouseSim(world, nominal) as sim:
+        sim.place_robot(sx - 2.0, sy, 0.0)
+        expert = hazard_expert(world, scenario)
+        assert expert.observe(sim.image(), (sx - 2.0, sy, 0.0))
+    xmin, xmax, ymin, ymax = expert.spill_box
+    assert (xmin + xmax) / 2 == pytest.approx(sx, abs=0.1)
+    assert (ymin + ymax) / 2 == pytest.approx(sy, abs=0.03)
+    assert ymax - ymin == pytest.approx(2 * radius, abs=0.06)
+
+
+def test_clearances_come_from_the_lidar_around_the_footprint(world, scenario):
+    expert = navigation_expert(world, scenario)
+    xmin, xmax, ymin, ymax = world.robot.footprint()
+    mount_x = world.robot.lidar.pose.position[0]
+    angles = np.radians(np.arange(-180, 180, 1.0))
+    # A wall 1 m ahead of the lidar, 0.5 m to the left; nothing to the right.
+    ranges = np.full(360, np.inf)
+    ahead = np.abs(angles) < math.radians(10)
+    ranges[ahead] = 1.0 / np.cos(angles[ahead])
+    left = np.abs(angles - math.pi / 2) < math.radians(10)
+    ranges[left] = 0.5 / np.cos(angles[left] - math.pi / 2)
+    front, left_gap, right_gap = expert.clearances(Scan(ranges, -math.pi, math.radians(1.0)))
+    assert front == pytest.approx(mount_x + 1.0 - xmax, abs=1e-6)
+    assert left_gap == pytest.approx(0.5 - ymax, abs=1e-6)
+    assert right_gap == math.inf
+
+
+def test_navigation_expert_stops_before_an_obstacle_ahead(world, scenario):
+    expert = navigation_expert(world, scenario)
+    ranges = np.full(360, np.inf)
+    ranges[170:191] = 0.3  # something 0.3 m ahead of the lidar
+    v, _ = expert.act((-7.0, -3.2, 0.0), Scan(ranges, -math.pi, math.radians(1.0)))
+    assert v == 0.0
+    clear = Scan(np.full(360, np.inf), -math.pi, math.radians(1.0))
+    v, _ = expert.act((-7.0, -3.2, 0.0), clear)
+    assert v > 0.5
