@@ -15,13 +15,89 @@
 """The ``adapter-switcher`` command line."""
 
 import argparse
+import importlib
 import sys
+
+DEMO_DIR = 'models/demo'
+SIM_NODES_MODULE = 'adapter_switcher.sim.launch_nodes'
+
+
+def _bringup(args) -> int:
+    from adapter_switcher.bringup.process_bringup import run_processes
+    from adapter_switcher.bringup.robot_nodes import robot_node_specs
+
+    specs = robot_node_specs(namespace=args.namespace, params_file=args.params_file,
+                             adapters_dir=args.adapters_dir,
+                             use_sim_time=args.use_sim_time or args.with_sim)
+    if args.with_sim:
+        if specs[0].namespace:
+            print('adapter-switcher: --with-sim cannot be combined with --namespace: the '
+                  'simulator publishes absolute topics (/scan, /odom, /camera/image_raw)',
+                  file=sys.stderr)
+            return 2
+        try:
+            sim_nodes = importlib.import_module(SIM_NODES_MODULE)
+        except ModuleNotFoundError as error:
+            if error.name and SIM_NODES_MODULE.startswith(error.name):
+                print(f'adapter-switcher: --with-sim needs {SIM_NODES_MODULE}, which is not '
+                      'installed', file=sys.stderr)
+                return 2
+            raise
+        specs = [sim_nodes.simulator_node_spec()] + specs
+    return run_processes(specs)
+
+
+def _make_demo_adapters(args) -> int:
+    from adapter_switcher.demo.adapters import make_demo_adapters
+    from adapter_switcher.paths import share_dir
+
+    out = args.out or share_dir() / DEMO_DIR
+    paths = make_demo_adapters(out, rank=args.rank, steps=args.steps, seed=args.seed)
+    for name, path in paths.items():
+        print(f'{name}: {path}')
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='adapter-switcher', description=__doc__)
+    commands = parser.add_subparsers(dest='command', metavar='COMMAND')
+
+    bringup = commands.add_parser(
+        'bringup', help='start the robot nodes as processes (ros2 launch without launch)',
+        description='Start the context manager and the inference node (and, with --with-sim, '
+                    'the simulator) with the same parameters as launch/robot.launch.py. '
+                    'Ctrl-C stops them all.')
+    bringup.add_argument('--namespace', default='', help='namespace for every node')
+    bringup.add_argument('--params-file', default=None,
+                         help='parameter file (default: config/adapter_switcher.yaml)')
+    bringup.add_argument('--adapters-dir', default=None,
+                         help="directory of adapter directories (replaces 'adapters_dirs')")
+    bringup.add_argument('--use-sim-time', action='store_true', help='follow /clock')
+    bringup.add_argument('--with-sim', action='store_true',
+                         help='also start the embedded simulator (implies --use-sim-time)')
+    bringup.set_defaults(handler=_bringup)
+
+    demo = commands.add_parser(
+        'make-demo-adapters', help='write the demo base policy weights and LoRA adapters',
+        description='Fit and write the demo policy base weights and one LoRA adapter per demo '
+                    'behaviour (OUT/base_policy.safetensors, OUT/adapters/<name>/).')
+    demo.add_argument('--out', default=None,
+                      help=f'output directory (default: {DEMO_DIR} in the package share '
+                           'directory, where the inference node looks by default)')
+    demo.add_argument('--rank', type=int, default=8, help='LoRA rank')
+    demo.add_argument('--steps', type=int, default=300, help='training steps per model')
+    demo.add_argument('--seed', type=int, default=0, help='random seed')
+    demo.set_defaults(handler=_make_demo_adapters)
+    return parser
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='adapter-switcher', description=__doc__)
-    parser.parse_args(argv)
-    return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return args.handler(args)
 
 
 if __name__ == '__main__':

@@ -35,11 +35,13 @@ from adapter_switcher.core.errors import NoPreviousAdapter
 from adapter_switcher.core.errors import ProbeFailed
 from adapter_switcher.core.errors import SlotsBusy
 from adapter_switcher.core.errors import UnknownAdapter
+from adapter_switcher.core.follower import DecisionFollower
+from adapter_switcher.core.prefetch import Prefetcher
 from adapter_switcher.core.registry import ScanReport
 
 __all__ = [
     'AdapterEngine', 'AdapterError', 'AdapterInfo', 'AdapterRejected', 'BaseModelError',
-    'BaseModelSpec', 'EngineConfig', 'InvalidAdapterName', 'NoPreviousAdapter', 'ProbeFailed',
-    'ScanReport', 'SlotsBusy', 'StepResult', 'SwapReport', 'UnknownAdapter', 'load_base_model',
-    'model_fingerprint',
+    'BaseModelSpec', 'DecisionFollower', 'EngineConfig', 'InvalidAdapterName',
+    'NoPreviousAdapter', 'Prefetcher', 'ProbeFailed', 'ScanReport', 'SlotsBusy', 'StepResult',
+    'SwapReport', 'UnknownAdapter', 'load_base_model', 'model_fingerprint',
 ]

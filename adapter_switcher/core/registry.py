@@ -164,8 +164,9 @@ class AdapterRegistry:
         try:
             name = _declared_name(candidate)
             if name in records:
-                raise AdapterRejected(
-                    name, f'duplicate name: {candidate} and {records[name].files.directory}')
+                rejections[str(candidate)] = (f"duplicate adapter name '{name}': already "
+                                              f'provided by {records[name].files.directory}')
+                return
             record, _ = self.validator.validate(name, candidate)
         except AdapterRejected as error:
             rejections[name] = error.reason

@@ -1,0 +1,197 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Demo assets: the base policy's weights and a few LoRA adapters with distinct driving styles.
+
+Each adapter is fitted by behaviour cloning: :func:`fit_lora` trains only the LoRA weights of a
+copy of the frozen base to reproduce target velocities for given observations. Here the targets
+come from small scripted behaviours on random observations (:data:`DEMO_BEHAVIOURS`), which is
+enough to make every adapter drive visibly differently; the simulator's scripted experts can feed
+recorded ``(observations, targets)`` to :func:`fit_lora` through the same hook.
+
+The adapters are written as PEFT does (``save_pretrained``: adapter_config.json +
+adapter_model.safetensors) plus the engine's ``manifest.json`` with the base fingerprint.
+"""
+
+import copy
+from pathlib import Path
+from typing import Callable, Dict, Mapping, Optional, Tuple
+
+from adapter_switcher.core import model_fingerprint
+from adapter_switcher.core.adapter_files import write_manifest
+from adapter_switcher.demo.policy_model import build_policy
+from adapter_switcher.demo.policy_model import decode_batch
+from adapter_switcher.demo.policy_model import feature_columns
+from adapter_switcher.demo.policy_model import OBS_DIM
+from adapter_switcher.demo.policy_model import OBS_FEATURES
+from adapter_switcher.demo.policy_model import TARGET_MODULES
+
+from peft import get_peft_model
+from peft import LoraConfig
+from safetensors.torch import save_file
+import torch
+
+BASE_WEIGHTS = 'base_policy.safetensors'
+ADAPTERS_SUBDIR = 'adapters'
+
+Behaviour = Callable[[torch.Tensor], torch.Tensor]
+_FRONT, _LEFT, _RIGHT, _SPILL_X, _SPILL_VISIBLE = feature_columns(
+    ('front_min', 'left_min', 'right_min', 'spill_x', 'spill_visible'))
+
+
+def _clearance_speed(obs: torch.Tensor, top: float) -> torch.Tensor:
+    """Return a speed up to ``top`` that falls to 0 as the obstacle ahead gets within 0.5 m."""
+    front_m = obs[:, _FRONT] * 10.0
+    return top * torch.clamp((front_m - 0.5) / 2.0, 0.0, 1.0)
+
+
+def _centring(obs: torch.Tensor, gain: float) -> torch.Tensor:
+    """Turn towards the more open side, which keeps the robot centred in an aisle."""
+    return gain * torch.clamp((obs[:, _LEFT] - obs[:, _RIGHT]) * 10.0 / 2.0, -1.0, 1.0)
+
+
+def cruise(obs: torch.Tensor) -> torch.Tensor:
+    """Drive at moderate speed with gentle centring: the base behaviour."""
+    return torch.stack([_clearance_speed(obs, 0.5), _centring(obs, 0.3)], dim=1)
+
+
+def navigation(obs: torch.Tensor) -> torch.Tensor:
+    """Drive fast and centred in open aisles."""
+    return torch.stack([_clearance_speed(obs, 0.9), _centring(obs, 0.6)], dim=1)
+
+
+def hazard(obs: torch.Tensor) -> torch.Tensor:
+    """Creep and steer away from the spill in view."""
+    away = -1.2 * obs[:, _SPILL_X] * obs[:, _SPILL_VISIBLE]
+    return torch.stack([_clearance_speed(obs, 0.15), away], dim=1)
+
+
+def narrow_aisle(obs: torch.Tensor) -> torch.Tensor:
+    """Drive slowly and strongly centred in tight aisles."""
+    return torch.stack([_clearance_speed(obs, 0.3), _centring(obs, 1.0)], dim=1)
+
+
+DEMO_BEHAVIOURS: Dict[str, Behaviour] = {
+    'navigation': navigation,
+    'hazard': hazard,
+    'narrow_aisle': narrow_aisle,
+}
+
+
+def random_observations(count: int, generator: torch.Generator) -> torch.Tensor:
+    """Sample observations over the ranges the features take in a warehouse."""
+    obs = torch.rand(count, OBS_DIM, generator=generator)
+    columns = dict(zip((name for name, _ in OBS_FEATURES), range(len(OBS_FEATURES))))
+    obs[:, columns['spill_fraction']] *= 0.5
+    obs[:, columns['spill_x']] = obs[:, columns['spill_x']] * 2.0 - 1.0
+    obs[:, columns['spill_visible']] = (obs[:, columns['spill_visible']] > 0.5).float()
+    obs[:, columns['speed']] *= 0.5
+    obs[:, columns['yaw_rate']] -= 0.5
+    return obs
+
+
+def fit_lora(base: torch.nn.Module, obs: torch.Tensor, targets: torch.Tensor,
+             rank: int = 8, steps: int = 300, lr: float = 5e-3, seed: int = 0):
+    """
+    Return a PEFT model whose LoRA weights clone ``targets`` (N, 2 velocities) from ``obs``.
+
+    ``base`` is copied, never changed; only the LoRA weights train, as they would on the robot's
+    frozen base.
+    """
+    config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=list(TARGET_MODULES),
+                        lora_dropout=0.0)
+    model = get_peft_model(copy.deepcopy(base), config)
+    _fit(model, obs, targets, steps, lr, seed)
+    return model
+
+
+def _fit(model: torch.nn.Module, observations: torch.Tensor, targets: torch.Tensor,
+         steps: int, lr: float, seed: int) -> None:
+    # One thread: the model is tiny, and on a busy machine a second torch thread waiting for a
+    # core makes every step many times slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _train(model, observations, targets, steps, lr, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(model: torch.nn.Module, observations: torch.Tensor, targets: torch.Tensor,
+           steps: int, lr: float, seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.Adam(params, lr=lr)
+    model.train()
+    for _ in range(steps):
+        batch = torch.randint(0, observations.shape[0], (256,), generator=generator)
+        loss = torch.nn.functional.mse_loss(decode_batch(model(observations[batch])),
+                                            targets[batch])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    model.eval()
+
+
+def save_demo_models(out_dir, base_data: Tuple[torch.Tensor, torch.Tensor],
+                     adapter_data: Mapping[str, Tuple[torch.Tensor, torch.Tensor]],
+                     rank: int = 8, steps: int = 300, seed: int = 0) -> Dict[str, Path]:
+    """
+    Fit the base on ``base_data`` and one adapter per ``adapter_data`` entry; write them.
+
+    Each entry is ``(observations (N, OBS_DIM), target velocities (N, 2))``. Layout:
+    ``out_dir/base_policy.safetensors`` and ``out_dir/adapters/<name>/`` (PEFT's format plus the
+    engine's manifest with the base fingerprint). Returns the paths by name ('base' included).
+    """
+    out_dir = Path(out_dir)
+    adapters_dir = out_dir / ADAPTERS_SUBDIR
+    adapters_dir.mkdir(parents=True, exist_ok=True)
+    base = build_policy()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        _fit(base, base_data[0], base_data[1], steps, 3e-3, seed)
+    for param in base.parameters():
+        param.requires_grad_(False)
+    paths = {'base': out_dir / BASE_WEIGHTS}
+    save_file({k: v.contiguous() for k, v in base.state_dict().items()}, str(paths['base']))
+    fingerprint = model_fingerprint(base)
+    for index, (name, (observations, targets)) in enumerate(sorted(adapter_data.items())):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed + 1 + index)
+            model = fit_lora(base, observations, targets, rank=rank, steps=steps,
+                             seed=seed + 1 + index)
+        target = adapters_dir / name
+        model.save_pretrained(str(target), safe_serialization=True)
+        write_manifest(target, name=name, version='1', base_fingerprint=fingerprint,
+                       tags=['demo', name])
+        paths[name] = target
+    return paths
+
+
+def make_demo_adapters(out_dir, behaviours: Optional[Mapping[str, Behaviour]] = None,
+                       rank: int = 8, steps: int = 300, seed: int = 0) -> Dict[str, Path]:
+    """
+    Write the base weights and one adapter per scripted behaviour under ``out_dir``.
+
+    The behaviours act on random observations; the base is fitted to :func:`cruise`, so the
+    base model alone drives sensibly. See :func:`save_demo_models` for the layout.
+    """
+    behaviours = DEMO_BEHAVIOURS if behaviours is None else behaviours
+    generator = torch.Generator().manual_seed(seed)
+    observations = random_observations(4096, generator)
+    adapter_data = {name: (observations, behaviour(observations))
+                    for name, behaviour in behaviours.items()}
+    return save_demo_models(out_dir, (observations, cruise(observations)), adapter_data,
+                            rank=rank, steps=steps, seed=seed)

@@ -1,0 +1,161 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The demo's closed loop without ROS: simulator, context policy and a driver, on the sim clock.
+
+It has the timing of the ROS graph (lidar and camera at their SDF rates, the driver ticking at
+``control_hz`` on the latest data, its command held until the next tick) without the transport,
+so the demo adapters can be trained (DAgger, :mod:`adapter_switcher.demo.training`) and checked
+in seconds. The scripted experts always run alongside as labellers: whatever drives, each tick
+records the observation the inference node would build and what each expert would command.
+"""
+
+from dataclasses import dataclass
+from dataclasses import field
+import math
+from typing import Callable, List, Optional, Tuple
+
+from adapter_switcher.context.features import FeatureExtractor
+from adapter_switcher.context.features import FeatureSnapshot
+from adapter_switcher.context.policy import ContextPolicy
+from adapter_switcher.context.policy import Decision
+from adapter_switcher.context.rules import ContextRules
+from adapter_switcher.demo.policy_model import encode_observation
+from adapter_switcher.sim.experts import hazard_expert
+from adapter_switcher.sim.experts import HazardParams
+from adapter_switcher.sim.experts import navigation_expert
+from adapter_switcher.sim.experts import NavigationParams
+from adapter_switcher.sim.experts import Scan
+from adapter_switcher.sim.simulator import WarehouseSim
+from adapter_switcher.sim.timing import RateSchedule
+
+import numpy as np
+import torch
+
+Command = Tuple[float, float]
+# Gentler experts than the defaults: a long look-ahead and a long detour ramp steer smoothly
+# instead of turning on the spot, which a small policy network can imitate.
+DEMO_NAVIGATION = NavigationParams(lookahead=1.5, heading_gain=1.5, turn_in_place=1.2)
+DEMO_HAZARD = HazardParams(lead=1.0, ramp=2.5, margin=0.5)
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What a driver sees at one control tick, and what the experts would command there."""
+
+    time: float
+    snapshot: FeatureSnapshot
+    decision: Decision
+    observation: torch.Tensor
+    navigation_label: Command
+    hazard_label: Command
+
+
+@dataclass
+class EpisodeResult:
+    """How one episode went."""
+
+    seed: int
+    reached_goal: bool = False
+    collisions: int = 0
+    spill_entries: int = 0
+    sim_time: float = 0.0
+    distance: float = 0.0
+    switches: List[Tuple[float, str]] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return self.reached_goal and not self.collisions and not self.spill_entries
+
+
+Driver = Callable[[Tick], Command]
+
+
+class DemoLoop:
+    """Runs episodes of the demo scenario with any driver, recording labelled ticks."""
+
+    def __init__(self, sim: WarehouseSim, rules: ContextRules, control_hz: float = 20.0,
+                 navigation: NavigationParams = DEMO_NAVIGATION,
+                 hazard: HazardParams = DEMO_HAZARD):
+        self.sim = sim
+        self.rules = rules
+        self.control_hz = control_hz
+        self.navigation_params = navigation
+        self.hazard_params = hazard
+
+    def run(self, seed: int, driver: Driver, time_limit_s: float = 90.0,
+            record: Optional[List[Tick]] = None) -> EpisodeResult:
+        """Drive one episode with ``driver``; append every tick to ``record`` if given."""
+        sim, world = self.sim, self.sim.world
+        sim.reset(seed)
+        lidar = world.robot.lidar
+        navigation = navigation_expert(world, sim.scenario, self.navigation_params)
+        hazard = hazard_expert(world, sim.scenario, self.hazard_params, self.navigation_params)
+        features = FeatureExtractor(self.rules.features)
+        policy = ContextPolicy(self.rules)
+        schedules = [RateSchedule(rate, sim.time_ns) for rate in
+                     (world.robot.camera.update_rate, lidar.update_rate, self.control_hz)]
+        result = EpisodeResult(seed)
+        start, command, ranges, adapter = sim.time, (0.0, 0.0), None, None
+        while sim.time - start < time_limit_s and not navigation.done:
+            sim.step(*command)
+            odometry = sim.odometry()
+            pose, now = (odometry.x, odometry.y, odometry.yaw), sim.time
+            features.update_odom(odometry.linear, 0.0, odometry.angular, now)
+            if schedules[0].due(sim.time_ns):
+                image = sim.image()
+                features.update_image(image, 'rgb8', now)
+                hazard.observe(image, pose)
+            if schedules[1].due(sim.time_ns):
+                ranges = sim.scan()
+                features.update_scan(ranges, lidar.min_angle, lidar.angle_increment,
+                                     lidar.range_min, lidar.range_max, now)
+            if not schedules[2].due(sim.time_ns) or ranges is None:
+                continue
+            scan = Scan(ranges, lidar.min_angle, lidar.angle_increment)
+            snapshot = features.snapshot(now)
+            decision = policy.update(snapshot)
+            tick = Tick(now - start, snapshot, decision,
+                        encode_observation(snapshot.values, ranges, lidar.range_max),
+                        navigation.act(pose, scan), hazard.act(pose, scan))
+            command = _finite(driver(tick))
+            if decision.desired != adapter:
+                adapter = decision.desired
+                result.switches.append((round(tick.time, 2), adapter))
+            if record is not None:
+                record.append(tick)
+        result.reached_goal = navigation.done
+        result.collisions = sim.stats.collisions
+        result.spill_entries = sim.stats.spill_entries
+        result.sim_time = sim.time - start
+        result.distance = sim.stats.distance
+        return result
+
+
+def _finite(command: Command) -> Command:
+    linear, angular = (float(c) for c in command)
+    if not (math.isfinite(linear) and math.isfinite(angular)):
+        return 0.0, 0.0
+    return linear, angular
+
+
+def expert_driver(noise: float = 0.0, seed: int = 0) -> Driver:
+    """Drive with the expert the context wants (hazard or navigation), plus Gaussian noise."""
+    rng = np.random.default_rng(seed)
+
+    def drive(tick: Tick) -> Command:
+        label = tick.hazard_label if tick.decision.desired == 'hazard' else tick.navigation_label
+        return label[0] + rng.normal(0.0, noise), label[1] + rng.normal(0.0, 2 * noise)
+    return drive

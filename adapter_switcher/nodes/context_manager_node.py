@@ -1,0 +1,140 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The context manager node: sensors in, the adapter the situation needs out.
+
+A thin wrapper over :mod:`adapter_switcher.context`: the sensor callbacks feed a FeatureExtractor,
+the ContextPolicy (rules with hysteresis and dwell) decides the desired adapter, and the
+NextAdapterPredictor names the adapter likely to be needed next so the inference node can
+prefetch it. Both go out on latched std_msgs/String topics, like Nav2's selector topics. The
+prediction is published only when its confidence reaches ``min_prediction_confidence`` (an empty
+string otherwise), so the confidence decision stays here and the topic stays a plain String.
+"""
+
+import sys
+
+from adapter_switcher.context.features import FeatureExtractor
+from adapter_switcher.context.policy import ContextPolicy
+from adapter_switcher.context.predictor import NextAdapterPredictor
+from adapter_switcher.context.predictor import TransitionModel
+from adapter_switcher.context.rules import load_rules
+from adapter_switcher.nodes.diagnostics import make_array
+from adapter_switcher.nodes.diagnostics import make_status
+from adapter_switcher.nodes.diagnostics import OK
+from adapter_switcher.nodes.params import declare_all
+from adapter_switcher.nodes.params import ParamSpec
+from adapter_switcher.nodes.qos import COMMAND_QOS
+from adapter_switcher.nodes.qos import LATCHED_QOS
+from adapter_switcher.nodes.resolve import resolve_path
+from adapter_switcher.nodes.runner import run_node
+from adapter_switcher.nodes.runner import StartupError
+from adapter_switcher.nodes.sensor_inputs import SensorInputs
+
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.node import Node
+from std_msgs.msg import String
+
+PARAMETERS = (
+    ParamSpec('rules_file', 'config/context_rules.yaml',
+              'Context rules YAML (adapters, thresholds, hysteresis, feature settings); a '
+              'relative path is relative to the package share directory.', read_only=True),
+    ParamSpec('evaluation_rate_hz', 10.0,
+              'How often the rules are evaluated; 0 evaluates on every sensor message.',
+              read_only=True, value_range=(0.0, 1000.0)),
+    ParamSpec('publish_features', True,
+              'Publish the features and the decision on ~/features for observability.'),
+    ParamSpec('min_prediction_confidence', 0.3,
+              'Predictions below this confidence are published as an empty string (no '
+              'prefetch).', value_range=(0.0, 1.0)),
+    ParamSpec('transitions_file', '',
+              'JSON file where the learned adapter transitions persist across runs; empty '
+              'keeps them in memory only.', read_only=True),
+    ParamSpec('transition_decay', 0.9,
+              'Exponential decay of the learned transition counts (closer to 1 = longer '
+              'memory).', read_only=True, value_range=(0.0, 1.0)),
+)
+
+
+class ContextManagerNode(Node):
+    """Publishes desired_adapter and predicted_adapter from the sensor features."""
+
+    def __init__(self, **kwargs):
+        super().__init__('context_manager', **kwargs)
+        params = declare_all(self, PARAMETERS)
+        rules_path = resolve_path(params['rules_file'])
+        try:
+            self._rules = load_rules(rules_path)
+        except (OSError, ValueError) as error:
+            raise StartupError(f'rules_file {rules_path}: {error}') from None
+        transitions_file = params['transitions_file']
+        self._transitions = TransitionModel(
+            decay=params['transition_decay'],
+            path=resolve_path(transitions_file) if transitions_file else None)
+        self._policy = ContextPolicy(
+            self._rules, NextAdapterPredictor(self._rules, self._transitions))
+        self._desired_pub = self.create_publisher(String, 'desired_adapter', LATCHED_QOS)
+        self._predicted_pub = self.create_publisher(String, 'predicted_adapter', LATCHED_QOS)
+        self._features_pub = self.create_publisher(DiagnosticArray, '~/features', COMMAND_QOS)
+        self._published = {'desired': None, 'predicted': None}
+        rate = params['evaluation_rate_hz']
+        self._sensors = SensorInputs(
+            self, FeatureExtractor(self._rules.features),
+            on_update=None if rate > 0 else (lambda _sensor: self.evaluate()))
+        if rate > 0:
+            self._timer = self.create_timer(1.0 / rate, self.evaluate)
+        self.get_logger().info(
+            f'rules {rules_path}: adapters {sorted(self._rules.adapters)}, default '
+            f"'{self._rules.default}'; evaluating "
+            + (f'at {rate:g} Hz' if rate > 0 else 'on every sensor message'))
+
+    def evaluate(self) -> None:
+        """Run the policy on the latest features and publish what changed."""
+        now = self.get_clock().now()
+        stamp = now.nanoseconds * 1e-9
+        snapshot = self._sensors.snapshot(stamp)
+        decision = self._policy.update(snapshot)
+        if decision.changed:
+            self.get_logger().info(f"desired adapter '{decision.desired}': {decision.reason}")
+        threshold = self.get_parameter('min_prediction_confidence').value
+        predicted = decision.predicted if decision.confidence >= threshold else ''
+        if predicted == decision.desired:
+            predicted = ''
+        self._publish_latched('desired', self._desired_pub, decision.desired)
+        self._publish_latched('predicted', self._predicted_pub, predicted)
+        if self.get_parameter('publish_features').value:
+            values = dict(sorted(snapshot.values.items()))
+            values.update(desired=decision.desired, predicted=decision.predicted,
+                          confidence=float(decision.confidence), reason=decision.reason)
+            self._features_pub.publish(make_array(now.to_msg(), make_status(
+                f'{self.get_name()}: features', OK, decision.reason, values)))
+
+    def _publish_latched(self, key: str, publisher, name: str) -> None:
+        if self._published[key] != name:
+            publisher.publish(String(data=name))
+            self._published[key] = name
+
+    def save_transitions(self) -> None:
+        """Persist the learned transitions, if a file was configured."""
+        if self.get_parameter('transitions_file').value:
+            self._transitions.save()
+
+
+def main(args=None):
+    return run_node('context_manager', ContextManagerNode, args,
+                    on_shutdown=ContextManagerNode.save_transitions)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,406 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The inference node: the frozen base model with hot-swapped LoRA adapters, driving /cmd_vel.
+
+A thin wrapper over :class:`adapter_switcher.core.AdapterEngine`. The control timer runs in its
+own callback group on a two-thread executor (:class:`BoundedThreadsExecutor`), so services,
+parameters and sensor callbacks are never queued behind a model forward. Each tick encodes the
+latest sensor features, calls ``engine.step`` (which applies a ready adapter request between
+ticks, never mid-forward) and publishes the decoded velocity.
+
+Which adapter runs:
+
+* auto mode (``auto_mode`` true, ``adapter_override`` empty): every ``desired_adapter`` message
+  becomes ``engine.request(name)``; ``predicted_adapter`` retargets the prefetcher.
+* manual: ``adapter_override`` set to a name activates it synchronously in the set-parameters
+  callback (refused with the engine's reason if unknown or broken; nothing changes), and the
+  context manager is ignored until ``~/set_auto`` true (or the override is cleared).
+* ``~/rollback`` returns to the previous adapter and switches to manual so it sticks.
+
+Safety: if a required sensor has been silent for ``sensor_timeout_s``, the node publishes zero
+velocity and reports ERROR on /diagnostics until data returns.
+"""
+
+import math
+import sys
+import threading
+from typing import Dict, Optional
+
+from adapter_switcher.context.features import FeatureExtractor
+from adapter_switcher.context.rules import load_rules
+from adapter_switcher.core import AdapterError
+from adapter_switcher.nodes.adapter_report import describe_swap
+from adapter_switcher.nodes.adapter_report import list_adapters_message
+from adapter_switcher.nodes.adapter_report import scan_message
+from adapter_switcher.nodes.adapter_report import SwapStats
+from adapter_switcher.nodes.adapter_report import tier_lists
+from adapter_switcher.nodes.diagnostics import ERROR
+from adapter_switcher.nodes.diagnostics import make_array
+from adapter_switcher.nodes.diagnostics import make_status
+from adapter_switcher.nodes.diagnostics import OK
+from adapter_switcher.nodes.diagnostics import WARN
+from adapter_switcher.nodes.engine_setup import build_engine
+from adapter_switcher.nodes.executor import BoundedThreadsExecutor
+from adapter_switcher.nodes.params import declare_all
+from adapter_switcher.nodes.params import ParamSpec
+from adapter_switcher.nodes.qos import COMMAND_QOS
+from adapter_switcher.nodes.qos import LATCHED_QOS
+from adapter_switcher.nodes.resolve import resolve_path
+from adapter_switcher.nodes.runner import run_node
+from adapter_switcher.nodes.runner import StartupError
+from adapter_switcher.nodes.sensor_inputs import SENSOR_TOPICS
+from adapter_switcher.nodes.sensor_inputs import SensorInputs
+from adapter_switcher.nodes.sensor_inputs import stale_sensors
+
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Twist
+from geometry_msgs.msg import TwistStamped
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from std_msgs.msg import String
+from std_srvs.srv import SetBool
+from std_srvs.srv import Trigger
+
+PARAMETERS = (
+    ParamSpec('model_factory', 'adapter_switcher.demo.policy_model:build_policy',
+              "Base model factory 'package.module:function' (used when model_hf_dir is "
+              'empty).', read_only=True),
+    ParamSpec('model_hf_dir', '',
+              'Local Hugging Face model directory for the base model (safetensors, offline); '
+              'empty uses model_factory.', read_only=True),
+    ParamSpec('model_weights', 'models/demo/base_policy.safetensors',
+              'Safetensors state dict loaded into the base model; empty keeps the factory '
+              'weights. Relative paths are relative to the package share directory.',
+              read_only=True),
+    ParamSpec('observation_encoder', 'adapter_switcher.demo.policy_model:encode_observation',
+              'Function (features, ranges, range_max) -> model input.', read_only=True),
+    ParamSpec('action_decoder', 'adapter_switcher.demo.policy_model:decode_action',
+              'Function model output -> (linear_x, angular_z).', read_only=True),
+    ParamSpec('rules_file', 'config/context_rules.yaml',
+              'Context rules YAML; its feature settings (spill colour, lidar sectors) are '
+              'used to compute the observation features.', read_only=True),
+    ParamSpec('adapters_dirs', ['models/demo/adapters'],
+              'Directories whose subdirectories are PEFT LoRA adapters; ~/reload_adapters '
+              'rescans them.', read_only=True),
+    ParamSpec('num_slots', 4, 'Adapters resident in the model at once.', read_only=True,
+              value_range=(1, 64)),
+    ParamSpec('max_rank', 16, 'Largest LoRA rank a slot holds; higher ranks are rejected.',
+              read_only=True, value_range=(1, 1024)),
+    ParamSpec('host_cache_mb', 256, 'Host RAM for prefetched adapters, in MiB.',
+              read_only=True, value_range=(0, 1 << 20)),
+    ParamSpec('prefetch', True,
+              'Load the predicted_adapter into a slot in the background before it is asked '
+              'for.', read_only=True),
+    ParamSpec('rate_hz', 20.0, 'Control rate: model ticks and /cmd_vel messages per second.',
+              read_only=True, value_range=(0.1, 1000.0)),
+    ParamSpec('sensor_timeout_s', 0.5,
+              'A required sensor silent this long stops the robot (zero velocity, ERROR).',
+              value_range=(0.01, 60.0)),
+    ParamSpec('required_sensors', ['scan', 'camera', 'odom'],
+              'Sensors whose silence stops the robot: any of scan, camera, odom.',
+              read_only=True),
+    ParamSpec('enable_stamped_cmd_vel', False,
+              'Publish geometry_msgs/TwistStamped instead of Twist on cmd_vel (as Nav2).',
+              read_only=True),
+    ParamSpec('cmd_vel_frame_id', 'base_link', 'frame_id of stamped velocity commands.'),
+    ParamSpec('auto_mode', True,
+              'Follow desired_adapter from the context manager (false: stay on the current '
+              'adapter).'),
+    ParamSpec('adapter_override', '',
+              'Set to an adapter name to activate it now and stay on it (manual); refused '
+              'with the reason if the adapter is unknown or broken. Empty: no override.'),
+    ParamSpec('torch_threads', 1,
+              'CPU threads for the model (0: torch default). One suits small models on a '
+              'shared CPU: no waiting for a second core in the middle of a tick.',
+              read_only=True, value_range=(0, 256)),
+    ParamSpec('diagnostics_period_s', 1.0, 'Period of the /diagnostics status.',
+              read_only=True, value_range=(0.05, 60.0)),
+)
+
+
+class InferenceNode(Node):
+    """Runs the policy on a timer, swaps adapters between ticks, publishes cmd_vel."""
+
+    def __init__(self, **kwargs):
+        super().__init__('inference_node', **kwargs)
+        params = declare_all(self, PARAMETERS)
+        unknown = sorted(set(params['required_sensors']) - set(SENSOR_TOPICS))
+        if unknown:
+            raise StartupError(f'required_sensors: unknown sensor(s) {unknown}, use '
+                               f'{sorted(SENSOR_TOPICS)}')
+        rules_path = resolve_path(params['rules_file'])
+        try:
+            features = load_rules(rules_path).features
+        except (OSError, ValueError) as error:
+            raise StartupError(f'rules_file {rules_path}: {error}') from None
+        self._setup = build_engine(params)
+        self._engine = self._setup.engine
+        self._required = tuple(params['required_sensors'])
+        self._stats = SwapStats()
+        self._lock = threading.Lock()
+        self._desired: Optional[str] = None
+        self._predicted = ''
+        self._last_error = ''
+        self._stale: Dict[str, Optional[float]] = {}
+        self._published_active: Optional[str] = None
+        self._apply_initial_override(params['adapter_override'])
+
+        self._stamped = params['enable_stamped_cmd_vel']
+        self._cmd_pub = self.create_publisher(
+            TwistStamped if self._stamped else Twist, 'cmd_vel', COMMAND_QOS)
+        self._active_pub = self.create_publisher(String, 'active_adapter', LATCHED_QOS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', COMMAND_QOS)
+        self._sensors = SensorInputs(self, FeatureExtractor(features))
+        self.create_subscription(String, 'desired_adapter', self._on_desired, LATCHED_QOS)
+        self.create_subscription(String, 'predicted_adapter', self._on_predicted, LATCHED_QOS)
+        self.create_service(Trigger, '~/reload_adapters', self._on_reload)
+        self.create_service(Trigger, '~/rollback', self._on_rollback)
+        self.create_service(Trigger, '~/list_adapters', self._on_list)
+        self.create_service(SetBool, '~/set_auto', self._on_set_auto)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.create_timer(params['diagnostics_period_s'], self.publish_diagnostics)
+        self._control_group = MutuallyExclusiveCallbackGroup()
+        self.create_timer(1.0 / params['rate_hz'], self._tick,
+                          callback_group=self._control_group)
+        self._publish_active()
+        infos = self._engine.adapters()
+        self.get_logger().info(
+            f'{len(infos)} adapter(s) in {self._setup.adapters_dirs}: '
+            f'{", ".join(sorted(i.name for i in infos)) or "none"}; '
+            f"{params['rate_hz']:g} Hz, {params['num_slots']} slots")
+        for name, reason in sorted(self._engine.rejections().items()):
+            self.get_logger().warning(f"adapter '{name}' rejected: {reason}")
+
+    def _apply_initial_override(self, name: str) -> None:
+        if not name:
+            return
+        try:
+            self._stats.record(self._engine.activate(name))
+        except AdapterError as error:
+            raise StartupError(f'adapter_override: {error}') from None
+
+    # ------------------------------------------------------------------ mode and selection
+    def _following(self, auto_mode: Optional[bool] = None, override: Optional[str] = None):
+        auto_mode = self.get_parameter('auto_mode').value if auto_mode is None else auto_mode
+        override = self.get_parameter('adapter_override').value if override is None else override
+        return bool(auto_mode) and not override
+
+    def _on_desired(self, msg: String) -> None:
+        with self._lock:
+            self._desired = msg.data or None
+        if self._desired and self._following():
+            self._request(self._desired)
+
+    def _request(self, name: str) -> None:
+        try:
+            self._engine.request(name)
+        except AdapterError as error:
+            self._note_error(f"desired adapter '{name}' refused: {error}")
+
+    def _on_predicted(self, msg: String) -> None:
+        """
+        Prefetch the predicted adapter; an empty prediction changes nothing.
+
+        The context manager publishes a name only when it is confident, so a name is prefetched
+        into a slot at full confidence. A prediction fading to '' must not cancel a load that
+        is still queued for a change that is on its way: what is loaded stays until evicted.
+        """
+        with self._lock:
+            self._predicted = msg.data
+        if msg.data and self._setup.prefetcher is not None:
+            self._setup.prefetcher.retarget([(msg.data, 1.0)])
+
+    def _on_set_parameters(self, parameters) -> SetParametersResult:
+        """
+        Validate and apply mode changes; an override swaps now or is refused unchanged.
+
+        Only the swap itself happens here: no publishing, no waiting for other callbacks.
+        """
+        new = {p.name: p.value for p in parameters}
+        override = new.get('adapter_override')
+        if override is not None and override != self.get_parameter('adapter_override').value:
+            if override:
+                try:
+                    report = self._engine.activate(override)
+                except AdapterError as error:
+                    return SetParametersResult(successful=False, reason=str(error))
+                self._stats.record(report)
+                self.get_logger().info(f'adapter_override: {describe_swap(report)}')
+        was_following = self._following()
+        now_following = self._following(new.get('auto_mode'), override)
+        if now_following and not was_following and self._desired:
+            self._request(self._desired)
+        return SetParametersResult(successful=True)
+
+    # ------------------------------------------------------------------------ control loop
+    def _tick(self) -> None:
+        now = self.get_clock().now()
+        seconds = now.nanoseconds * 1e-9
+        stale = stale_sensors(self._required, self._sensors.last_seen(), seconds,
+                              self.get_parameter('sensor_timeout_s').value)
+        linear = angular = 0.0
+        try:
+            snapshot = self._sensors.snapshot(seconds)
+            scan = self._sensors.latest_scan()
+            obs = self._setup.encode(snapshot.values, scan.ranges if scan else None,
+                                     scan.range_max if scan else 10.0)
+            result = self._engine.step(obs)
+            if result.swap is not None:
+                self._stats.record(result.swap)
+                self.get_logger().info(f'swapped {describe_swap(result.swap)}')
+            if result.error:
+                self._note_error(result.error)
+            if not stale:
+                linear, angular = self._setup.decode(result.output)
+                if not (math.isfinite(linear) and math.isfinite(angular)):
+                    self._note_error('the model produced a non-finite command; sent zero')
+                    linear = angular = 0.0
+        except Exception as error:  # noqa: B902 - a control loop must fail safe, never die
+            self._note_error(f'control tick failed: {type(error).__name__}: {error}')
+            linear = angular = 0.0
+        self._publish_cmd(now, linear, angular)
+        self._publish_active()
+        if bool(stale) != bool(self._stale):
+            self._stale = stale
+            if stale:
+                self.get_logger().error(f'sensor timeout: {_describe_stale(stale)}; '
+                                        'publishing zero velocity')
+            else:
+                self.get_logger().info('all required sensors are back')
+            self.publish_diagnostics()
+        self._stale = stale
+
+    def _publish_cmd(self, now, linear: float, angular: float) -> None:
+        twist = Twist()
+        twist.linear.x = float(linear)
+        twist.angular.z = float(angular)
+        if not self._stamped:
+            self._cmd_pub.publish(twist)
+            return
+        msg = TwistStamped()
+        msg.header.stamp = now.to_msg()
+        msg.header.frame_id = self.get_parameter('cmd_vel_frame_id').value
+        msg.twist = twist
+        self._cmd_pub.publish(msg)
+
+    def _publish_active(self) -> None:
+        active = self._engine.active or ''
+        if active != self._published_active:
+            self._active_pub.publish(String(data=active))
+            self._published_active = active
+
+    def _note_error(self, text: str) -> None:
+        with self._lock:
+            self._last_error = text
+        self.get_logger().warning(text, throttle_duration_sec=2.0)
+
+    # ---------------------------------------------------------------------------- services
+    def _on_reload(self, _request, response):
+        report = self._engine.scan()
+        response.success = True
+        response.message = scan_message(report)
+        self.get_logger().info(f'reload_adapters: {response.message}')
+        return response
+
+    def _on_rollback(self, _request, response):
+        try:
+            report = self._engine.rollback()
+        except AdapterError as error:
+            response.success = False
+            response.message = str(error)
+            return response
+        self._stats.record(report)
+        self.set_parameters_atomically([Parameter('adapter_override', value=''),
+                                        Parameter('auto_mode', value=False)])
+        response.success = True
+        response.message = (f'rolled back: {describe_swap(report)}; manual mode (call '
+                            '~/set_auto true to follow the context manager again)')
+        self.get_logger().info(response.message)
+        return response
+
+    def _on_list(self, _request, response):
+        response.success = True
+        response.message = list_adapters_message(self._engine.adapters(),
+                                                 self._engine.rejections())
+        return response
+
+    def _on_set_auto(self, request, response):
+        updates = [Parameter('auto_mode', value=bool(request.data))]
+        if request.data:
+            updates.append(Parameter('adapter_override', value=''))
+        result = self.set_parameters_atomically(updates)
+        response.success = result.successful
+        if not result.successful:
+            response.message = result.reason
+        elif request.data:
+            response.message = ('auto: following desired_adapter'
+                                + (f" ('{self._desired}')" if self._desired else ''))
+        else:
+            response.message = f"manual: staying on '{self._engine.active or '<base>'}'"
+        return response
+
+    # ------------------------------------------------------------------------- diagnostics
+    def publish_diagnostics(self) -> None:
+        """Publish the engine's health: adapter, mode, cache, swap latency, errors."""
+        infos = self._engine.adapters()
+        rejections = self._engine.rejections()
+        with self._lock:
+            stale, desired, predicted, last_error = (
+                dict(self._stale), self._desired, self._predicted, self._last_error)
+        values = {
+            'active': self._engine.active or '',
+            'mode': 'auto' if self._following() else 'manual',
+            'desired': desired or '',
+            'predicted': predicted,
+            'pending': self._engine.pending() or '',
+        }
+        values.update(tier_lists(infos))
+        values.update(self._stats.summary())
+        values['rejections'] = len(rejections)
+        values['rejected'] = '; '.join(f'{k}: {v}' for k, v in sorted(rejections.items()))
+        values['stale_sensors'] = ','.join(sorted(stale))
+        values['last_error'] = last_error
+        values.update({f'engine.{k}': v for k, v in self._engine.metrics_dict().items()})
+        if stale:
+            level, message = ERROR, f'sensor timeout: {_describe_stale(stale)}; stopped'
+        elif rejections:
+            level, message = WARN, f'{len(rejections)} adapter(s) rejected'
+        else:
+            level, message = OK, f"running '{values['active'] or '<base>'}'"
+        status = make_status(f'{self.get_name()}: adapters', level, message, values,
+                             hardware_id=self.get_fully_qualified_name())
+        self._diag_pub.publish(make_array(self.get_clock().now().to_msg(), status))
+
+    def close(self) -> None:
+        """Stop the prefetcher and the engine's loader thread."""
+        self._setup.close()
+
+
+def _describe_stale(stale: Dict[str, Optional[float]]) -> str:
+    return ', '.join(f'{name} never received' if age is None else f'{name} silent {age:.2f} s'
+                     for name, age in sorted(stale.items()))
+
+
+def main(args=None):
+    return run_node('inference_node', InferenceNode, args,
+                    executor_factory=lambda: BoundedThreadsExecutor(num_threads=2),
+                    on_shutdown=InferenceNode.close)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

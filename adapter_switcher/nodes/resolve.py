@@ -1,0 +1,47 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+File parameters: where a relative path in a node parameter points.
+
+Relative paths are relative to the package share directory (config/, models/, ...), like a
+package-relative resource, so the defaults work from a checkout and from an install alike;
+``~`` is expanded; absolute paths are used as they are.
+"""
+
+import importlib
+from pathlib import Path
+from typing import Callable
+
+from adapter_switcher.paths import share_dir
+
+
+def resolve_path(value: str) -> Path:
+    """Return the absolute path a file parameter names (not checked to exist)."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else share_dir() / path
+
+
+def import_callable(reference: str) -> Callable:
+    """Import ``package.module:function``; raise ValueError naming what is missing."""
+    module_name, _, attribute = reference.partition(':')
+    if not module_name or not attribute:
+        raise ValueError(f"{reference!r} must look like 'package.module:function'")
+    try:
+        function = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f'cannot import {reference!r}: {error}') from None
+    if not callable(function):
+        raise ValueError(f'{reference!r} is not callable')
+    return function

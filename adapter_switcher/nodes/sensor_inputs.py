@@ -1,0 +1,129 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The sensor subscriptions both nodes share: scan, camera and odometry into a FeatureExtractor.
+
+Each message is converted (:mod:`conversions`), fed to the extractor, and its arrival time on the
+node's clock recorded, so the inference node's watchdog sees a sensor as alive only while it
+delivers usable data. A message that cannot be used (an unsupported image encoding, a size that
+does not add up) is logged, throttled, and dropped; no sensor value can take a node down.
+"""
+
+import threading
+from typing import Callable, Dict, Optional
+
+from adapter_switcher.nodes.conversions import image_to_array
+from adapter_switcher.nodes.conversions import odom_to_twist
+from adapter_switcher.nodes.conversions import scan_to_data
+from adapter_switcher.nodes.conversions import ScanData
+from adapter_switcher.nodes.qos import SENSOR_QOS
+
+from nav_msgs.msg import Odometry
+from sensor_msgs.msg import Image
+from sensor_msgs.msg import LaserScan
+
+# Sensor name -> (topic, message type). Topic names are relative, so namespaces and remapping
+# (``-r scan:=/front_lidar/scan``) work.
+SENSOR_TOPICS = {
+    'scan': ('scan', LaserScan),
+    'camera': ('camera/image_raw', Image),
+    'odom': ('odom', Odometry),
+}
+BAD_MESSAGE_LOG_PERIOD_S = 5.0
+
+
+class SensorInputs:
+    """Subscribes the sensors on ``node`` and keeps the extractor and freshness up to date."""
+
+    def __init__(self, node, extractor, callback_group=None,
+                 on_update: Optional[Callable[[str], None]] = None):
+        self._node = node
+        self._extractor = extractor
+        self._on_update = on_update
+        self._lock = threading.Lock()
+        self._last_seen: Dict[str, float] = {}
+        self._scan: Optional[ScanData] = None
+        handlers = {'scan': self._on_scan, 'camera': self._on_image, 'odom': self._on_odom}
+        self.subscriptions = [
+            node.create_subscription(msg_type, topic, handlers[name], SENSOR_QOS,
+                                     callback_group=callback_group)
+            for name, (topic, msg_type) in SENSOR_TOPICS.items()]
+
+    def _now(self) -> float:
+        return self._node.get_clock().now().nanoseconds * 1e-9
+
+    def _accept(self, sensor: str, update: Callable[[float], None]) -> None:
+        now = self._now()
+        try:
+            with self._lock:
+                update(now)
+                self._last_seen[sensor] = now
+        except (ValueError, TypeError, ArithmeticError) as error:
+            self._node.get_logger().warning(
+                f'dropping a {sensor} message: {error}',
+                throttle_duration_sec=BAD_MESSAGE_LOG_PERIOD_S)
+            return
+        if self._on_update is not None:
+            self._on_update(sensor)
+
+    def _on_scan(self, msg: LaserScan) -> None:
+        def update(now):
+            scan = scan_to_data(msg)
+            self._extractor.update_scan(scan.ranges, scan.angle_min, scan.angle_increment,
+                                        scan.range_min, scan.range_max, now)
+            self._scan = scan
+        self._accept('scan', update)
+
+    def _on_image(self, msg: Image) -> None:
+        def update(now):
+            image, encoding = image_to_array(msg)
+            self._extractor.update_image(image, encoding, now)
+        self._accept('camera', update)
+
+    def _on_odom(self, msg: Odometry) -> None:
+        def update(now):
+            self._extractor.update_odom(*odom_to_twist(msg), now)
+        self._accept('odom', update)
+
+    def snapshot(self, stamp: float):
+        """Return the extractor's FeatureSnapshot, consistent with respect to the callbacks."""
+        with self._lock:
+            return self._extractor.snapshot(stamp)
+
+    def latest_scan(self) -> Optional[ScanData]:
+        with self._lock:
+            return self._scan
+
+    def last_seen(self) -> Dict[str, float]:
+        """Return ``{sensor: node-clock seconds of its last usable message}``."""
+        with self._lock:
+            return dict(self._last_seen)
+
+
+def stale_sensors(required, last_seen: Dict[str, float], now: float,
+                  timeout_s: float) -> Dict[str, Optional[float]]:
+    """
+    Return ``{sensor: age_s or None if never seen}`` for required sensors silent too long.
+
+    A clock that jumped backwards (simulation reset) makes ages negative; those count as fresh.
+    """
+    stale = {}
+    for sensor in required:
+        seen = last_seen.get(sensor)
+        if seen is None:
+            stale[sensor] = None
+        elif now - seen > timeout_s:
+            stale[sensor] = now - seen
+    return stale
