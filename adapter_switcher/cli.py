@@ -58,6 +58,41 @@ def _make_demo_adapters(args) -> int:
     return 0
 
 
+def _train_demo(args) -> int:
+    import torch
+
+    from adapter_switcher.demo.closed_loop import open_demo_loop
+    from adapter_switcher.demo.training import train_demo
+    from adapter_switcher.paths import share_dir
+
+    torch.set_num_threads(1)
+    out = args.out or share_dir() / DEMO_DIR
+    loop = open_demo_loop()
+    try:
+        report = train_demo(loop, out, rounds=args.rounds, episodes=args.episodes,
+                            steps=args.steps, seed=args.seed)
+    finally:
+        loop.sim.close()
+    for round_index, successes in report.rounds:
+        driver = 'experts' if round_index == 0 else 'learned models'
+        print(f'round {round_index} ({driver}): {successes}/{args.episodes} episodes succeeded')
+    wins = sum(result.success for result in report.evaluation)
+    print(f'evaluation: {wins}/{len(report.evaluation)} episodes reached the goal without '
+          'collision or spill entry')
+    entries = sum(result.spill_entries > 0 for result in report.navigation_only)
+    print(f'navigation adapter alone (no switching): the robot drove into the spill in '
+          f'{entries}/{len(report.navigation_only)} episodes')
+    print(f'models written to {out}')
+    return 0
+
+
+def _demo(args) -> int:
+    from adapter_switcher.demo.run_demo import run_demo
+
+    return run_demo(episodes=args.episodes, first_seed=args.seed,
+                    real_time_factor=args.real_time_factor, log_path=args.log)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='adapter-switcher', description=__doc__)
     commands = parser.add_subparsers(dest='command', metavar='COMMAND')
@@ -88,6 +123,34 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument('--steps', type=int, default=300, help='training steps per model')
     demo.add_argument('--seed', type=int, default=0, help='random seed')
     demo.set_defaults(handler=_make_demo_adapters)
+
+    train = commands.add_parser(
+        'train-demo', help="train the demo adapters on the simulator's scripted experts",
+        description='DAgger in the embedded simulator: the base and the navigation and hazard '
+                    'adapters learn from the scripted experts on config/demo_scenario.yaml, '
+                    'then are evaluated in closed loop (OUT/base_policy.safetensors, '
+                    'OUT/adapters/<name>/).')
+    train.add_argument('--out', default=None,
+                       help=f'output directory (default: {DEMO_DIR} in the package share '
+                            'directory, where the inference node looks by default)')
+    train.add_argument('--rounds', type=int, default=5, help='DAgger rounds after the experts')
+    train.add_argument('--episodes', type=int, default=12, help='episodes per round')
+    train.add_argument('--steps', type=int, default=3000, help='training steps per model')
+    train.add_argument('--seed', type=int, default=0, help='random seed')
+    train.set_defaults(handler=_train_demo)
+
+    run = commands.add_parser(
+        'demo', help="run the closed-loop simulated demo (the README's main job)",
+        description='Start the embedded simulator, the context manager and the inference node '
+                    'as separate processes over DDS, drive episodes of '
+                    'config/demo_scenario.yaml and report each one.')
+    run.add_argument('--episodes', type=int, default=3, help='episodes to drive')
+    run.add_argument('--seed', type=int, default=0, help='seed of the first episode')
+    run.add_argument('--real-time-factor', type=float, default=1.0,
+                     help='simulation speed (1.0 = real time)')
+    run.add_argument('--log', default='demo_nodes.log',
+                     help="file for the nodes' output (default: demo_nodes.log)")
+    run.set_defaults(handler=_demo)
     return parser
 
 

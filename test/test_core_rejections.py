@@ -267,3 +267,18 @@ def test_manifest_probe_checks_expected_output(tmp_path):
     with pytest.raises(ProbeFailed, match='differs from the expected probe output'):
         engine.activate('liar')
     assert engine.active == 'honest'
+
+
+def test_duplicate_name_is_reported_against_the_later_directory(tmp_path):
+    base = tiny_base()
+    write_adapter(base, tmp_path / 'a_first', seed=1, **LORA)
+    write_manifest(tmp_path / 'a_first', name='shared')
+    write_adapter(base, tmp_path / 'b_second', seed=2, **LORA)
+    write_manifest(tmp_path / 'b_second', name='shared')
+    engine = AdapterEngine(copy.deepcopy(base), [tmp_path], EngineConfig(num_slots=2),
+                           probe_inputs=((torch.randint(0, 256, (1, 8)),), {}))
+    assert [a.name for a in engine.adapters()] == ['shared']
+    reasons = engine.rejections()
+    assert 'shared' not in reasons
+    assert "duplicate adapter name 'shared'" in reasons[str(tmp_path / 'b_second')]
+    engine.activate('shared')

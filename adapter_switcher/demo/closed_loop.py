@@ -32,12 +32,16 @@ from adapter_switcher.context.features import FeatureSnapshot
 from adapter_switcher.context.policy import ContextPolicy
 from adapter_switcher.context.policy import Decision
 from adapter_switcher.context.rules import ContextRules
+from adapter_switcher.context.rules import load_rules
 from adapter_switcher.demo.policy_model import encode_observation
+from adapter_switcher.paths import share_path
 from adapter_switcher.sim.experts import hazard_expert
 from adapter_switcher.sim.experts import HazardParams
 from adapter_switcher.sim.experts import navigation_expert
 from adapter_switcher.sim.experts import NavigationParams
 from adapter_switcher.sim.experts import Scan
+from adapter_switcher.sim.scenario import load_scenario
+from adapter_switcher.sim.sdf_world import load_world
 from adapter_switcher.sim.simulator import WarehouseSim
 from adapter_switcher.sim.timing import RateSchedule
 
@@ -142,6 +146,15 @@ class DemoLoop:
         result.sim_time = sim.time - start
         result.distance = sim.stats.distance
         return result
+
+
+def open_demo_loop(world: str = 'worlds/warehouse.sdf',
+                   scenario: str = 'config/demo_scenario.yaml',
+                   rules: str = 'config/context_rules.yaml') -> DemoLoop:
+    """Return a DemoLoop on the package's world, demo scenario and context rules."""
+    loaded_world = load_world(share_path(world))
+    sim = WarehouseSim(loaded_world, load_scenario(share_path(scenario)))
+    return DemoLoop(sim, load_rules(share_path(rules)))
 
 
 def _finite(command: Command) -> Command:

@@ -56,28 +56,39 @@ DEMO_ADAPTERS = ('navigation', 'hazard')
 
 @dataclass(frozen=True)
 class TrainingReport:
-    """Success per round (round 0 is the experts), and the final evaluation."""
+    """
+    Success per round (round 0 is the experts), and the final evaluation.
+
+    ``navigation_only`` drives the same evaluation episodes with the navigation adapter and no
+    switching: what the hazard adapter is worth.
+    """
 
     rounds: List[Tuple[int, int]]
     evaluation: List[EpisodeResult]
+    navigation_only: List[EpisodeResult]
 
 
 class LearnedDriver:
-    """Drives with the demo models in a directory, through the engine, as the node does."""
+    """
+    Drives with the demo models in a directory, through the engine, as the node does.
 
-    def __init__(self, models_dir: Path, rules: ContextRules):
+    With ``fixed`` set, the engine stays on that adapter and ignores the context policy.
+    """
+
+    def __init__(self, models_dir: Path, rules: ContextRules, fixed: str = ''):
         base = load_base_model(BaseModelSpec(factory=FACTORY,
                                              weights=str(models_dir / BASE_WEIGHTS)))
         self.engine = AdapterEngine(base, [models_dir / ADAPTERS_SUBDIR],
                                     EngineConfig(num_slots=2, max_rank=16),
                                     probe_inputs=((encode_observation({}),), {}))
-        self.engine.activate(rules.default)
-        self.follower = DecisionFollower(self.engine, Prefetcher(self.engine))
+        self.engine.activate(fixed or rules.default)
+        self.follower = None if fixed else DecisionFollower(self.engine, Prefetcher(self.engine))
 
     def __call__(self, tick: Tick):
         decision = tick.decision
-        self.follower.follow(decision.desired, decision.predicted, decision.confidence)
-        self.engine.worker.wait_idle(10.0)
+        if self.follower is not None:
+            self.follower.follow(decision.desired, decision.predicted, decision.confidence)
+            self.engine.worker.wait_idle(10.0)
         return decode_action(self.engine.step(tick.observation).output)
 
     def close(self) -> None:
@@ -106,6 +117,7 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
                steps: int = 1500, noise: float = 0.1, seed: int = 0,
                evaluation_seeds: Sequence[int] = range(1000, 1010)) -> TrainingReport:
     """Run DAgger for ``rounds`` and write the final models to ``out_dir``."""
+    out_dir = Path(out_dir)
     ticks: List[Tick] = []
     history = []
     results = run_episodes(loop, expert_driver(noise, seed), range(episodes), ticks)
@@ -121,12 +133,14 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
             history.append((round_index, sum(r.success for r in results)))
         fit_from_ticks(work, ticks, steps, seed + rounds + 1)
         out_dir = Path(out_dir)
-        if out_dir.exists():
-            shutil.rmtree(out_dir / ADAPTERS_SUBDIR, ignore_errors=True)
+        shutil.rmtree(out_dir / ADAPTERS_SUBDIR, ignore_errors=True)
         out_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(work / BASE_WEIGHTS, out_dir / BASE_WEIGHTS)
-        shutil.copytree(work / ADAPTERS_SUBDIR, out_dir / ADAPTERS_SUBDIR)
-    driver = LearnedDriver(out_dir, loop.rules)
-    evaluation = [loop.run(s, driver) for s in evaluation_seeds]
-    driver.close()
-    return TrainingReport(history, evaluation)
+        shutil.copyfile(work / BASE_WEIGHTS, out_dir / BASE_WEIGHTS)
+        shutil.copytree(work / ADAPTERS_SUBDIR, out_dir / ADAPTERS_SUBDIR,
+                        copy_function=shutil.copyfile)
+    evaluations = []
+    for fixed in ('', 'navigation'):
+        driver = LearnedDriver(out_dir, loop.rules, fixed)
+        evaluations.append([loop.run(s, driver) for s in evaluation_seeds])
+        driver.close()
+    return TrainingReport(history, *evaluations)
