@@ -49,10 +49,7 @@ def _bringup(args) -> int:
 
 def _make_demo_adapters(args) -> int:
     from adapter_switcher.demo.adapters import make_demo_adapters
-    from adapter_switcher.paths import share_dir
-
-    out = args.out or share_dir() / DEMO_DIR
-    paths = make_demo_adapters(out, rank=args.rank, steps=args.steps, seed=args.seed)
+    paths = make_demo_adapters(args.out, rank=args.rank, steps=args.steps, seed=args.seed)
     for name, path in paths.items():
         print(f'{name}: {path}')
     return 0
@@ -93,6 +90,16 @@ def _demo(args) -> int:
                     real_time_factor=args.real_time_factor, log_path=args.log)
 
 
+def _model_options(parser: argparse.ArgumentParser, out_required: bool, steps: int) -> None:
+    """Add the options every model-writing command takes: --out, --steps, --seed."""
+    default = '' if out_required else (f' (default: {DEMO_DIR} in the package share directory, '
+                                       'the shipped models the inference node loads)')
+    parser.add_argument('--out', required=out_required, default=None,
+                        help=f'output directory{default}')
+    parser.add_argument('--steps', type=int, default=steps, help='training steps per model')
+    parser.add_argument('--seed', type=int, default=0, help='random seed')
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='adapter-switcher', description=__doc__)
     commands = parser.add_subparsers(dest='command', metavar='COMMAND')
@@ -113,15 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     bringup.set_defaults(handler=_bringup)
 
     demo = commands.add_parser(
-        'make-demo-adapters', help='write the demo base policy weights and LoRA adapters',
-        description='Fit and write the demo policy base weights and one LoRA adapter per demo '
-                    'behaviour (OUT/base_policy.safetensors, OUT/adapters/<name>/).')
-    demo.add_argument('--out', default=None,
-                      help=f'output directory (default: {DEMO_DIR} in the package share '
-                           'directory, where the inference node looks by default)')
+        'make-demo-adapters', help='write scripted-behaviour demo weights and LoRA adapters',
+        description='Fit and write a demo policy base and one LoRA adapter per scripted '
+                    'behaviour (OUT/base_policy.safetensors, OUT/adapters/<name>/): quick '
+                    'models for tests and experiments. The shipped models come from '
+                    'train-demo.')
+    _model_options(demo, out_required=True, steps=300)
     demo.add_argument('--rank', type=int, default=8, help='LoRA rank')
-    demo.add_argument('--steps', type=int, default=300, help='training steps per model')
-    demo.add_argument('--seed', type=int, default=0, help='random seed')
     demo.set_defaults(handler=_make_demo_adapters)
 
     train = commands.add_parser(
@@ -130,13 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
                     'adapters learn from the scripted experts on config/demo_scenario.yaml, '
                     'then are evaluated in closed loop (OUT/base_policy.safetensors, '
                     'OUT/adapters/<name>/).')
-    train.add_argument('--out', default=None,
-                       help=f'output directory (default: {DEMO_DIR} in the package share '
-                            'directory, where the inference node looks by default)')
+    _model_options(train, out_required=False, steps=3000)
     train.add_argument('--rounds', type=int, default=5, help='DAgger rounds after the experts')
     train.add_argument('--episodes', type=int, default=12, help='episodes per round')
-    train.add_argument('--steps', type=int, default=3000, help='training steps per model')
-    train.add_argument('--seed', type=int, default=0, help='random seed')
     train.set_defaults(handler=_train_demo)
 
     run = commands.add_parser(

@@ -45,6 +45,7 @@ import time
 
 from adapter_switcher.core import AdapterEngine
 from adapter_switcher.core import EngineConfig
+from adapter_switcher.core.metrics import percentile
 from peft import get_peft_model
 from peft import LoraConfig
 from peft import PeftModel
@@ -90,11 +91,6 @@ def timed(fn, repeats):
         fn()
         samples.append(time.perf_counter() - start)
     return samples
-
-
-def p99(samples):
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(0.99 * len(ordered) + 0.5)) - 1)]
 
 
 def bench_switch(base, root, names, x, repeats):
@@ -212,7 +208,7 @@ def main(argv=None):
     med = statistics.median
     results = {
         'resident_switch_speedup_vs_peft': med(switch_peft) / med(switch_ours),
-        'resident_switch_p99_us': p99(switch_ours) * 1e6,
+        'resident_switch_p99_us': percentile(switch_ours, 99) * 1e6,
         'resident_switch_median_us': med(switch_ours) * 1e6,
         'peft_set_adapter_median_us': med(switch_peft) * 1e6,
         'cold_load_vs_safetensors_ratio': med(load_ours) / med(load_stock),

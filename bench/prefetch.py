@@ -48,6 +48,7 @@ from adapter_switcher.context.scenarios import SpillScenario
 from adapter_switcher.core import AdapterEngine
 from adapter_switcher.core import EngineConfig
 from adapter_switcher.core.follower import DecisionFollower
+from adapter_switcher.core.metrics import percentile
 from adapter_switcher.core.prefetch import Prefetcher
 from adapter_switcher.paths import share_path
 from peft import get_peft_model
@@ -160,11 +161,6 @@ def run_scenario(base, root, x, period, prefetch: bool, episodes: int):
     return metrics
 
 
-def p99(samples):
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(0.99 * len(ordered) + 0.5)) - 1)]
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--rate-hz', type=float, default=8.0)
@@ -194,9 +190,9 @@ def main(argv=None):
     med = statistics.median
     swaps = with_prefetch['request_hits'] + with_prefetch['request_misses']
     results = {
-        'tick_p99_ratio_prefetch_vs_idle': p99(busy) / p99(idle),
-        'tick_p99_ms_idle': p99(idle) * 1e3,
-        'tick_p99_ms_prefetch': p99(busy) * 1e3,
+        'tick_p99_ratio_prefetch_vs_idle': percentile(busy, 99) / percentile(idle, 99),
+        'tick_p99_ms_idle': percentile(idle, 99) * 1e3,
+        'tick_p99_ms_prefetch': percentile(busy, 99) * 1e3,
         'tick_ms': med(idle) * 1e3,
         'tick_period_ms': period * 1e3,
         'prefetch_loads_during_measurement': loads,

@@ -51,7 +51,7 @@ def test_experts_switched_by_the_context_policy_avoid_the_spill(loop):
     for seed in (0, 1):
         result = loop.run(seed, expert_driver(), record=ticks)
         assert result.success, result
-        assert [name for _, name in result.switches] == ['navigation', 'hazard', 'navigation']
+        assert [name for _, name, _ in result.switches] == ['navigation', 'hazard', 'navigation']
     hazard_ticks = [t for t in ticks if t.decision.desired == 'hazard']
     assert hazard_ticks and any(t.hazard_label != t.navigation_label for t in hazard_ticks)
 

@@ -27,6 +27,15 @@ from typing import Deque, Dict
 WINDOW = 4096
 
 
+def percentile(samples, q: float) -> float:
+    """Return the q-th percentile of ``samples`` (q in 0..100), nearest rank; 0.0 if empty."""
+    ordered = sorted(samples)
+    if not ordered:
+        return 0.0
+    rank = min(len(ordered) - 1, max(0, round(q / 100.0 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
 class LatencyWindow:
     """The last WINDOW durations of one kind, with percentiles."""
 
@@ -38,11 +47,7 @@ class LatencyWindow:
 
     def percentile(self, q: float) -> float:
         """Return the q-th percentile in seconds (q in 0..100), by nearest rank; 0.0 if empty."""
-        if not self._samples:
-            return 0.0
-        ordered = sorted(self._samples)
-        rank = min(len(ordered) - 1, max(0, round(q / 100.0 * len(ordered) + 0.5) - 1))
-        return ordered[rank]
+        return percentile(self._samples, q)
 
     def __len__(self) -> int:
         return len(self._samples)

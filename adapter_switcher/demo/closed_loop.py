@@ -69,7 +69,7 @@ class Tick:
 
 @dataclass
 class EpisodeResult:
-    """How one episode went."""
+    """How one episode went; each switch is (seconds into the episode, adapter, robot x)."""
 
     seed: int
     reached_goal: bool = False
@@ -77,7 +77,7 @@ class EpisodeResult:
     spill_entries: int = 0
     sim_time: float = 0.0
     distance: float = 0.0
-    switches: List[Tuple[float, str]] = field(default_factory=list)
+    switches: List[Tuple[float, str, float]] = field(default_factory=list)  # time, name, x
 
     @property
     def success(self) -> bool:
@@ -137,7 +137,7 @@ class DemoLoop:
             command = _finite(driver(tick))
             if decision.desired != adapter:
                 adapter = decision.desired
-                result.switches.append((round(tick.time, 2), adapter))
+                result.switches.append((round(tick.time, 2), adapter, pose[0]))
             if record is not None:
                 record.append(tick)
         result.reached_goal = navigation.done

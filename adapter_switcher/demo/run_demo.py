@@ -25,8 +25,6 @@ It prints every adapter switch with where the robot was, each episode's outcome,
 inference node's swap statistics from /diagnostics. Node output goes to a log file.
 """
 
-from dataclasses import dataclass
-from dataclasses import field
 import math
 import os
 import sys
@@ -36,6 +34,7 @@ from typing import Dict, List, Optional, Tuple
 
 from adapter_switcher.bringup.process_bringup import run_processes
 from adapter_switcher.bringup.robot_nodes import robot_node_specs
+from adapter_switcher.demo.closed_loop import EpisodeResult
 from adapter_switcher.nodes.diagnostics import status_values
 from adapter_switcher.nodes.qos import LATCHED_QOS
 from adapter_switcher.nodes.qos import SENSOR_QOS
@@ -63,22 +62,6 @@ EPISODE_TIMEOUT_S = 60.0       # sim time
 CALL_TIMEOUT_S = 30.0
 
 
-@dataclass
-class EpisodeReport:
-    """What the monitor saw in one episode."""
-
-    seed: int
-    reached_goal: bool = False
-    sim_time: float = 0.0
-    collisions: int = 0
-    spill_entries: int = 0
-    switches: List[Tuple[float, str, float]] = field(default_factory=list)
-
-    @property
-    def success(self) -> bool:
-        return self.reached_goal and not self.collisions and not self.spill_entries
-
-
 class DemoMonitor(Node):
     """Watches the robot on sim time and drives the simulator's episodes."""
 
@@ -90,7 +73,7 @@ class DemoMonitor(Node):
         self.pose: Optional[Tuple[float, float]] = None
         self.active = ''
         self.diagnostics: Dict[str, str] = {}
-        self._episode: Optional[EpisodeReport] = None
+        self._episode: Optional[EpisodeResult] = None
         self._flags = {'collision': False, 'on_spill': False}
         self.create_subscription(Odometry, '/odom', self._on_odom, SENSOR_QOS)
         self.create_subscription(String, '/active_adapter', self._on_active, LATCHED_QOS)
@@ -139,7 +122,7 @@ class DemoMonitor(Node):
         with self._lock:
             return self.pose is not None and math.dist(self.pose, self.goal) <= self.tolerance
 
-    def start_episode(self, seed: int) -> EpisodeReport:
+    def start_episode(self, seed: int) -> EpisodeResult:
         """Set the simulator's seed and reset it; return the report that fills from now on."""
         value = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=seed)
         request = SetParameters.Request(parameters=[ParameterMsg(name='seed', value=value)])
@@ -152,10 +135,10 @@ class DemoMonitor(Node):
         with self._lock:
             self.pose = None
             self._started = self.now_s()
-            self._episode = EpisodeReport(seed)
+            self._episode = EpisodeResult(seed)
             return self._episode
 
-    def finish_episode(self) -> EpisodeReport:
+    def finish_episode(self) -> EpisodeResult:
         with self._lock:
             episode, self._episode = self._episode, None
             episode.sim_time = self.now_s() - self._started
@@ -233,7 +216,7 @@ def run_demo(episodes: int = 3, first_seed: int = 0, real_time_factor: float = 1
     return 0 if any(r.success for r in reports) else 1
 
 
-def _print_episode(report: EpisodeReport, out) -> None:
+def _print_episode(report: EpisodeResult, out) -> None:
     outcome = 'success' if report.success else (
         'spill entered' if report.spill_entries else
         'collision' if report.collisions else 'goal not reached')
@@ -243,7 +226,7 @@ def _print_episode(report: EpisodeReport, out) -> None:
         print(f'    {when:6.2f} s  x = {x:6.2f} m  active adapter -> {adapter}', file=out)
 
 
-def _print_summary(reports: List[EpisodeReport], diagnostics: Dict[str, str], out) -> None:
+def _print_summary(reports: List[EpisodeResult], diagnostics: Dict[str, str], out) -> None:
     wins = sum(r.success for r in reports)
     print(f'\n{wins}/{len(reports)} episodes reached the end of the aisle without collision or '
           'spill entry', file=out)
