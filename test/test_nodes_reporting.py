@@ -79,9 +79,11 @@ def test_swap_stats_percentiles_and_hit_rate():
     assert 3.0 < summary['swap_ms_p99'] <= 40.0
 
 
-def test_describe_swap_names_the_base_model():
+def test_describe_swap_names_the_base_model_and_scales_the_unit():
     assert describe_swap(SwapReport(None, 'hazard', 0.0032, True)) == (
-        '<base> -> hazard in 3.2 ms (cold load)')
+        '<base> -> hazard in 3.2 ms (loaded on demand)')
+    assert describe_swap(SwapReport('hazard', 'navigation', 12e-6, False)) == (
+        'hazard -> navigation in 12 us (already resident)')
 
 
 def test_diagnostics_values_are_formatted_once():

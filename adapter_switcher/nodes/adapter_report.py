@@ -65,10 +65,12 @@ class SwapStats:
 
 
 def describe_swap(report) -> str:
-    """Return e.g. ``'navigation -> hazard in 3.2 ms (cold load)'``."""
-    kind = 'cold load' if report.cold else 'resident'
-    return (f'{report.previous or "<base>"} -> {report.active or "<base>"} in '
-            f'{report.seconds * 1e3:.1f} ms ({kind})')
+    """Return e.g. ``'navigation -> hazard in 12 us (already resident)'``."""
+    kind = 'loaded on demand' if report.cold else 'already resident'
+    seconds = report.seconds
+    took = f'{seconds * 1e6:.0f} us' if seconds < 1e-3 else f'{seconds * 1e3:.1f} ms'
+    return f'{report.previous or "<base>"} -> {report.active or "<base>"} in {took} ({kind})'
+
 
 
 def list_adapters_message(infos: Iterable, rejections: Mapping[str, str]) -> str:
