@@ -72,7 +72,6 @@ def describe_swap(report) -> str:
     return f'{report.previous or "<base>"} -> {report.active or "<base>"} in {took} ({kind})'
 
 
-
 def list_adapters_message(infos: Iterable, rejections: Mapping[str, str]) -> str:
     """
     Return one line per adapter: ``name [tier] v<version> rank <r> tags ...``, then rejections.
