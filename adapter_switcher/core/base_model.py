@@ -32,7 +32,7 @@ from typing import Optional
 from adapter_switcher.core.errors import BaseModelError
 
 from safetensors import SafetensorError
-from safetensors.torch import load_file
+from safetensors.torch import load_model
 import torch
 from torch import nn
 
@@ -85,25 +85,33 @@ def _from_factory(factory: str) -> nn.Module:
         function = getattr(importlib.import_module(module_name), function_name)
     except (ImportError, AttributeError) as error:
         raise BaseModelError(f'cannot import the factory {factory!r}: {error}') from None
-    model = function()
+    if not callable(function):
+        raise BaseModelError(f'factory {factory!r} is a {type(function).__name__}, not a function')
+    try:
+        model = function()
+    except TypeError as error:
+        raise BaseModelError(f'cannot call the factory {factory!r}: {error}') from None
     if not isinstance(model, nn.Module):
         raise BaseModelError(f'factory {factory!r} returned {type(model).__name__}, not a Module')
     return model
 
 
 def _load_weights(model: nn.Module, weights: str) -> None:
+    """Load a safetensors state dict strictly (tied weights stored once are fine)."""
     if not weights.endswith('.safetensors'):
         raise BaseModelError(f'base weights {weights!r} must be a .safetensors file (no pickle)')
     try:
-        state = load_file(weights)
+        missing, unexpected = load_model(model, weights, strict=False)
     except (OSError, SafetensorError) as error:
         raise BaseModelError(f'cannot read base weights {weights}: {error}') from None
-    result = model.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # shape mismatches, from load_state_dict
+        reason = str(error).splitlines()[-1].strip()
+        raise BaseModelError(f'base weights {weights} do not fit the model: {reason}') from None
     problems = []
-    if result.missing_keys:
-        problems.append(f'missing {result.missing_keys[:5]}')
-    if result.unexpected_keys:
-        problems.append(f'unexpected {result.unexpected_keys[:5]}')
+    if missing:
+        problems.append(f'missing {sorted(missing)[:5]}')
+    if unexpected:
+        problems.append(f'unexpected {sorted(unexpected)[:5]}')
     if problems:
         raise BaseModelError(f'base weights {weights} do not fit the model: '
                              + '; '.join(problems))
