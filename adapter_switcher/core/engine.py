@@ -674,8 +674,7 @@ class AdapterEngine:
             'bytes_resident': sum(layer.slot_bytes() for layer in self._layers.values())
             * len(self._slots.slots),
             'bytes_host': self._host.nbytes(),
-            'bytes_disk': sum(r.files.weights_path.stat().st_size
-                              for r in self._registry.records()),
+            'bytes_disk': sum(r.identity[0] for r in self._registry.records()),
             'host_hits': self._host.hits,
             'host_misses': self._host.misses,
             'adapters': len(self._registry.records()),
