@@ -16,8 +16,8 @@
 Context rules: which adapter the situation needs, read from YAML and validated up front.
 
 A rules file names a default adapter and, per adapter, a priority, enter and exit conditions on
-features, a minimum dwell time, optional hints and an optional fallback (the README's "Context
-rules" section documents the format). Every condition is one test on one feature: ``above`` or
+features, a minimum dwell time, optional hints and an optional fallback (docs/context-rules.md
+documents the format). Every condition is one test on one feature: ``above`` or
 ``below`` a number, or ``is`` a bool. An adapter enters when ALL its enter conditions hold and,
 once active, leaves when ANY of its exit conditions holds: each exit condition is the negation of
 an enter condition moved past it (the hysteresis), so the enter conditions stopping to hold
