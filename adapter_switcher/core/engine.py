@@ -27,6 +27,9 @@ are serialised; asynchronous requests (:meth:`request`) keep only the latest, wh
 :meth:`step` applies once that adapter is resident and probed. A newly loaded adapter must pass
 a probe forward (finite outputs, and the manifest's expected output if it has one) before it
 can become active; if anything fails, the previous adapter stays active and the error says why.
+The probe runs on the smallest input the base accepts (see :mod:`probe_input`), and a version
+that passed once is not probed again when it is reloaded, so a cold activation costs about a
+copy of the weights.
 """
 
 from dataclasses import dataclass
@@ -47,6 +50,8 @@ from adapter_switcher.core.metrics import EngineMetrics
 from adapter_switcher.core.names import check_adapter_name
 from adapter_switcher.core.probe import check_probe_output
 from adapter_switcher.core.probe import manifest_probe
+from adapter_switcher.core.probe_input import ProbeInputs
+from adapter_switcher.core.probe_input import ProbeInputSource
 from adapter_switcher.core.registry import AdapterRecord
 from adapter_switcher.core.registry import AdapterRegistry
 from adapter_switcher.core.registry import AdapterValidator
@@ -65,7 +70,6 @@ from adapter_switcher.core.tick_clock import TickClock
 import torch
 from torch import nn
 
-ProbeInputs = Tuple[tuple, dict]
 SLOT_WAIT_S = 30.0
 CHUNK_BYTES = 4 << 20
 
@@ -153,8 +157,8 @@ class AdapterEngine:
         self._slots = SlotTable(config.num_slots)
         self._identities: List[Optional[tuple]] = [None] * config.num_slots
         self._host = HostCache(config.host_cache_bytes)
-        self._probe_inputs = probe_inputs
-        self._last_inputs: Optional[ProbeInputs] = None
+        self._probe_inputs = ProbeInputSource(self.model, probe_inputs, self._run_base)
+        self._probe_passed: Dict[str, tuple] = {}
         self._forward_lock = threading.RLock()
         self._swap_lock = threading.Lock()
         self._state = threading.Condition()
@@ -384,7 +388,7 @@ class AdapterEngine:
             with torch.inference_mode():
                 output = forward(self.model, adapter)
             if inputs is not None:
-                self._last_inputs = inputs
+                self._probe_inputs.observe(inputs)
         self._after_step(adapter)
         return StepResult(output, adapter, swap, error)
 
@@ -603,7 +607,18 @@ class AdapterEngine:
             self._probe(index, record)
 
     def _probe(self, index: int, record: AdapterRecord) -> None:
-        """Run the probe forward with ``index`` selected; forward lock held by the caller."""
+        """
+        Run the probe forward with ``index`` selected; forward lock held by the caller.
+
+        A version that passed before (same weight file, same manifest probe) is not run
+        again: the slot holds the very bytes that passed, and the base is frozen.
+        """
+        key = _probe_key(record, self._identities[index])
+        if self._probe_passed.get(record.name) == key:
+            with self._state:
+                self._slots.slots[index].probed = True
+            self.metrics.count('probes_remembered')
+            return
         start = time.perf_counter()
         try:
             args, kwargs, expected, atol = self._probe_plan(record)
@@ -624,6 +639,7 @@ class AdapterEngine:
                 self._state.notify_all()
             else:
                 self._slots.slots[index].probed = True
+                self._probe_passed[record.name] = key
         if problem is not None:
             self.metrics.count('probe_failures')
             raise ProbeFailed(f"adapter '{record.name}' failed its probe: {problem}")
@@ -632,10 +648,20 @@ class AdapterEngine:
         planned = manifest_probe(record.files)
         if planned is not None:
             return planned
-        inputs = self._probe_inputs or self._last_inputs
-        if inputs is None:
-            raise TypeError('no probe inputs were given and no step has run yet')
-        return inputs[0], inputs[1], None, 0.0
+        args, kwargs = self._probe_inputs.get()
+        return args, kwargs, None, 0.0
+
+    def _run_base(self, *inputs) -> Any:
+        """Run the base model alone on (args, kwargs): how probe inputs are tried."""
+        args, kwargs = inputs
+        with self._forward_lock:
+            saved = self._selector.active
+            self._selector.active = EMPTY
+            try:
+                with torch.inference_mode():
+                    return self.model(*args, **kwargs)
+            finally:
+                self._selector.active = saved
 
     # -------------------------------------------------------------------------- background
     def _run_job(self, job: LoadJob) -> None:
@@ -685,6 +711,18 @@ class AdapterEngine:
     def close(self) -> None:
         """Stop the background loader."""
         self._worker.stop()
+
+
+def _probe_key(record: AdapterRecord, identity: Optional[tuple]) -> tuple:
+    """Return what a probe result depends on besides the frozen base: the slot's file, probe."""
+    probe = record.files.manifest.probe if record.files.manifest else None
+    probe_file = None
+    if isinstance(probe, dict) and isinstance(probe.get('file'), str):
+        try:
+            probe_file = file_identity(record.files.directory / probe['file'])
+        except OSError:
+            probe_file = 'missing'
+    return str(record.files.directory), identity, repr(probe), probe_file
 
 
 def _key(record: AdapterRecord, module: str, which: int) -> str:
