@@ -47,8 +47,8 @@ def shrink(inputs: ProbeInputs) -> Optional[ProbeInputs]:
     values = list(args) + list(kwargs.values())
     if not all(isinstance(v, (torch.Tensor,) + PLAIN) for v in values):
         return None
-    return tuple(_shrink_tensor(a) for a in args), {k: _shrink_tensor(v)
-                                                   for k, v in kwargs.items()}
+    small_kwargs = {k: _shrink_tensor(v) for k, v in kwargs.items()}
+    return tuple(_shrink_tensor(a) for a in args), small_kwargs
 
 
 def _shrink_tensor(value: Any) -> Any:
