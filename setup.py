@@ -75,6 +75,8 @@ setup(
             'flake8-quotes',
             'pydocstyle>=6',
         ],
+        # The policy server (adapter_switcher.serve) and the robots' HTTP client for it.
+        'serve': ['ray[serve]==2.60.0', 'requests>=2.28'],
         'ros-wheels': ROS_WHEELS + ['ros-ament-flake8', 'ros-ament-pep257'],
     },
     zip_safe=False,

@@ -18,6 +18,8 @@ import argparse
 import importlib
 import sys
 
+from adapter_switcher.serve import cli as serve_cli
+
 DEMO_DIR = 'models/demo'
 SIM_NODES_MODULE = 'adapter_switcher.sim.launch_nodes'
 
@@ -152,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument('--log', default='demo_nodes.log',
                      help="file for the nodes' output (default: demo_nodes.log)")
     run.set_defaults(handler=_demo)
+    serve_cli.register(commands)
     return parser
 
 

@@ -7,7 +7,7 @@
 #   - system packages: libosmesa6 (headless MuJoCo camera), ignition-tools + libsdformat-dev
 #     (`ign sdf -k`, the SDF validator);
 #   - PyTorch pinned to a CPU build (a looser pin pulls several GB of CUDA packages);
-#   - this package in editable mode with its test extras;
+#   - this package in editable mode with its test and serve (Ray Serve) extras;
 #   - the ROS 2 client libraries as `ros-*` wheels from PyPI, unless ROS 2 is already installed
 #     and sourced (ROS_DISTRO set), in which case the sourced install is used and never shadowed.
 # Idempotent: a second run only checks.
@@ -46,11 +46,11 @@ create_venv() {
 
 install_python_packages() {
   local pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
-  local extras=test
+  local extras=test,serve
   if [ -n "${ROS_DISTRO:-}" ]; then
     log "ROS 2 $ROS_DISTRO is sourced: using it, no ros-* wheels"
   else
-    extras=test,ros-wheels
+    extras=$extras,ros-wheels
   fi
   log "pip install torch==$TORCH_VERSION and adapter_switcher[$extras]"
   "${pip[@]}" "torch==$TORCH_VERSION"

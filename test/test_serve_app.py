@@ -1,0 +1,193 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The policy server on a real local Ray cluster: outputs equal PEFT's, adapters stay resident.
+
+One module-scoped cluster (2 replicas, small resources, loopback, always shut down) serves
+several client threads sending interleaved requests for five adapters and base-only rows. Every
+output is checked against ``PeftModel.from_pretrained`` on the same input; every response says
+which replica served it and how often that replica loaded the adapter, which shows Serve's
+multiplexing at work: a repeated id goes to a replica that already holds it, no reload per
+request.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+import copy
+import random
+import socket
+
+from adapter_switcher.core import AdapterEngine
+from adapter_switcher.demo.policy_model import build_policy
+from adapter_switcher.demo.policy_model import OBS_DIM
+from adapter_switcher.serve.client import PolicyClient
+from adapter_switcher.serve.client import ServeError
+from adapter_switcher.serve.local import LocalServe
+from adapter_switcher.serve.local import ServeConfig
+from lora_fixtures import peft_reference
+from lora_fixtures import write_adapter
+import pytest
+import torch
+
+# The server batches rows of different adapters through the engine's step_batch.
+pytestmark = pytest.mark.skipif(not hasattr(AdapterEngine, 'step_batch'),
+                                reason='needs AdapterEngine.step_batch (mixed-adapter batches)')
+TOLERANCE = 1e-5
+ADAPTERS = {
+    'nav_r8': {'r': 8, 'lora_alpha': 16, 'target_modules': ['fc1', 'fc2', 'head']},
+    'haz_r4': {'r': 4, 'lora_alpha': 32, 'target_modules': ['fc1', 'fc2', 'head']},
+    'rs_r16': {'r': 16, 'lora_alpha': 8, 'use_rslora': True, 'target_modules': ['fc1', 'head']},
+    'head_r2': {'r': 2, 'lora_alpha': 4, 'target_modules': ['head']},
+    'mlp_r6': {'r': 6, 'lora_alpha': 6, 'target_modules': ['fc2']},
+}
+CLIENTS = 6
+REQUESTS_PER_CLIENT = 24
+REPLICAS = 2
+# Each replica has room for every adapter, so when Serve's router falls back to another replica
+# (under load it may), that replica loads the adapter once and keeps it: never a reload.
+SLOTS = len(ADAPTERS)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def fleet(tmp_path_factory):
+    root = tmp_path_factory.mktemp('served_adapters')
+    base = build_policy()
+    dirs = {name: write_adapter(base, root / name, seed=200 + i, **config)
+            for i, (name, config) in enumerate(sorted(ADAPTERS.items()))}
+    references = {name: peft_reference(base, path) for name, path in dirs.items()}
+    references[None] = copy.deepcopy(base)
+    config = ServeConfig.from_file().with_overrides(
+        {'model_weights': '', 'adapters_dirs': [str(root)], 'num_slots': SLOTS},
+        num_replicas=REPLICAS, ray_actor_options={'num_cpus': 0.5},
+        # A generous batch window: concurrent rows of different adapters meet in one batch.
+        user_config={'max_batch_size': 8, 'batch_wait_timeout_s': 0.05})
+    with LocalServe(config, num_cpus=2, port=free_port()) as server:
+        yield server, references
+
+
+def reference_output(references, adapter, inputs):
+    with torch.inference_mode():
+        return references[adapter](inputs)
+
+
+def client_requests(index):
+    """One robot's interleaved sequence: every adapter and base-only rows, 1 or 2 rows each."""
+    rng = random.Random(index)
+    names = sorted(ADAPTERS) + [None]
+    generator = torch.Generator().manual_seed(index)
+    return [(names[(index + k) % len(names)] if k % 3 else rng.choice(names),
+             torch.rand(rng.choice((1, 2)), OBS_DIM, generator=generator))
+            for k in range(REQUESTS_PER_CLIENT)]
+
+
+def test_interleaved_fleet_matches_peft_and_keeps_adapters_resident(fleet):
+    server, references = fleet
+
+    def run_client(index):
+        client = PolicyClient(server.url, timeout_s=60.0)
+        try:
+            return [(adapter, inputs, client.act(inputs, adapter))
+                    for adapter, inputs in client_requests(index)]
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        served = [item for items in pool.map(run_client, range(CLIENTS)) for item in items]
+
+    assert len(served) == CLIENTS * REQUESTS_PER_CLIENT
+    for adapter, inputs, answer in served:
+        assert answer.adapter == adapter
+        diff = (answer.output - reference_output(references, adapter, inputs)).abs().max()
+        assert diff.item() <= TOLERANCE, f'{adapter}: max abs diff {diff.item()} vs PEFT'
+
+    # Cross-adapter batching: rows of different adapters shared one forward.
+    assert max(answer.batch_adapters for _, _, answer in served) >= 2
+
+    # Multiplexing: each (replica, adapter) is loaded once, and once a client has been served
+    # an adapter by a replica, every later request of that client for it that lands on that
+    # replica finds it resident. No reload per request.
+    holders = {}
+    for index in range(CLIENTS):
+        seen = set()
+        for adapter, _, answer in served[index * REQUESTS_PER_CLIENT:
+                                         (index + 1) * REQUESTS_PER_CLIENT]:
+            if adapter is None:
+                continue
+            if (answer.replica, adapter) in seen:
+                assert answer.resident, f'{adapter} reloaded on {answer.replica}'
+            seen.add((answer.replica, adapter))
+            holders.setdefault(adapter, set()).add(answer.replica)
+    assert set(holders) == set(ADAPTERS)
+    pairs = sum(len(replicas) for replicas in holders.values())
+    # Routing by id: random routing would put every adapter, asked for ~24 times, on both
+    # replicas; multiplexing keeps adapters on the replica that holds them.
+    assert pairs < REPLICAS * len(ADAPTERS), holders
+    print('adapter -> replicas', holders)
+    requests = sum(adapter is not None for adapter, _, _ in served)
+    assert requests >= 10 * pairs, 'the test should repeat every id many times'
+    stats = stats_by_replica(server)
+    for adapter, replicas in holders.items():
+        for replica in replicas:
+            assert stats[replica]['loads'].get(adapter) == 1, (adapter, replica, stats)
+
+
+def stats_by_replica(server):
+    """Ask until both replicas have answered ``stats`` (Serve picks the replica)."""
+    client = PolicyClient(server.url, timeout_s=60.0)
+    found = {}
+    for _ in range(200):
+        stats = client.stats()
+        found[stats['replica']] = stats
+        if len(found) == REPLICAS:
+            break
+    client.close()
+    assert len(found) == REPLICAS
+    return found
+
+
+def test_refusals_name_the_problem_and_leave_the_server_serving(fleet):
+    server, references = fleet
+    client = PolicyClient(server.url, timeout_s=60.0)
+    inputs = torch.rand(1, OBS_DIM, generator=torch.Generator().manual_seed(9))
+    refusals = {
+        'no_such': "unknown adapter 'no_such'",
+        'nav_r8@9.9': "'nav_r8' is at version",
+        '../nav_r8': 'invalid adapter name',
+    }
+    for adapter, message in refusals.items():
+        with pytest.raises(ServeError, match=message.replace('.', r'\.')):
+            client.act(inputs, adapter)
+    with pytest.raises(ServeError, match=r'inputs must be \(rows, 46\)'):
+        client.act(torch.zeros(1, 3), 'nav_r8')
+    answer = client.act(inputs, 'nav_r8')
+    diff = (answer.output - reference_output(references, 'nav_r8', inputs)).abs().max()
+    assert diff.item() <= TOLERANCE
+    client.close()
+
+
+def test_warm_loads_the_predicted_adapter_where_it_will_be_served(fleet):
+    server, _ = fleet
+    client = PolicyClient(server.url, timeout_s=60.0)
+    warmed = client.warm('mlp_r6')
+    inputs = torch.rand(1, OBS_DIM)
+    answers = [client.act(inputs, 'mlp_r6') for _ in range(5)]
+    client.close()
+    assert all(a.resident for a in answers)
+    assert warmed['replica'] in {a.replica for a in answers}
