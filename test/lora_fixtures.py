@@ -21,7 +21,8 @@ tested on the real PEFT format, never on hand-made files.
 
 import copy
 from pathlib import Path
-from typing import Dict
+import random
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from peft import get_peft_model
 from peft import LoraConfig
@@ -73,3 +74,20 @@ def write_adapters(base, root: Path, configs=None) -> Dict[str, Path]:
 def peft_reference(base, directory: Path) -> PeftModel:
     """Return stock PEFT's model for the adapter: what the engine must reproduce."""
     return PeftModel.from_pretrained(copy.deepcopy(base), str(directory)).eval()
+
+
+def random_switches(engine, names: List[Optional[str]], inputs: list, count: int,
+                    seed: int) -> Iterator[Tuple[Optional[str], int, object]]:
+    """
+    Switch to a random adapter (None: the base) and step on a random input, ``count`` times.
+
+    Yield ``(name, input index, step output)``, after checking the step ran that adapter.
+    """
+    rng = random.Random(seed)
+    for _ in range(count):
+        name = rng.choice(names)
+        engine.activate(name) if name else engine.deactivate()
+        which = rng.randrange(len(inputs))
+        result = engine.step(inputs[which])
+        assert result.adapter == name
+        yield name, which, result.output

@@ -22,13 +22,13 @@ resident switches alike.
 """
 
 import copy
-import random
 
 from adapter_switcher.core import AdapterEngine
 from adapter_switcher.core import EngineConfig
 from adapter_switcher.core.safetensors_io import load_tensors
 from adapter_switcher.core.safetensors_io import MappedSafetensors
 from lora_fixtures import peft_reference
+from lora_fixtures import random_switches
 from lora_fixtures import tiny_base
 from lora_fixtures import write_adapters
 from peft.utils.hotswap import hotswap_adapter
@@ -61,16 +61,10 @@ def test_every_adapter_matches_peft_over_random_switches(setup):
                            EngineConfig(num_slots=3, max_rank=16),
                            probe_inputs=((inputs[0],), {}))
     assert sorted(a.name for a in engine.adapters()) == sorted(dirs)
-    rng = random.Random(7)
     names = sorted(dirs) + [None]
     seen = set()
-    for _ in range(SWITCHES):
-        name = rng.choice(names)
-        engine.activate(name) if name else engine.deactivate()
-        which = rng.randrange(len(inputs))
-        result = engine.step(inputs[which])
-        assert result.adapter == name
-        diff = (result.output.logits - references[name][which]).abs().max().item()
+    for name, which, output in random_switches(engine, names, inputs, SWITCHES, seed=7):
+        diff = (output.logits - references[name][which]).abs().max().item()
         assert diff <= TOLERANCE, f'{name}: max abs diff {diff} vs PEFT'
         seen.add(name)
     assert seen == set(names)

@@ -35,6 +35,7 @@ from adapter_switcher.core import model_fingerprint
 from adapter_switcher.core import ProbeFailed
 from adapter_switcher.core import UnknownAdapter
 from adapter_switcher.core.adapter_files import write_manifest
+from adapter_switcher.core.probe import probe_tensors
 from lora_fixtures import tiny_base
 from lora_fixtures import write_adapter
 import pytest
@@ -254,8 +255,9 @@ def test_manifest_probe_checks_expected_output(tmp_path):
     for name, scale in (('honest', 1.0), ('liar', 3.0)):
         directory = write_adapter(base, tmp_path / name, seed=5, **LORA)
         with torch.no_grad():
-            expected = base(x).logits * scale
-        save_file({'input': x, 'output': expected}, str(directory / 'probe.safetensors'))
+            tensors = probe_tensors(x, base(x))
+        tensors["output['logits']"] *= scale
+        save_file(tensors, str(directory / 'probe.safetensors'))
         write_manifest(directory, probe={'file': 'probe.safetensors', 'atol': 1e9})
     engine = AdapterEngine(copy.deepcopy(base), [tmp_path], EngineConfig(num_slots=2))
     engine.activate('honest')

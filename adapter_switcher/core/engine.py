@@ -526,9 +526,10 @@ class AdapterEngine:
             if plan is None:
                 layer.clear_slot(index)
                 continue
-            targets.extend(layer.slot_views(index, plan.rank))
-            sources.append(tensor(module_name, 0))
-            sources.append(tensor(module_name, 1))
+            slot_targets, slot_sources = layer.slot_copies(
+                index, plan.rank, tensor(module_name, 0), tensor(module_name, 1))
+            targets.extend(slot_targets)
+            sources.extend(slot_sources)
             scalings.append((layer, plan.scaling))
         self._copy(targets, sources, background)
         for layer, scaling in scalings:

@@ -21,12 +21,17 @@ and the scaling is ``lora_alpha / r`` or ``lora_alpha / sqrt(r)`` with ``use_rsl
 ``LoraLayer.update_layer`` computes it. Anything that would make PEFT compute something other
 than plain ``base(x) + B(A(x)) * scaling`` (DoRA and other variants, LoRA bias, modules_to_save,
 ...) is refused with its name, so the engine never silently disagrees with PEFT.
+
+The layer types are PEFT's too, with the shapes its LoRA layers save: Linear and GPT-2's Conv1D
+(A ``[r, in]``, B ``[out, r]``), ``nn.Conv1d/2d/3d`` (A a conv with the layer's kernel, B a
+1x1 conv grouped like the layer) and ``nn.Embedding`` (``lora_embedding_A [r, num]``,
+``lora_embedding_B [dim, r]``). Any other layer type is refused with its name.
 """
 
 from dataclasses import dataclass
 from dataclasses import fields
 import math
-from typing import Dict, Mapping, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 from peft import LoraConfig
 from peft.tuners.tuners_utils import check_target_module_exists
@@ -35,7 +40,12 @@ from torch import nn
 from transformers.pytorch_utils import Conv1D
 
 _PEFT_PREFIX = 'base_model.model.'
-_SUPPORTED_LAYERS = (nn.Linear, Conv1D)
+_LINEAR_LAYERS = (nn.Linear, Conv1D)
+_CONV_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_LINEAR_KEYS = ('lora_A', 'lora_B')
+_EMBEDDING_KEYS = ('lora_embedding_A', 'lora_embedding_B')
+_BASE_LAYER = 'base_layer'
+SUPPORTED_LAYERS = 'Linear, Conv1D, Conv1d, Conv2d, Conv3d and Embedding'
 
 
 class AdapterPlanError(ValueError):
@@ -50,6 +60,7 @@ class ModulePlan:
     scaling: float
     a_key: str
     b_key: str
+    base_key: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -64,11 +75,47 @@ class AdapterPlan:
 
 
 def layer_features(module: nn.Module) -> Tuple[int, int]:
-    """Return ``(in_features, out_features)`` of a Linear or transformers Conv1D layer."""
+    """Return ``(in, out)`` as PEFT counts them: features, channels or (num, dim) embeddings."""
     if isinstance(module, nn.Linear):
         return module.in_features, module.out_features
+    if isinstance(module, _CONV_LAYERS):
+        return module.in_channels, module.out_channels
+    if isinstance(module, nn.Embedding):
+        return module.num_embeddings, module.embedding_dim
     in_features, out_features = module.weight.shape  # Conv1D stores (in, out)
     return in_features, out_features
+
+
+def layer_problem(module: nn.Module) -> Optional[str]:
+    """Return why the engine cannot run LoRA on this layer, or None if it can."""
+    if isinstance(module, _CONV_LAYERS):
+        if any(d != 1 for d in module.dilation):
+            return (f'dilation {tuple(module.dilation)}: the LoRA conv of PEFT has no '
+                    'dilation, so its output would not line up with the layer output')
+        return None
+    if isinstance(module, _LINEAR_LAYERS):
+        return None
+    if isinstance(module, nn.Embedding):
+        if module.max_norm is not None:
+            return ('max_norm: the embedding lookup would renormalise the adapter weights '
+                    'in place')
+        return None
+    return f'only {SUPPORTED_LAYERS} layers are supported'
+
+
+def lora_key_names(module: nn.Module) -> Tuple[str, str]:
+    """Return the names PEFT saves the layer's A and B under."""
+    return _EMBEDDING_KEYS if isinstance(module, nn.Embedding) else _LINEAR_KEYS
+
+
+def expected_shapes(module: nn.Module, rank: int) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+    """Return the shapes of A and B that PEFT saves for a LoRA of ``rank`` on this layer."""
+    in_features, out_features = layer_features(module)
+    if isinstance(module, _CONV_LAYERS):
+        ones = (1,) * len(module.kernel_size)
+        return ((rank, in_features) + tuple(module.kernel_size),
+                (out_features, rank // module.groups) + ones)
+    return (rank, in_features), (out_features, rank)
 
 
 def unsupported_features(config: LoraConfig) -> list:
@@ -108,6 +155,10 @@ def plan_adapter(config: LoraConfig, shapes: Mapping[str, Tuple[int, ...]],
     if not targeted:
         raise AdapterPlanError(
             f'target_modules {_describe(config.target_modules)} match no module of the base model')
+    for name in targeted:
+        problem = layer_problem(modules[name])
+        if problem is not None:
+            raise AdapterPlanError(f'targets {name} ({type(modules[name]).__name__}): {problem}')
     by_module = _group_keys(shapes)
     unknown = sorted(set(by_module) - set(modules))
     if unknown:
@@ -120,9 +171,6 @@ def plan_adapter(config: LoraConfig, shapes: Mapping[str, Tuple[int, ...]],
     plans = {}
     for name in targeted:
         module = modules[name]
-        if not isinstance(module, _SUPPORTED_LAYERS):
-            raise AdapterPlanError(f'targets {name} ({type(module).__name__}): only Linear and '
-                                   'Conv1D layers are supported')
         if name not in by_module:
             raise AdapterPlanError(f'has no weights for targeted module {name}')
         plans[name] = _plan_module(config, name, module, by_module[name], shapes, max_rank)
@@ -131,9 +179,17 @@ def plan_adapter(config: LoraConfig, shapes: Mapping[str, Tuple[int, ...]],
 
 def _plan_module(config: LoraConfig, name: str, module: nn.Module, keys: Dict[str, str],
                  shapes: Mapping[str, Tuple[int, ...]], max_rank: int) -> ModulePlan:
-    if set(keys) != {'lora_A', 'lora_B'}:
+    a_name, b_name = lora_key_names(module)
+    base_key = keys.pop(_BASE_LAYER, None)
+    if base_key is not None and (not isinstance(module, nn.Embedding)
+                                 or tuple(shapes[base_key]) != tuple(module.weight.shape)):
         raise AdapterPlanError(
-            f'module {name} has weights {sorted(keys)}, expected lora_A and lora_B')
+            f'module {name} ({type(module).__name__}): saves its own base layer weight '
+            f'{list(shapes[base_key])}, which this engine cannot share with the base model')
+    if set(keys) != {a_name, b_name}:
+        raise AdapterPlanError(
+            f'module {name} ({type(module).__name__}) has weights {sorted(keys)}, expected '
+            f'{a_name} and {b_name}')
     rank = config.rank_pattern.get(get_pattern_key(config.rank_pattern.keys(), name), config.r)
     alpha = config.alpha_pattern.get(get_pattern_key(config.alpha_pattern.keys(), name),
                                      config.lora_alpha)
@@ -142,15 +198,20 @@ def _plan_module(config: LoraConfig, name: str, module: nn.Module, keys: Dict[st
     if rank > max_rank:
         raise AdapterPlanError(
             f'module {name}: rank {rank} is above the engine max_rank {max_rank}')
+    groups = getattr(module, 'groups', 1)
+    if rank % groups:
+        raise AdapterPlanError(f'module {name}: rank {rank} is not divisible by the layer '
+                               f'groups={groups}, as PEFT requires')
     in_features, out_features = layer_features(module)
-    a_shape, b_shape = tuple(shapes[keys['lora_A']]), tuple(shapes[keys['lora_B']])
-    if a_shape != (rank, in_features) or b_shape != (out_features, rank):
+    a_shape, b_shape = tuple(shapes[keys[a_name]]), tuple(shapes[keys[b_name]])
+    want_a, want_b = expected_shapes(module, rank)
+    if (a_shape, b_shape) != (want_a, want_b):
         raise AdapterPlanError(
-            f'module {name}: shapes lora_A {list(a_shape)} / lora_B {list(b_shape)} do not match '
-            f'rank {rank} and the layer ({in_features} -> {out_features}), expected '
-            f'{[rank, in_features]} / {[out_features, rank]}')
+            f'module {name}: shapes {a_name} {list(a_shape)} / {b_name} {list(b_shape)} do not '
+            f'match rank {rank} and the layer ({in_features} -> {out_features}), expected '
+            f'{list(want_a)} / {list(want_b)}')
     scaling = alpha / math.sqrt(rank) if config.use_rslora else alpha / rank
-    return ModulePlan(rank, float(scaling), keys['lora_A'], keys['lora_B'])
+    return ModulePlan(rank, float(scaling), keys[a_name], keys[b_name], base_key)
 
 
 def _group_keys(shapes: Mapping[str, Tuple[int, ...]]) -> Dict[str, Dict[str, str]]:
@@ -159,7 +220,14 @@ def _group_keys(shapes: Mapping[str, Tuple[int, ...]]) -> Dict[str, Dict[str, st
     for key in shapes:
         stem = key[len(_PEFT_PREFIX):] if key.startswith(_PEFT_PREFIX) else key
         parts = stem.split('.')
-        if len(parts) < 3 or parts[-1] != 'weight' or parts[-2] not in ('lora_A', 'lora_B'):
+        if len(parts) >= 3 and parts[-2:] == [_BASE_LAYER, 'weight']:
+            # save_pretrained stores a targeted embedding's whole weight (resizable vocab)
+            grouped.setdefault('.'.join(parts[:-2]), {})[_BASE_LAYER] = key
+            continue
+        if len(parts) >= 2 and parts[-1] in _EMBEDDING_KEYS:
+            grouped.setdefault('.'.join(parts[:-1]), {})[parts[-1]] = key
+            continue
+        if len(parts) < 3 or parts[-1] != 'weight' or parts[-2] not in _LINEAR_KEYS:
             raise AdapterPlanError(f'unexpected tensor {key!r}: not a LoRA A/B weight')
         grouped.setdefault('.'.join(parts[:-2]), {})[parts[-2]] = key
     return grouped

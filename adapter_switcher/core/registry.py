@@ -111,6 +111,7 @@ class AdapterValidator:
             plan = plan_adapter(config, {k: tuple(v.shape) for k, v in tensors.items()},
                                 self.modules, self.max_rank)
             _check_finite(tensors)
+            self._check_saved_base_weights(plan, tensors)
         except (AdapterFormatError, AdapterPlanError, SafetensorsFormatError,
                 InvalidAdapterName) as error:
             raise AdapterRejected(name, str(error)) from None
@@ -118,6 +119,25 @@ class AdapterValidator:
             raise AdapterRejected(name, f'cannot read its files: {error}') from None
         nbytes = sum(t.nbytes for t in tensors.values())
         return AdapterRecord(name, files, plan, identity, nbytes), tensors
+
+    def _check_saved_base_weights(self, plan: AdapterPlan,
+                                  tensors: Mapping[str, torch.Tensor]) -> None:
+        """
+        Accept an embedding weight saved with the adapter only if it is the base model's own.
+
+        PEFT's ``save_pretrained`` stores a targeted embedding's whole weight, for adapters
+        trained with a resized vocabulary; the engine shares one base between all adapters.
+        """
+        for name, module_plan in plan.modules.items():
+            if module_plan.base_key is None:
+                continue
+            saved = tensors[module_plan.base_key]
+            if not torch.equal(saved.to(self.modules[name].weight.dtype),
+                               self.modules[name].weight.detach()):
+                raise AdapterFormatError(
+                    f'saves its own {name} weights that differ from the base model (a resized '
+                    'or retrained vocabulary); the engine runs one shared base: save the '
+                    'adapter with save_embedding_layers=False')
 
     def _check_fingerprint(self, files: AdapterFiles) -> None:
         wanted = files.manifest.base_fingerprint if files.manifest else None

@@ -15,17 +15,24 @@
 """
 LoRA layers with K resident slots and one shared selector: the O(1) switch.
 
-Like vLLM's and S-LoRA's LoRA layers, each wrapped Linear/Conv1D keeps its adapters' weights in
-fixed-size per-slot buffers (A: ``[K, max_rank, in]``, B: ``[K, out, max_rank]``), zero-padded to
-``max_rank`` as PEFT's ``prepare_model_for_compiled_hotswap`` does, so loading an adapter of any
-rank never changes a tensor shape. All layers read the active slot from one shared
-:class:`SlotSelector`, so a switch writes a single integer no matter how many layers the model
-has, where PEFT's ``set_adapter`` walks every module.
+Like vLLM's and S-LoRA's LoRA layers, each wrapped layer keeps its adapters' weights in
+fixed-size per-slot buffers, zero-padded to ``max_rank`` as PEFT's
+``prepare_model_for_compiled_hotswap`` does, so loading an adapter of any rank never changes a
+tensor shape. All layers read the active slot from one shared :class:`SlotSelector`, so a
+switch writes a single integer no matter how many layers the model has, where PEFT's
+``set_adapter`` walks every module.
 
-The forward is PEFT's unmerged LoRA forward, ``base(x) + B(A(x)) * scaling``, computed in the
-same order so outputs match ``PeftModel`` (test_core_peft_equality.py).
+Each layer type computes PEFT's own unmerged LoRA forward, ``base(x) + B(A(x)) * scaling``, in
+the same order, so outputs match ``PeftModel`` (test_core_peft_equality.py):
+
+- Linear and GPT-2's Conv1D: A ``[max_rank, in]``, B ``[out, max_rank]``, two linear maps;
+- ``nn.Conv1d/2d/3d``: A is a conv with the layer's kernel, stride and padding (and, as in
+  PEFT, no dilation and one group), B a 1x1 conv with the layer's groups;
+- ``nn.Embedding``: PEFT's lookup of the input ids in ``lora_embedding_A`` (stored transposed,
+  ``[num, max_rank]``, so the lookup reads contiguous rows) times ``lora_embedding_B``.
 """
 
+import math
 from typing import List, Tuple
 
 from adapter_switcher.core.lora_plan import layer_features
@@ -35,6 +42,7 @@ from torch import nn
 from torch.nn import functional
 
 EMPTY = -1
+Copies = Tuple[List[torch.Tensor], List[torch.Tensor]]
 
 
 class SlotSelector:
@@ -47,23 +55,26 @@ class SlotSelector:
 
 
 class SlotLoraLayer(nn.Module):
-    """A base Linear/Conv1D plus K LoRA slots, of which the shared selector picks one."""
+    """
+    A base layer plus K LoRA slots, of which the shared selector picks one.
+
+    Subclasses give the per-slot shapes of A and B, the LoRA forward ``_delta`` and how an
+    adapter's A and B land in the padded slot (``slot_copies``).
+    """
 
     def __init__(self, base_layer: nn.Module, selector: SlotSelector, num_slots: int,
-                 max_rank: int):
+                 a_shape: Tuple[int, ...], b_shape: Tuple[int, ...]):
         super().__init__()
         self.base_layer = base_layer
         self.selector = selector
         self.in_features, self.out_features = layer_features(base_layer)
         weight = base_layer.weight
-        self.register_buffer('lora_A', torch.zeros(
-            num_slots, max_rank, self.in_features, dtype=weight.dtype, device=weight.device),
-            persistent=False)
-        self.register_buffer('lora_B', torch.zeros(
-            num_slots, self.out_features, max_rank, dtype=weight.dtype, device=weight.device),
-            persistent=False)
-        self.register_buffer('scaling', torch.zeros(num_slots, dtype=weight.dtype,
-                                                    device=weight.device), persistent=False)
+        options = {'dtype': weight.dtype, 'device': weight.device}
+        self.register_buffer('lora_A', torch.zeros(num_slots, *a_shape, **options),
+                             persistent=False)
+        self.register_buffer('lora_B', torch.zeros(num_slots, *b_shape, **options),
+                             persistent=False)
+        self.register_buffer('scaling', torch.zeros(num_slots, **options), persistent=False)
         # Python-side per-slot views: indexing a list costs nanoseconds, where indexing the
         # buffers would dispatch a tensor op per layer per forward. Scalings stay tensors, so a
         # compiled model sees new values after a load instead of recompiling for them.
@@ -72,27 +83,37 @@ class SlotLoraLayer(nn.Module):
         self._scaling: List[torch.Tensor] = list(self.scaling.unbind(0))
         self._targeted: List[bool] = [False] * num_slots
 
+    @property
+    def weight(self) -> torch.Tensor:
+        """Return the base layer weight, for models that read it (PEFT LoRA layers expose it)."""
+        return self.base_layer.weight
+
+    @property
+    def bias(self):
+        """Return the base layer bias, as PEFT LoRA layers expose it."""
+        return self.base_layer.bias
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         result = self.base_layer(x)
         slot = self.selector.active
         if slot < 0 or not self._targeted[slot]:
             return result
-        return result + functional.linear(functional.linear(x, self._a[slot]),
-                                          self._b[slot]) * self._scaling[slot]
+        return result + self._delta(x, self._a[slot], self._b[slot]) * self._scaling[slot]
 
-    def slot_views(self, slot: int, rank: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        """
-        Return the slot's A ``[rank, in]`` and B ``[out, rank]`` regions, ready for a copy.
+    def _delta(self, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
-        Rows and columns beyond ``rank`` are zeroed here, so the caller copies an adapter of
-        rank ``rank`` into the returned views and the padding adds exactly nothing.
+    def slot_copies(self, slot: int, rank: int, a: torch.Tensor, b: torch.Tensor) -> Copies:
         """
-        a, b = self._a[slot], self._b[slot]
-        if rank == a.shape[0]:
-            return a, b
-        a[rank:].zero_()
-        b[:, rank:].zero_()
-        return a[:rank], b[:, :rank]
+        Return ``(targets, sources)`` that put an adapter's A and B (as saved) into the slot.
+
+        The slot's padding beyond ``rank`` is zeroed here, so after the caller copies the
+        sources into the targets the padding adds exactly nothing.
+        """
+        a_slot, b_slot = self._a[slot], self._b[slot]
+        a_slot[rank:].zero_()
+        b_slot[:, rank:].zero_()
+        return [a_slot[:rank], b_slot[:, :rank]], [a, b]
 
     def set_scaling(self, slot: int, scaling: float) -> None:
         """Enable the slot for this layer with its scaling (after its weights are copied)."""
@@ -108,15 +129,104 @@ class SlotLoraLayer(nn.Module):
         return self._a[0].nbytes + self._b[0].nbytes
 
     def extra_repr(self) -> str:
-        slots, rank = self.lora_A.shape[:2]
-        return f'in={self.in_features}, out={self.out_features}, slots={slots}, max_rank={rank}'
+        slots = self.lora_A.shape[0]
+        return (f'in={self.in_features}, out={self.out_features}, slots={slots}, '
+                f'a={list(self.lora_A.shape[1:])}, b={list(self.lora_B.shape[1:])}')
+
+
+class LinearSlots(SlotLoraLayer):
+    """LoRA on ``nn.Linear`` and GPT-2's Conv1D: ``B(A(x))`` as two linear maps."""
+
+    def __init__(self, base_layer: nn.Module, selector: SlotSelector, num_slots: int,
+                 max_rank: int):
+        in_features, out_features = layer_features(base_layer)
+        super().__init__(base_layer, selector, num_slots, (max_rank, in_features),
+                         (out_features, max_rank))
+
+    def _delta(self, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return functional.linear(functional.linear(x, a), b)
+
+
+class ConvSlots(SlotLoraLayer):
+    """
+    LoRA on ``nn.Conv1d/2d/3d`` as PEFT's ``_ConvNd`` computes it.
+
+    With ``groups > 1`` the B conv is grouped, so each group reads its own block of the rank
+    channels: the padded rank is split into equal blocks (``groups`` times
+    ``ceil(max_rank / groups)``) and an adapter's rank ``r`` fills the first ``r / groups``
+    channels of each block, which keeps every group wired as in PEFT.
+    """
+
+    _CONV = {1: functional.conv1d, 2: functional.conv2d, 3: functional.conv3d}
+
+    def __init__(self, base_layer: nn.Module, selector: SlotSelector, num_slots: int,
+                 max_rank: int):
+        in_channels, out_channels = layer_features(base_layer)
+        self.groups = base_layer.groups
+        self.block = math.ceil(max_rank / self.groups)
+        kernel = tuple(base_layer.kernel_size)
+        super().__init__(base_layer, selector, num_slots,
+                         (self.block * self.groups, in_channels) + kernel,
+                         (out_channels, self.block) + (1,) * len(kernel))
+        self.conv = self._CONV[len(kernel)]
+        self.stride = base_layer.stride
+        self.padding = base_layer.padding
+
+    def _delta(self, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        hidden = self.conv(x, a, None, self.stride, self.padding)
+        return self.conv(hidden, b, None, 1, 0, 1, self.groups)
+
+    def slot_copies(self, slot: int, rank: int, a: torch.Tensor, b: torch.Tensor) -> Copies:
+        per_group = rank // self.groups
+        a_blocks = self._a[slot].view(self.groups, self.block, *self._a[slot].shape[1:])
+        b_slot = self._b[slot]
+        a_blocks[:, per_group:].zero_()
+        b_slot[:, per_group:].zero_()
+        return ([a_blocks[:, :per_group], b_slot[:, :per_group]],
+                [a.view(self.groups, per_group, *a.shape[1:]), b])
+
+
+class EmbeddingSlots(SlotLoraLayer):
+    """
+    LoRA on ``nn.Embedding``: PEFT's lookup ``embedding(x, A.T) @ B.T * scaling``.
+
+    A is kept transposed, ``[num_embeddings, max_rank]``; a base layer that scales its output
+    (``embed_scale``, as Gemma's embeddings do) scales the LoRA output too, as in PEFT.
+    """
+
+    def __init__(self, base_layer: nn.Embedding, selector: SlotSelector, num_slots: int,
+                 max_rank: int):
+        super().__init__(base_layer, selector, num_slots,
+                         (base_layer.num_embeddings, max_rank),
+                         (base_layer.embedding_dim, max_rank))
+        self.embed_scale = getattr(base_layer, 'embed_scale', None)
+
+    def _delta(self, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        out = functional.embedding(x, a, padding_idx=self.base_layer.padding_idx) @ b.T
+        return out if self.embed_scale is None else out * self.embed_scale
+
+    def slot_copies(self, slot: int, rank: int, a: torch.Tensor, b: torch.Tensor) -> Copies:
+        a_slot, b_slot = self._a[slot], self._b[slot]
+        a_slot[:, rank:].zero_()
+        b_slot[:, rank:].zero_()
+        return [a_slot[:, :rank], b_slot[:, :rank]], [a.T, b]
+
+
+def slot_layer_type(base_layer: nn.Module) -> type:
+    """Return the slot layer class for a base layer lora_plan accepted."""
+    if isinstance(base_layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        return ConvSlots
+    if isinstance(base_layer, nn.Embedding):
+        return EmbeddingSlots
+    return LinearSlots
 
 
 def wrap_module(model: nn.Module, name: str, selector: SlotSelector, num_slots: int,
                 max_rank: int) -> SlotLoraLayer:
-    """Replace ``model.<name>`` by a SlotLoraLayer around it and return the new layer."""
+    """Replace ``model.<name>`` by the slot layer for its type and return the new layer."""
     parent_name, _, child = name.rpartition('.')
     parent = model.get_submodule(parent_name) if parent_name else model
-    layer = SlotLoraLayer(getattr(parent, child), selector, num_slots, max_rank)
+    base_layer = getattr(parent, child)
+    layer = slot_layer_type(base_layer)(base_layer, selector, num_slots, max_rank)
     setattr(parent, child, layer)
     return layer
