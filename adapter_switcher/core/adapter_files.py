@@ -119,7 +119,11 @@ def _read_json_object(path: Path) -> dict:
 
 def read_manifest(path: Path) -> Manifest:
     """Read and check ``manifest.json``."""
-    raw = _read_json_object(path)
+    return manifest_from_dict(_read_json_object(path))
+
+
+def manifest_from_dict(raw: dict) -> Manifest:
+    """Check a parsed ``manifest.json`` (from a file or an archive) and return it."""
     unknown = sorted(set(raw) - MANIFEST_KEYS)
     if unknown:
         raise AdapterFormatError(f'{MANIFEST} has unknown keys {unknown}')
@@ -169,10 +173,10 @@ def verify_manifest_files(files: AdapterFiles) -> None:
                 f'(expected {expected[:12]}..., found {actual[:12]}...): corrupt or modified')
 
 
-def write_manifest(directory: Path, name: Optional[str] = None, version: str = '',
-                   base_fingerprint: Optional[str] = None, tags=(), metrics=None,
-                   probe: Optional[dict] = None) -> Path:
-    """Write ``manifest.json`` listing the sha256 of every file in the adapter directory."""
+def manifest_text(directory: Path, name: Optional[str] = None, version: str = '',
+                  base_fingerprint: Optional[str] = None, tags=(), metrics=None,
+                  probe: Optional[dict] = None) -> str:
+    """Return the ``manifest.json`` text listing the sha256 of every file in the directory."""
     directory = Path(directory)
     files = {p.name: sha256_file(p) for p in sorted(directory.iterdir())
              if p.is_file() and p.name != MANIFEST}
@@ -181,8 +185,13 @@ def write_manifest(directory: Path, name: Optional[str] = None, version: str = '
             'metrics': dict(metrics or {})}
     if probe is not None:
         body['probe'] = probe
-    path = directory / MANIFEST
+    return json.dumps(body, indent=2, sort_keys=True) + '\n'
+
+
+def write_manifest(directory: Path, *args, **kwargs) -> Path:
+    """Write ``manifest.json`` (see :func:`manifest_text`) into the adapter directory."""
+    path = Path(directory) / MANIFEST
     tmp = path.with_suffix('.json.tmp')
-    tmp.write_text(json.dumps(body, indent=2, sort_keys=True) + '\n', encoding='utf-8')
+    tmp.write_text(manifest_text(directory, *args, **kwargs), encoding='utf-8')
     os.replace(tmp, path)
     return path

@@ -33,6 +33,7 @@ copy of the weights.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -47,7 +48,7 @@ from adapter_switcher.core.host_cache import ModuleWeights
 from adapter_switcher.core.load_worker import LoadJob
 from adapter_switcher.core.load_worker import LoadWorker
 from adapter_switcher.core.metrics import EngineMetrics
-from adapter_switcher.core.names import check_adapter_name
+from adapter_switcher.core.names import check_adapter_ref
 from adapter_switcher.core.probe import check_probe_output
 from adapter_switcher.core.probe import manifest_probe
 from adapter_switcher.core.probe_input import ProbeInputs
@@ -72,6 +73,7 @@ from torch import nn
 
 SLOT_WAIT_S = 30.0
 CHUNK_BYTES = 4 << 20
+TRIAL_SLOT = '~trial:'
 
 
 @dataclass(frozen=True)
@@ -191,8 +193,9 @@ class AdapterEngine:
         self.metrics.count('scans')
         return report
 
-    def _wrap_targets(self) -> None:
-        needed = {m for r in self._registry.records() for m in r.plan.modules} - set(self._layers)
+    def _wrap_targets(self, records: Sequence[AdapterRecord] = ()) -> None:
+        records = list(records) or self._registry.records()
+        needed = {m for r in records for m in r.plan.modules} - set(self._layers)
         if not needed:
             return
         with self._forward_lock:
@@ -244,7 +247,19 @@ class AdapterEngine:
 
     def check(self, name: str) -> AdapterRecord:
         """Raise what activate() would for an unknown, rejected or invalid name; else return."""
-        return self._registry.get(check_adapter_name(name))
+        return self._registry.get(check_adapter_ref(name))
+
+    def versions(self, name: str) -> List[str]:
+        """Return the registered versions of ``name`` (``name@version`` directories)."""
+        return self._registry.versions(check_adapter_ref(name))
+
+    def serve(self, name: str, version: Optional[str]) -> None:
+        """
+        Make the plain ``name`` mean ``name@version`` from now on (None: its only version).
+
+        The active adapter is untouched: a later activate or request of ``name`` switches.
+        """
+        self._registry.serve(check_adapter_ref(name), version)
 
     # ---------------------------------------------------------------------------- switching
     def activate(self, name: str) -> SwapReport:
@@ -278,12 +293,13 @@ class AdapterEngine:
             return SwapReport(previous, None, time.perf_counter() - start, cold=False)
 
     def _activate(self, name: str, remember: bool) -> SwapReport:
-        check_adapter_name(name)
+        check_adapter_ref(name)
         with self._swap_lock:
             start = time.perf_counter()
+            record = self._registry.get(name)
+            name = record.name
             if name == self._active:
                 return SwapReport(name, name, 0.0, cold=False)
-            record = self._registry.get(name)
             index, cold = self._resident_slot(record)
             try:
                 with self._forward_lock:
@@ -340,6 +356,7 @@ class AdapterEngine:
         first, while steps go on with the current adapter.
         """
         record = self.check(name)
+        name = record.name
         now = time.perf_counter()
         with self._state:
             if name == self._active:
@@ -435,7 +452,8 @@ class AdapterEngine:
         eviction until the caller unpins it; ``background`` copies in slices that fit
         between inference ticks.
         """
-        record = self._registry.get(check_adapter_name(name))
+        record = self._registry.get(check_adapter_ref(name))
+        name = record.name
         with self._state:
             while True:
                 index = self._slots.find(name)
@@ -564,7 +582,8 @@ class AdapterEngine:
 
     def load_to_host(self, name: str, background: bool = False) -> bool:
         """Read an adapter into host RAM; return False if it cannot fit the budget."""
-        record = self._registry.get(check_adapter_name(name))
+        record = self._registry.get(check_adapter_ref(name))
+        name = record.name
         if name in self._host:
             return True
         start = time.perf_counter()
@@ -599,6 +618,7 @@ class AdapterEngine:
     def probe_when_idle(self, index: int, name: str) -> None:
         """Probe a loaded slot in the gap between ticks, so the probe never delays a tick."""
         record = self._registry.get(name)
+        name = record.name
         self._clock.wait_for_room(self._clock.duration)
         with self._forward_lock:
             with self._state:
@@ -623,13 +643,7 @@ class AdapterEngine:
         start = time.perf_counter()
         try:
             args, kwargs, expected, atol = self._probe_plan(record)
-            saved = self._selector.active
-            self._selector.active = index
-            try:
-                with torch.inference_mode():
-                    output = self.model(*args, **kwargs)
-            finally:
-                self._selector.active = saved
+            output = self._forward_in_slot(index, lambda model: model(*args, **kwargs))
             problem = check_probe_output(output, expected, atol)
         except (AdapterFormatError, SafetensorsFormatError, OSError, TypeError) as error:
             problem = str(error)
@@ -644,6 +658,65 @@ class AdapterEngine:
         if problem is not None:
             self.metrics.count('probe_failures')
             raise ProbeFailed(f"adapter '{record.name}' failed its probe: {problem}")
+
+    def _forward_in_slot(self, index: int, forward: Callable[[nn.Module], Any]) -> Any:
+        """Run one forward with slot ``index`` selected; forward lock held by the caller."""
+        saved = self._selector.active
+        self._selector.active = index
+        try:
+            with torch.inference_mode():
+                return forward(self.model)
+        finally:
+            self._selector.active = saved
+
+    def side_forward(self, name: str, forward: Callable[[nn.Module], Any]) -> Any:
+        """
+        Run ``forward(model)`` once with ``name`` selected, without switching to it.
+
+        For evaluating a candidate on the inputs the active adapter just saw (its output goes
+        nowhere else): the forward waits for an idle gap between ticks, and the active adapter
+        and the next tick are untouched. ``name`` must be resident and probed.
+        """
+        record = self.check(name)
+        self._clock.wait_for_room(self._clock.duration)
+        with self._forward_lock:
+            with self._state:
+                index = self._ready_slot(record)
+                if index is None or not self._slots.slots[index].probed:
+                    raise AdapterError(f"adapter '{record.name}' is not resident and probed")
+                self._slots.slots[index].pins += 1
+            try:
+                return self._forward_in_slot(index, forward)
+            finally:
+                self._unpin(index)
+
+    def trial(self, directory: Path, name: str) -> AdapterRecord:
+        """
+        Validate and probe an adapter directory that is not registered; change nothing.
+
+        For installers that must know a new adapter works before making it visible: it is
+        checked as a scan would check it, copied into a free slot between ticks and probed
+        in an idle gap; then the slot is freed. Raise AdapterRejected or ProbeFailed.
+        """
+        record, tensors = self._registry.validator.validate(name, Path(directory))
+        self._wrap_targets([record])
+        with self._state:
+            index = self._slots.reserve(TRIAL_SLOT + name, self._selector.active).index
+        try:
+            self._copy_into(index, record, lambda m, which: tensors[_key(record, m, which)],
+                            background=True)
+            self._clock.wait_for_room(self._clock.duration)
+            with self._forward_lock:
+                self._probe(index, record)
+        finally:
+            with self._state:
+                self._slots.release(index)
+                self._state.notify_all()
+        return record
+
+    def wait_for_idle(self, seconds: float) -> None:
+        """Return when ``seconds`` of background work fit before the next tick is due."""
+        self._clock.wait_for_room(seconds)
 
     def _probe_plan(self, record: AdapterRecord):
         planned = manifest_probe(record.files)

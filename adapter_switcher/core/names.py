@@ -17,14 +17,20 @@ Adapter names: plain identifiers that can never be read as paths.
 
 Names arrive from manifests, topics, parameters and service calls; a name such as ``../x`` or
 ``a/b`` must never reach the file system, so every entry point checks names here first.
+
+Where the registry holds several versions of one adapter, a reference ``name@version`` names
+one version exactly, and the plain ``name`` means the version the registry serves for it.
 """
 
 import re
+from typing import Optional, Tuple
 
 from adapter_switcher.core.errors import InvalidAdapterName
 
 MAX_NAME_LENGTH = 128
 _NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.\-]*')
+_VERSION = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.+\-]*')
+VERSION_SEPARATOR = '@'
 
 
 def check_adapter_name(name) -> str:
@@ -44,3 +50,22 @@ def check_adapter_name(name) -> str:
             f'invalid adapter name {name!r}: use letters, digits, _, - and ., '
             'starting with a letter or digit')
     return name
+
+
+def check_adapter_ref(ref) -> str:
+    """Return ``ref`` if it is a valid ``name`` or ``name@version``, else raise."""
+    split_adapter_ref(ref)
+    return ref
+
+
+def split_adapter_ref(ref) -> Tuple[str, Optional[str]]:
+    """Split ``name@version`` into ``(name, version)``; a plain name gives ``(name, None)``."""
+    if not isinstance(ref, str) or VERSION_SEPARATOR not in ref:
+        return check_adapter_name(ref), None
+    name, version = ref.split(VERSION_SEPARATOR, 1)
+    check_adapter_name(name)
+    if not _VERSION.fullmatch(version) or '..' in version or len(version) > MAX_NAME_LENGTH:
+        raise InvalidAdapterName(
+            f'invalid adapter version {version!r} in {ref!r}: use letters, digits, _, -, + '
+            'and ., starting with a letter or digit')
+    return name, version

@@ -21,6 +21,11 @@ readable by PEFT, targets and shapes against the base model, rank within the eng
 every weight finite. Accepted adapters become :class:`AdapterRecord`; every rejection is kept
 with its reason. A record remembers the weight file's identity (size, mtime, inode) so a later
 load can tell the file changed since validation and validate it again instead of trusting it.
+
+Versions: a directory named ``name@version`` (its manifest must declare that name and version)
+is one version of ``name``, registered under that reference. Several versions of a name can be
+registered at once; the plain ``name`` resolves to the version set with :meth:`serve` (or to
+the only one), so a version manager can move what ``name`` means without touching directories.
 """
 
 from dataclasses import dataclass
@@ -41,6 +46,8 @@ from adapter_switcher.core.lora_plan import AdapterPlan
 from adapter_switcher.core.lora_plan import AdapterPlanError
 from adapter_switcher.core.lora_plan import plan_adapter
 from adapter_switcher.core.names import check_adapter_name
+from adapter_switcher.core.names import split_adapter_ref
+from adapter_switcher.core.names import VERSION_SEPARATOR
 from adapter_switcher.core.safetensors_io import load_tensors
 from adapter_switcher.core.safetensors_io import SafetensorsFormatError
 
@@ -162,6 +169,7 @@ class AdapterRegistry:
         self.validator = validator
         self._records: Dict[str, AdapterRecord] = {}
         self._rejections: Dict[str, str] = {}
+        self._served: Dict[str, str] = {}
 
     def scan(self) -> ScanReport:
         """Re-read every directory; the previous records stay valid objects for running loads."""
@@ -182,7 +190,8 @@ class AdapterRegistry:
                   rejections: Dict[str, str]) -> None:
         name = candidate.name
         try:
-            name = _declared_name(candidate)
+            name = (_versioned_name(candidate) if VERSION_SEPARATOR in name
+                    else _declared_name(candidate))
             if name in records:
                 rejections[str(candidate)] = (f"duplicate adapter name '{name}': already "
                                               f'provided by {records[name].files.directory}')
@@ -196,14 +205,41 @@ class AdapterRegistry:
             records[name] = record
 
     def get(self, name: str) -> AdapterRecord:
-        """Return the record; raise UnknownAdapter or AdapterRejected (with its reason)."""
+        """
+        Return the record of ``name`` or ``name@version``; raise UnknownAdapter or AdapterRejected.
+
+        A plain name with registered versions resolves to the served version.
+        """
         record = self._records.get(name)
         if record is not None:
             return record
         if name in self._rejections:
             raise AdapterRejected(name, self._rejections[name])
+        versions = self.versions(name) if VERSION_SEPARATOR not in name else []
+        if versions:
+            served = self._served.get(name)
+            if served is not None and f'{name}@{served}' in self._records:
+                return self._records[f'{name}@{served}']
+            if len(versions) == 1:
+                return self._records[f'{name}@{versions[0]}']
+            raise UnknownAdapter(
+                f"adapter '{name}' has versions {', '.join(versions)} and none is served: ask "
+                f"for one as '{name}@<version>'")
         known = ', '.join(sorted(self._records)) or 'none'
         raise UnknownAdapter(f"unknown adapter '{name}' (known: {known})")
+
+    def versions(self, name: str) -> List[str]:
+        """Return the registered versions of ``name`` (from ``name@version`` directories)."""
+        prefix = name + VERSION_SEPARATOR
+        return sorted(ref[len(prefix):] for ref in self._records if ref.startswith(prefix))
+
+    def serve(self, name: str, version: Optional[str]) -> None:
+        """Make the plain ``name`` resolve to ``name@version`` (None: to the only version)."""
+        if version is None:
+            self._served.pop(name, None)
+            return
+        self.get(f'{name}{VERSION_SEPARATOR}{version}')
+        self._served[name] = version
 
     def revalidate(self, name: str) -> Tuple[AdapterRecord, Dict[str, torch.Tensor]]:
         """Validate an adapter again because its files changed; update or reject the record."""
@@ -228,7 +264,11 @@ class AdapterRegistry:
         return dict(self._rejections)
 
     def __contains__(self, name: str) -> bool:
-        return name in self._records
+        try:
+            self.get(name)
+        except (UnknownAdapter, AdapterRejected):
+            return False
+        return True
 
 
 def _declared_name(directory: Path) -> str:
@@ -240,3 +280,17 @@ def _declared_name(directory: Path) -> str:
     if files.manifest is not None and files.manifest.name:
         return files.manifest.name
     return check_adapter_name(directory.name)
+
+
+def _versioned_name(directory: Path) -> str:
+    """Return ``name@version`` for a version directory whose manifest declares exactly that."""
+    ref = directory.name
+    name, version = split_adapter_ref(ref)
+    try:
+        manifest = locate_files(directory).manifest
+    except AdapterFormatError as error:
+        raise AdapterRejected(ref, str(error)) from None
+    declared = f'{manifest.name}@{manifest.version}' if manifest else 'no manifest'
+    if manifest is None or manifest.name != name or manifest.version != version:
+        raise AdapterRejected(ref, f'version directory {ref} holds {declared}')
+    return ref

@@ -1,0 +1,116 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The on-robot store of installed adapter versions, and which version of each name is promoted.
+
+Layout under the store root::
+
+    NAME@VERSION/     one installed version (a complete adapter directory, manifest included)
+    .staging/         installs in progress; anything here after a crash is discarded
+    state.json        per name: the promoted version, the earlier promoted ones, pinned,
+                      the candidate under evaluation (written atomically)
+
+A version appears under its final name only by one ``rename`` of a fully written, fsynced
+directory, so a crash at any moment leaves either the old set of versions or the new one.
+The engine scans the root like any adapter directory.
+"""
+
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
+import json
+import os
+from pathlib import Path
+import shutil
+from typing import Dict, List, Optional
+
+from adapter_switcher.core.adapter_files import is_adapter_dir
+from adapter_switcher.core.names import split_adapter_ref
+from adapter_switcher.core.names import VERSION_SEPARATOR
+
+STAGING_DIR = '.staging'
+STATE_FILE = 'state.json'
+
+
+@dataclass
+class NameState:
+    """What the fleet decided about one adapter name."""
+
+    promoted: Optional[str] = None
+    history: List[str] = field(default_factory=list)
+    pinned: bool = False
+    candidate: Optional[str] = None
+    candidate_mode: str = ''
+
+
+class VersionStore:
+    """Installed versions on disk plus the promotion state; see the module docstring."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.staging = self.root / STAGING_DIR
+        self.root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self.staging.mkdir()
+        self.state: Dict[str, NameState] = self._read_state()
+
+    def installed(self) -> Dict[str, List[str]]:
+        """Return name -> installed versions, from the ``NAME@VERSION`` directories."""
+        versions: Dict[str, List[str]] = {}
+        for path in sorted(self.root.iterdir()):
+            if VERSION_SEPARATOR in path.name and is_adapter_dir(path):
+                name, version = split_adapter_ref(path.name)
+                versions.setdefault(name, []).append(version)
+        return versions
+
+    def is_installed(self, ref: str) -> bool:
+        return (self.root / ref).is_dir()
+
+    def path(self, ref: str) -> Path:
+        """Return the directory of an installed version (``name@version``)."""
+        split_adapter_ref(ref)
+        return self.root / ref
+
+    def name_state(self, name: str) -> NameState:
+        return self.state.setdefault(name, NameState())
+
+    def save(self) -> None:
+        """Write state.json atomically (temp file, fsync, rename)."""
+        body = {name: asdict(s) for name, s in sorted(self.state.items())}
+        tmp = self.root / f'.{STATE_FILE}.tmp'
+        with open(tmp, 'w', encoding='utf-8') as stream:
+            json.dump(body, stream, indent=2, sort_keys=True)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, self.root / STATE_FILE)
+
+    def _read_state(self) -> Dict[str, NameState]:
+        path = self.root / STATE_FILE
+        if not path.exists():
+            return {}
+        try:
+            raw = json.loads(path.read_text(encoding='utf-8'))
+            return {name: NameState(**body) for name, body in raw.items()}
+        except (OSError, ValueError, TypeError) as error:
+            raise ValueError(f'{path} is unreadable: {error}') from None
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename inside ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
