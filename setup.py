@@ -63,6 +63,8 @@ setup(
         'PyYAML>=6',
         'opencv-python-headless>=4.8',
         'mujoco>=3.2',
+        'cryptography>=42',
+        'watchdog>=4',
     ],
     extras_require={
         'test': [

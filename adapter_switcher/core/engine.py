@@ -702,6 +702,7 @@ class AdapterEngine:
         self._wrap_targets([record])
         with self._state:
             index = self._slots.reserve(TRIAL_SLOT + name, self._selector.active).index
+            self._identities[index] = record.identity
         try:
             self._copy_into(index, record, lambda m, which: tensors[_key(record, m, which)],
                             background=True)

@@ -43,8 +43,8 @@ import tempfile
 from typing import Callable, Dict, Optional
 
 from adapter_switcher.core.adapter_files import AdapterFormatError
-from adapter_switcher.core.adapter_files import Manifest
 from adapter_switcher.core.adapter_files import MANIFEST
+from adapter_switcher.core.adapter_files import Manifest
 from adapter_switcher.core.adapter_files import manifest_from_dict
 from adapter_switcher.core.adapter_files import manifest_text
 from adapter_switcher.core.adapter_files import read_manifest

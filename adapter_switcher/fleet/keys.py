@@ -126,6 +126,6 @@ class Keyring:
         try:
             trusted.key.verify(signature, data)
         except InvalidSignature:
-            raise ValueError(f"bad signature: the manifest was not signed by key "
+            raise ValueError('bad signature: the manifest was not signed by key '
                              f"'{trusted.name}' ({signer_id}), or was modified") from None
         return trusted

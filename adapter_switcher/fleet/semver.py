@@ -24,9 +24,10 @@ import functools
 import re
 from typing import Tuple, Union
 
+_IDENT = r'(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)'
 _SEMVER = re.compile(
     r'(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)'
-    r'(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?'
+    rf'(?:-({_IDENT}(?:\.{_IDENT})*))?'
     r'(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?')
 
 
