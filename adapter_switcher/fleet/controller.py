@@ -37,10 +37,10 @@ from adapter_switcher.core import AdapterEngine
 from adapter_switcher.core import AdapterError
 from adapter_switcher.core import StepResult
 from adapter_switcher.core.names import split_adapter_ref
-from adapter_switcher.core.probe import output_tensor
 from adapter_switcher.fleet.policy import canary_serves_candidate
 from adapter_switcher.fleet.policy import Policies
 from adapter_switcher.fleet.semver import parse_version
+from adapter_switcher.fleet.shadow import flat_output
 from adapter_switcher.fleet.shadow import ShadowEvaluator
 from adapter_switcher.fleet.store import VersionStore
 
@@ -205,10 +205,7 @@ class FleetController:
         name, _ = split_adapter_ref(ref)
         stats = self.stats.setdefault(ref, VersionStats())
         stats.ticks += 1
-        try:
-            output = output_tensor(result.output)
-        except TypeError:
-            return
+        output = flat_output(result.output)
         if not bool(torch.isfinite(output).all()):
             stats.nonfinite += 1
             self._fault(ref, 'non-finite outputs')

@@ -31,13 +31,20 @@ from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 from adapter_switcher.core import AdapterEngine
 from adapter_switcher.core import AdapterError
-from adapter_switcher.core.probe import output_tensor
+from adapter_switcher.core.probe import output_tensors
 
 import numpy as np
 import torch
 
 HISTORY = 10000
 _LOG = logging.getLogger(__name__)
+
+
+def flat_output(output: Any) -> torch.Tensor:
+    """Return every floating-point value of a model output (any structure) as one vector."""
+    tensors = [t.detach().reshape(-1).float() for t in output_tensors(output).values()
+               if t.is_floating_point()]
+    return torch.cat(tensors) if tensors else torch.zeros(0)
 
 
 class ShadowEvaluator:
@@ -63,7 +70,7 @@ class ShadowEvaluator:
         with self._cond:
             if self._sample is not None:
                 self.skipped += 1
-            self._sample = (inputs[0], inputs[1], output_tensor(output))
+            self._sample = (inputs[0], inputs[1], flat_output(output))
             self._cond.notify_all()
 
     def wait_compared(self, count: int, timeout: float) -> bool:
@@ -103,7 +110,7 @@ class ShadowEvaluator:
                 (args, kwargs, reference), self._sample = self._sample, None
             try:
                 output = self.engine.side_forward(
-                    self.candidate, lambda model: output_tensor(model(*args, **kwargs)))
+                    self.candidate, lambda model: flat_output(model(*args, **kwargs)))
             except AdapterError as error:
                 _LOG.warning('shadow %s: %s; loading it', self.candidate, error)
                 self._reload()
@@ -111,7 +118,8 @@ class ShadowEvaluator:
             if not bool(torch.isfinite(output).all()):
                 self.on_nonfinite(self.candidate)
                 continue
-            divergence = float((output.float() - reference.float()).abs().max())
+            difference = (output - reference).abs()
+            divergence = float(difference.max()) if difference.numel() else 0.0
             with self._cond:
                 self._divergences.append(divergence)
                 self._cond.notify_all()
