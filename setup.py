@@ -41,7 +41,7 @@ def shared_data_files():
 ROS_WHEELS = [
     'ros-rclpy', 'ros-std-msgs', 'ros-sensor-msgs', 'ros-geometry-msgs', 'ros-nav-msgs',
     'ros-std-srvs', 'ros-diagnostic-msgs', 'ros-rosgraph-msgs', 'ros-rcl-interfaces',
-    'ros-rmw-fastrtps-cpp', 'ros-ament-index-python',
+    'ros-rmw-fastrtps-cpp', 'ros-ament-index-python', 'ros-lifecycle-msgs',
 ]
 
 setup(
@@ -91,6 +91,7 @@ setup(
             'adapter-switcher = adapter_switcher.cli:main',
             'context_manager = adapter_switcher.nodes.context_manager_node:main',
             'inference_node = adapter_switcher.nodes.inference_node:main',
+            'lifecycle_manager = adapter_switcher.nodes.lifecycle_manager_node:main',
             'simulator = adapter_switcher.sim.simulator_node:main',
             'expert_driver = adapter_switcher.sim.expert_driver_node:main',
         ],

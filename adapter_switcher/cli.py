@@ -30,7 +30,8 @@ def _bringup(args) -> int:
 
     specs = robot_node_specs(namespace=args.namespace, params_file=args.params_file,
                              adapters_dir=args.adapters_dir,
-                             use_sim_time=args.use_sim_time or args.with_sim)
+                             use_sim_time=args.use_sim_time or args.with_sim,
+                             managed=args.managed, respawn=args.respawn)
     if args.with_sim:
         if specs[0].namespace:
             print('adapter-switcher: --with-sim cannot be combined with --namespace: the '
@@ -117,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     bringup.add_argument('--adapters-dir', default=None,
                          help="directory of adapter directories (replaces 'adapters_dirs')")
     bringup.add_argument('--use-sim-time', action='store_true', help='follow /clock')
+    bringup.add_argument('--managed', action=argparse.BooleanOptionalAction, default=True,
+                         help='start the nodes unconfigured and let a lifecycle manager bring '
+                              'them up (default); --no-managed: plain self-starting nodes')
+    bringup.add_argument('--respawn', action='store_true',
+                         help='restart a node that dies; it resumes its saved state')
     bringup.add_argument('--with-sim', action='store_true',
                          help='also start the embedded simulator (implies --use-sim-time)')
     bringup.set_defaults(handler=_bringup)

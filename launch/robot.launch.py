@@ -35,7 +35,8 @@ def _robot_nodes(context):
         return LaunchConfiguration(name).perform(context)
 
     specs = robot_node_specs(namespace=arg('namespace'), params_file=arg('params_file'),
-                             adapters_dir=arg('adapters_dir'), use_sim_time=arg('use_sim_time'))
+                             adapters_dir=arg('adapters_dir'), use_sim_time=arg('use_sim_time'),
+                             managed=arg('managed'), respawn=arg('respawn'))
     return [Node(**spec.launch_kwargs()) for spec in specs]
 
 
@@ -51,5 +52,11 @@ def generate_launch_description():
                                           'adapters_dirs from the parameter file.'),
         DeclareLaunchArgument('use_sim_time', default_value='false',
                               description='Use the /clock topic (simulation).'),
+        DeclareLaunchArgument('managed', default_value='true',
+                              description='Lifecycle nodes brought up by a lifecycle manager; '
+                                          'false: plain self-starting nodes.'),
+        DeclareLaunchArgument('respawn', default_value='false',
+                              description='Restart a node that dies; it resumes its saved '
+                                          'state.'),
         OpaqueFunction(function=_robot_nodes),
     ])

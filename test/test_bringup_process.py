@@ -25,7 +25,7 @@ from adapter_switcher.bringup.process_bringup import run_processes
 
 # A stand-in node: prints a line, then waits; on SIGINT writes a marker and exits 0 (or ignores
 # SIGINT when told to); exits with a given code after a delay (counted once the node named by
-# 'after' is ready) when told to.
+# 'after' is ready) when told to, only the first time it runs with crash_once.
 FAKE_NODE = """
 import os, signal, sys, time
 from pathlib import Path
@@ -46,6 +46,9 @@ print('hello from', name, flush=True)
 while 'after' in params and not (marker / (params['after'] + '.ready')).exists():
     time.sleep(0.02)
 exit_after = float(params.get('exit_after', '0'))
+if params.get('crash_once') == 'true':
+    exit_after = 0.0 if (marker / (name + '.crashed')).exists() else exit_after
+    (marker / (name + '.crashed')).write_text('')
 deadline = time.monotonic() + (exit_after or 60.0)
 while time.monotonic() < deadline:
     time.sleep(0.02)
@@ -127,3 +130,26 @@ def test_the_command_line_is_logged_for_each_node(tmp_path):
     env = _env(tmp_path)
     _, output = _run([_spec('a')], env, stop_event=_stop_when_ready(tmp_path, 'a'))
     assert f'[bringup] starting a: {sys.executable} -m fake_node --ros-args' in output
+
+
+def test_a_respawning_node_is_restarted_and_the_others_keep_running(tmp_path):
+    env = _env(tmp_path)
+    crasher = NodeSpec(executable='crasher', module='fake_node', name='crasher',
+                       parameters=({'exit_after': 0.3, 'exit_code': 9, 'crash_once': True},),
+                       respawn=True, respawn_delay=0.1)
+    stop = threading.Event()
+
+    def stop_once_respawned():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and out.getvalue().count('hello from crasher') < 2:
+            time.sleep(0.02)
+        stop.set()
+    out = io.StringIO()
+    threading.Thread(target=stop_once_respawned, daemon=True).start()
+    code = run_processes([crasher, _spec('steady')], env=env, out=out,
+                         install_signal_handlers=False, stop_event=stop)
+    output = out.getvalue()
+    assert 'crasher exited with 9; respawning in 0.1 s' in output
+    assert output.count('hello from crasher') == 2
+    assert (tmp_path / 'steady.stopped').exists() and (tmp_path / 'crasher.stopped').exists()
+    assert code == 0

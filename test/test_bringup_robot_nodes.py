@@ -93,3 +93,28 @@ def test_custom_params_file_is_used_and_a_missing_one_refused(tmp_path):
     assert all(spec.parameters[0] == str(params.resolve()) for spec in specs)
     with pytest.raises(FileNotFoundError, match='nope.yaml'):
         robot_node_specs(params_file=Path(tmp_path / 'nope.yaml'))
+
+
+def test_managed_nodes_wait_for_a_lifecycle_manager_that_drives_both():
+    specs = robot_node_specs(namespace='robot1', managed='true')
+    assert [s.name for s in specs] == ['context_manager', 'inference_node', 'lifecycle_manager']
+    for spec in specs[:2]:
+        assert spec.parameters[1]['autostart'] is False
+    manager = specs[2].parameters[0]
+    assert manager['node_names'] == ['context_manager', 'inference_node']
+    assert manager['autostart'] is True and specs[2].namespace == 'robot1'
+    assert specs[2].module == 'adapter_switcher.nodes.lifecycle_manager_node'
+    assert all('autostart' not in s.parameters[1] for s in robot_node_specs(managed=False))
+
+
+def test_respawn_reaches_the_robot_nodes_and_launch():
+    specs = robot_node_specs(respawn='true')
+    assert all(s.respawn for s in specs)
+    assert specs[1].launch_kwargs()['respawn'] is True
+    assert not any(s.respawn for s in robot_node_specs())
+
+
+@pytest.mark.parametrize('argument', ['managed', 'respawn', 'use_sim_time'])
+def test_a_bad_boolean_argument_is_named(argument):
+    with pytest.raises(ValueError, match=f"^{argument}: expected true or false, got 'yes please'"):
+        robot_node_specs(**{argument: 'yes please'})

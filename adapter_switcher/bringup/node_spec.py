@@ -41,6 +41,8 @@ class NodeSpec:
     ``python -m`` so it works whether the scripts landed in ``bin/`` (pip) or
     ``lib/adapter_switcher`` (colcon).
     ``parameters`` holds parameter files (paths) and dicts of overrides, applied in order.
+    ``respawn`` restarts the node ``respawn_delay`` seconds after it exits on its own (a crash),
+    as ``launch_ros`` does.
     """
 
     executable: str
@@ -49,6 +51,8 @@ class NodeSpec:
     namespace: str = ''
     parameters: Sequence[ParameterSource] = field(default_factory=tuple)
     remappings: Sequence[Tuple[str, str]] = field(default_factory=tuple)
+    respawn: bool = False
+    respawn_delay: float = 1.0
 
     def launch_kwargs(self) -> Dict[str, Any]:
         """Keyword arguments for ``launch_ros.actions.Node``."""
@@ -59,6 +63,8 @@ class NodeSpec:
             'namespace': self.namespace,
             'parameters': list(self.parameters),
             'remappings': list(self.remappings),
+            'respawn': self.respawn,
+            'respawn_delay': self.respawn_delay,
             'output': 'screen',
         }
 

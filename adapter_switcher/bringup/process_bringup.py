@@ -17,9 +17,10 @@ Run NodeSpecs as child processes: ``ros2 launch`` for machines without ``launch`
 
 Every node runs as ``python -m <module> --ros-args ...`` (:meth:`NodeSpec.command`) in its own
 process group, its output prefixed with ``[name]`` as ``ros2 launch`` does. SIGINT and SIGTERM
-are forwarded to every node; when any node exits on its own, the others are stopped too, since
-the robot cannot run with part of its graph. Nodes get SIGINT first (their clean-shutdown path),
-then SIGTERM, then SIGKILL, each after a grace period.
+are forwarded to every node. A node whose spec asks for ``respawn`` is restarted after
+``respawn_delay`` when it exits on its own (a crash); when any other node exits on its own, the
+others are stopped too, since the robot cannot run with part of its graph. Nodes get SIGINT
+first (their clean-shutdown path), then SIGTERM, then SIGKILL, each after a grace period.
 """
 
 import os
@@ -92,7 +93,7 @@ def run_processes(specs: Sequence[NodeSpec], env: Optional[Dict[str, str]] = Non
         for spec in specs:
             out.write(f'[bringup] starting {spec.name}: {" ".join(spec.command())}\n')
             children.append(_Child(spec, env, out))
-        first_exit = _wait_first_exit(children, stop)
+        first_exit = _wait_first_exit(children, stop, env, out)
         if first_exit is not None:
             out.write(f'[bringup] {first_exit.spec.name} exited with '
                       f'{first_exit.popen.returncode}; stopping the others\n')
@@ -109,11 +110,22 @@ def run_processes(specs: Sequence[NodeSpec], env: Optional[Dict[str, str]] = Non
     return _exit_code(failed[0]) if failed else 0
 
 
-def _wait_first_exit(children: Sequence[_Child], stop: threading.Event) -> Optional[_Child]:
+def _wait_first_exit(children: List[_Child], stop: threading.Event, env: Dict[str, str],
+                     out: TextIO) -> Optional[_Child]:
+    """Wait for a stop or a node that exits and is not respawned; respawn the others."""
     while not stop.wait(POLL_S):
-        for child in children:
-            if child.popen.poll() is not None:
+        for index, child in enumerate(children):
+            code = child.popen.poll()
+            if code is None:
+                continue
+            if not child.spec.respawn:
                 return child
+            out.write(f'[bringup] {child.spec.name} exited with {code}; respawning in '
+                      f'{child.spec.respawn_delay:g} s\n')
+            if stop.wait(child.spec.respawn_delay):
+                return None
+            child.join_output()
+            children[index] = _Child(child.spec, env, out)
     return None
 
 

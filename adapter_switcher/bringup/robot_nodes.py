@@ -15,6 +15,10 @@
 """
 The robot's nodes: the context manager and the inference node, with their parameters.
 
+Managed (the bringup's and launch files' default), both nodes wait unconfigured
+(``autostart: false``) and a lifecycle manager brings them up in order, as in Nav2; plain, each
+node configures and activates itself.
+
 ``launch/robot.launch.py``, the simulation launch files and ``adapter-switcher bringup`` all build
 their node list here, so every way of starting the robot runs the same nodes with the same
 parameters.
@@ -29,11 +33,12 @@ from adapter_switcher.paths import share_path
 DEFAULT_PARAMS_FILE = 'config/adapter_switcher.yaml'
 CONTEXT_MANAGER = 'context_manager'
 INFERENCE_NODE = 'inference_node'
+LIFECYCLE_MANAGER = 'lifecycle_manager'
 
 PathLike = Union[str, Path]
 
 
-def parse_bool(value: Union[bool, str]) -> bool:
+def parse_bool(value: Union[bool, str], name: str = 'value') -> bool:
     """Read a launch-argument style boolean ('true'/'false', any case, or 1/0)."""
     if isinstance(value, bool):
         return value
@@ -42,34 +47,52 @@ def parse_bool(value: Union[bool, str]) -> bool:
         return True
     if text in ('false', '0', 'no', 'off', ''):
         return False
-    raise ValueError(f'expected true or false, got {value!r}')
+    raise ValueError(f'{name}: expected true or false, got {value!r}')
 
 
 def robot_node_specs(namespace: str = '', params_file: Optional[PathLike] = None,
                      adapters_dir: Optional[PathLike] = None,
-                     use_sim_time: Union[bool, str] = False) -> List[NodeSpec]:
+                     use_sim_time: Union[bool, str] = False,
+                     managed: Union[bool, str] = False,
+                     respawn: Union[bool, str] = False) -> List[NodeSpec]:
     """
-    Return the NodeSpecs of the context manager and the inference node.
+    Return the NodeSpecs of the context manager and the inference node (and their manager).
 
     ``params_file`` defaults to the package's config/adapter_switcher.yaml; ``adapters_dir``
     (a directory of adapter directories) replaces the inference node's ``adapters_dirs``;
-    ``use_sim_time`` is set on both nodes. Empty strings mean "not given", as launch arguments
-    with an empty default arrive.
+    ``use_sim_time`` is set on both nodes. ``managed`` adds a lifecycle manager that drives
+    both nodes (which then do not autostart); ``respawn`` restarts a node that dies. Empty
+    strings mean "not given", as launch arguments with an empty default arrive; a boolean that
+    is not one raises ValueError naming the argument.
     """
     params = Path(params_file) if params_file else share_path(DEFAULT_PARAMS_FILE)
     if not params.is_file():
         raise FileNotFoundError(f'parameter file {params} does not exist')
     params = str(params.resolve())
-    common = {'use_sim_time': parse_bool(use_sim_time)}
+    managed = parse_bool(managed, 'managed')
+    respawn = parse_bool(respawn, 'respawn')
+    common = {'use_sim_time': parse_bool(use_sim_time, 'use_sim_time')}
+    if managed:
+        common['autostart'] = False
     inference = dict(common)
     if adapters_dir:
         inference['adapters_dirs'] = [str(Path(adapters_dir).expanduser().resolve())]
     namespace = namespace.strip().strip('/') if namespace else ''
-    return [
+    specs = [
         NodeSpec(executable=CONTEXT_MANAGER,
                  module='adapter_switcher.nodes.context_manager_node',
-                 name=CONTEXT_MANAGER, namespace=namespace, parameters=(params, common)),
+                 name=CONTEXT_MANAGER, namespace=namespace, parameters=(params, common),
+                 respawn=respawn),
         NodeSpec(executable=INFERENCE_NODE,
                  module='adapter_switcher.nodes.inference_node',
-                 name=INFERENCE_NODE, namespace=namespace, parameters=(params, inference)),
+                 name=INFERENCE_NODE, namespace=namespace, parameters=(params, inference),
+                 respawn=respawn),
     ]
+    if managed:
+        specs.append(NodeSpec(
+            executable=LIFECYCLE_MANAGER,
+            module='adapter_switcher.nodes.lifecycle_manager_node',
+            name=LIFECYCLE_MANAGER, namespace=namespace,
+            parameters=({'use_sim_time': common['use_sim_time'], 'autostart': True,
+                         'node_names': [CONTEXT_MANAGER, INFERENCE_NODE]},)))
+    return specs

@@ -21,6 +21,7 @@ NextAdapterPredictor names the adapter likely to be needed next so the inference
 prefetch it. Both go out on latched std_msgs/String topics, like Nav2's selector topics. The
 prediction is published only when its confidence reaches ``min_prediction_confidence`` (an empty
 string otherwise), so the confidence decision stays here and the topic stays a plain String.
+A managed node (:class:`ManagedNode`): configure loads the rules, activate starts evaluating.
 """
 
 import sys
@@ -29,24 +30,26 @@ from adapter_switcher.context.features import FeatureExtractor
 from adapter_switcher.context.policy import ContextPolicy
 from adapter_switcher.context.predictor import NextAdapterPredictor
 from adapter_switcher.context.predictor import TransitionModel
-from adapter_switcher.context.rules import load_rules
 from adapter_switcher.nodes.diagnostics import make_array
 from adapter_switcher.nodes.diagnostics import make_status
 from adapter_switcher.nodes.diagnostics import OK
+from adapter_switcher.nodes.managed_node import AUTOSTART
+from adapter_switcher.nodes.managed_node import ManagedNode
+from adapter_switcher.nodes.params import current_values
 from adapter_switcher.nodes.params import declare_all
 from adapter_switcher.nodes.params import ParamSpec
 from adapter_switcher.nodes.qos import COMMAND_QOS
 from adapter_switcher.nodes.qos import LATCHED_QOS
+from adapter_switcher.nodes.resolve import load_rules_parameter
 from adapter_switcher.nodes.resolve import resolve_path
 from adapter_switcher.nodes.runner import run_node
-from adapter_switcher.nodes.runner import StartupError
 from adapter_switcher.nodes.sensor_inputs import SensorInputs
 
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.node import Node
 from std_msgs.msg import String
 
 PARAMETERS = (
+    AUTOSTART,
     ParamSpec('rules_file', 'config/context_rules.yaml',
               'Context rules YAML (adapters, thresholds, hysteresis, feature settings); a '
               'relative path is relative to the package share directory.', read_only=True),
@@ -67,37 +70,60 @@ PARAMETERS = (
 )
 
 
-class ContextManagerNode(Node):
-    """Publishes desired_adapter and predicted_adapter from the sensor features."""
+class ContextManagerNode(ManagedNode):
+    """
+    Publishes desired_adapter and predicted_adapter from the sensor features.
+
+    A managed node: configure loads the rules and the learned transitions, activate starts the
+    evaluation, deactivate stops it, cleanup saves the transitions and releases everything.
+    """
 
     def __init__(self, **kwargs):
         super().__init__('context_manager', **kwargs)
-        params = declare_all(self, PARAMETERS)
-        rules_path = resolve_path(params['rules_file'])
-        try:
-            self._rules = load_rules(rules_path)
-        except (OSError, ValueError) as error:
-            raise StartupError(f'rules_file {rules_path}: {error}') from None
+        declare_all(self, PARAMETERS)
+        self._transitions = None
+
+    def configure_resources(self) -> None:
+        params = current_values(self, PARAMETERS)
+        self._rules = load_rules_parameter(params['rules_file'])
         transitions_file = params['transitions_file']
         self._transitions = TransitionModel(
             decay=params['transition_decay'],
             path=resolve_path(transitions_file) if transitions_file else None)
         self._policy = ContextPolicy(
             self._rules, NextAdapterPredictor(self._rules, self._transitions))
-        self._desired_pub = self.create_publisher(String, 'desired_adapter', LATCHED_QOS)
-        self._predicted_pub = self.create_publisher(String, 'predicted_adapter', LATCHED_QOS)
-        self._features_pub = self.create_publisher(DiagnosticArray, '~/features', COMMAND_QOS)
+        keep = self.keep_until_cleanup
+        self._desired_pub = keep(self.create_lifecycle_publisher(
+            String, 'desired_adapter', LATCHED_QOS))
+        self._predicted_pub = keep(self.create_lifecycle_publisher(
+            String, 'predicted_adapter', LATCHED_QOS))
+        self._features_pub = keep(self.create_lifecycle_publisher(
+            DiagnosticArray, '~/features', COMMAND_QOS))
         self._published = {'desired': None, 'predicted': None}
         rate = params['evaluation_rate_hz']
         self._sensors = SensorInputs(
             self, FeatureExtractor(self._rules.features),
-            on_update=None if rate > 0 else (lambda _sensor: self.evaluate()))
-        if rate > 0:
-            self._timer = self.create_timer(1.0 / rate, self.evaluate)
+            on_update=None if rate > 0 else self._on_sensor_update)
+        for subscription in self._sensors.subscriptions:
+            keep(subscription)
         self.get_logger().info(
-            f'rules {rules_path}: adapters {sorted(self._rules.adapters)}, default '
-            f"'{self._rules.default}'; evaluating "
+            f"rules {resolve_path(params['rules_file'])}: adapters "
+            f"{sorted(self._rules.adapters)}, default '{self._rules.default}'; evaluating "
             + (f'at {rate:g} Hz' if rate > 0 else 'on every sensor message'))
+
+    def activate_resources(self) -> None:
+        self._published = {'desired': None, 'predicted': None}
+        rate = self.get_parameter('evaluation_rate_hz').value
+        if rate > 0:
+            self.keep_until_deactivate(self.create_timer(1.0 / rate, self.evaluate))
+
+    def release_resources(self) -> None:
+        self.save_transitions()
+        self._transitions = None
+
+    def _on_sensor_update(self, _sensor: str) -> None:
+        if self.is_active:
+            self.evaluate()
 
     def evaluate(self) -> None:
         """Run the policy on the latest features and publish what changed."""
@@ -127,13 +153,12 @@ class ContextManagerNode(Node):
 
     def save_transitions(self) -> None:
         """Persist the learned transitions, if a file was configured."""
-        if self.get_parameter('transitions_file').value:
+        if self._transitions is not None and self.get_parameter('transitions_file').value:
             self._transitions.save()
 
 
 def main(args=None):
-    return run_node('context_manager', ContextManagerNode, args,
-                    on_shutdown=ContextManagerNode.save_transitions)
+    return run_node('context_manager', ContextManagerNode, args)
 
 
 if __name__ == '__main__':

@@ -20,6 +20,7 @@ becomes a StartupError naming the parameter, which the node reports in one line.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, List, Mapping, Optional
 
 from adapter_switcher.core import AdapterEngine
@@ -75,6 +76,9 @@ def build_engine(params: Mapping[str, Any]) -> EngineSetup:
     except BaseModelError as error:
         raise StartupError(f'base model: {error}') from None
     adapters_dirs = [str(resolve_path(d)) for d in params['adapters_dirs'] if d]
+    missing = [d for d in adapters_dirs if not Path(d).is_dir()]
+    if missing:
+        raise StartupError(f'adapters_dirs: directory {missing[0]} does not exist')
     config = EngineConfig(num_slots=params['num_slots'], max_rank=params['max_rank'],
                           host_cache_bytes=params['host_cache_mb'] << 20)
     try:

@@ -32,6 +32,10 @@ Which adapter runs:
 
 Safety: if a required sensor has been silent for ``sensor_timeout_s``, the node publishes zero
 velocity and reports ERROR on /diagnostics until data returns.
+
+Lifecycle (:class:`ManagedNode`): configure loads the model and the registry (a missing adapters
+directory or a bad rules file fails it with one line), activate starts the control loop,
+deactivate stops it after one zero velocity, cleanup releases the model.
 """
 
 import math
@@ -40,7 +44,6 @@ import threading
 from typing import Dict, Optional
 
 from adapter_switcher.context.features import FeatureExtractor
-from adapter_switcher.context.rules import load_rules
 from adapter_switcher.core import AdapterError
 from adapter_switcher.nodes.adapter_report import describe_swap
 from adapter_switcher.nodes.adapter_report import list_adapters_message
@@ -54,11 +57,14 @@ from adapter_switcher.nodes.diagnostics import OK
 from adapter_switcher.nodes.diagnostics import WARN
 from adapter_switcher.nodes.engine_setup import build_engine
 from adapter_switcher.nodes.executor import BoundedThreadsExecutor
+from adapter_switcher.nodes.managed_node import AUTOSTART
+from adapter_switcher.nodes.managed_node import ManagedNode
+from adapter_switcher.nodes.params import current_values
 from adapter_switcher.nodes.params import declare_all
 from adapter_switcher.nodes.params import ParamSpec
 from adapter_switcher.nodes.qos import COMMAND_QOS
 from adapter_switcher.nodes.qos import LATCHED_QOS
-from adapter_switcher.nodes.resolve import resolve_path
+from adapter_switcher.nodes.resolve import load_rules_parameter
 from adapter_switcher.nodes.runner import run_node
 from adapter_switcher.nodes.runner import StartupError
 from adapter_switcher.nodes.sensor_inputs import SENSOR_TOPICS
@@ -70,13 +76,13 @@ from geometry_msgs.msg import Twist
 from geometry_msgs.msg import TwistStamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import String
 from std_srvs.srv import SetBool
 from std_srvs.srv import Trigger
 
 PARAMETERS = (
+    AUTOSTART,
     ParamSpec('model_factory', 'adapter_switcher.demo.policy_model:build_policy',
               "Base model factory 'package.module:function' (used when model_hf_dir is "
               'empty).', read_only=True),
@@ -133,27 +139,39 @@ PARAMETERS = (
 )
 
 
-class InferenceNode(Node):
-    """Runs the policy on a timer, swaps adapters between ticks, publishes cmd_vel."""
+class InferenceNode(ManagedNode):
+    """
+    Runs the policy on a timer, swaps adapters between ticks, publishes cmd_vel.
+
+    A managed node: configure loads the model and the adapter registry, activate starts the
+    control loop, deactivate stops it and sends one zero velocity, cleanup releases the model.
+    """
 
     def __init__(self, **kwargs):
         super().__init__('inference_node', **kwargs)
-        params = declare_all(self, PARAMETERS)
+        declare_all(self, PARAMETERS)
+        self._lock = threading.Lock()
+        self._tick_lock = threading.Lock()
+        self._control_group = MutuallyExclusiveCallbackGroup()
+        self._setup = None
+        self._engine = None
+        self._running = False
+        self._desired: Optional[str] = None
+        self._predicted = ''
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    def configure_resources(self) -> None:
+        params = current_values(self, PARAMETERS)
         unknown = sorted(set(params['required_sensors']) - set(SENSOR_TOPICS))
         if unknown:
             raise StartupError(f'required_sensors: unknown sensor(s) {unknown}, use '
                                f'{sorted(SENSOR_TOPICS)}')
-        rules_path = resolve_path(params['rules_file'])
-        try:
-            features = load_rules(rules_path).features
-        except (OSError, ValueError) as error:
-            raise StartupError(f'rules_file {rules_path}: {error}') from None
+        features = load_rules_parameter(params['rules_file']).features
         self._setup = build_engine(params)
         self._engine = self._setup.engine
         self._required = tuple(params['required_sensors'])
         self._stats = SwapStats()
-        self._lock = threading.Lock()
-        self._desired: Optional[str] = None
+        self._desired = None
         self._predicted = ''
         self._last_error = ''
         self._stale: Dict[str, Optional[float]] = {}
@@ -161,30 +179,53 @@ class InferenceNode(Node):
         self._apply_initial_override(params['adapter_override'])
 
         self._stamped = params['enable_stamped_cmd_vel']
-        self._cmd_pub = self.create_publisher(
-            TwistStamped if self._stamped else Twist, 'cmd_vel', COMMAND_QOS)
-        self._active_pub = self.create_publisher(String, 'active_adapter', LATCHED_QOS)
-        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', COMMAND_QOS)
+        keep = self.keep_until_cleanup
+        self._cmd_pub = keep(self.create_lifecycle_publisher(
+            TwistStamped if self._stamped else Twist, 'cmd_vel', COMMAND_QOS))
+        self._active_pub = keep(self.create_lifecycle_publisher(
+            String, 'active_adapter', LATCHED_QOS))
+        self._diag_pub = keep(self.create_lifecycle_publisher(
+            DiagnosticArray, '/diagnostics', COMMAND_QOS))
         self._sensors = SensorInputs(self, FeatureExtractor(features))
-        self.create_subscription(String, 'desired_adapter', self._on_desired, LATCHED_QOS)
-        self.create_subscription(String, 'predicted_adapter', self._on_predicted, LATCHED_QOS)
-        self.create_service(Trigger, '~/reload_adapters', self._on_reload)
-        self.create_service(Trigger, '~/rollback', self._on_rollback)
-        self.create_service(Trigger, '~/list_adapters', self._on_list)
-        self.create_service(SetBool, '~/set_auto', self._on_set_auto)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.create_timer(params['diagnostics_period_s'], self.publish_diagnostics)
-        self._control_group = MutuallyExclusiveCallbackGroup()
-        self.create_timer(1.0 / params['rate_hz'], self._tick,
-                          callback_group=self._control_group)
-        self._publish_active()
+        for subscription in self._sensors.subscriptions:
+            keep(subscription)
+        keep(self.create_subscription(String, 'desired_adapter', self._on_desired, LATCHED_QOS))
+        keep(self.create_subscription(String, 'predicted_adapter', self._on_predicted,
+                                      LATCHED_QOS))
+        keep(self.create_service(Trigger, '~/reload_adapters', self._on_reload))
+        keep(self.create_service(Trigger, '~/rollback', self._on_rollback))
+        keep(self.create_service(Trigger, '~/list_adapters', self._on_list))
+        keep(self.create_service(SetBool, '~/set_auto', self._on_set_auto))
         infos = self._engine.adapters()
         self.get_logger().info(
             f'{len(infos)} adapter(s) in {self._setup.adapters_dirs}: '
             f'{", ".join(sorted(i.name for i in infos)) or "none"}; '
             f"{params['rate_hz']:g} Hz, {params['num_slots']} slots")
-        for name, reason in sorted(self._engine.rejections().items()):
-            self.get_logger().warning(f"adapter '{name}' rejected: {reason}")
+        for directory, reason in sorted(self._engine.rejections().items()):
+            self.get_logger().warning(f'adapter directory {directory} rejected: {reason}')
+
+    def activate_resources(self) -> None:
+        keep = self.keep_until_deactivate
+        keep(self.create_timer(self.get_parameter('diagnostics_period_s').value,
+                               self.publish_diagnostics))
+        keep(self.create_timer(1.0 / self.get_parameter('rate_hz').value, self._tick,
+                               callback_group=self._control_group))
+        with self._tick_lock:
+            self._running = True
+            self._published_active = None
+            self._publish_active()
+
+    def deactivate_resources(self) -> None:
+        """Stop the control loop (the timer is cancelled already) and stop the robot once."""
+        with self._tick_lock:
+            self._running = False
+            self._publish_cmd(self.get_clock().now(), 0.0, 0.0)
+        self.get_logger().info('deactivated: sent zero velocity, control loop stopped')
+
+    def release_resources(self) -> None:
+        if self._setup is not None:
+            self._setup.close()
+        self._setup = self._engine = None
 
     def _apply_initial_override(self, name: str) -> None:
         if not name:
@@ -232,6 +273,8 @@ class InferenceNode(Node):
         Only the swap itself happens here: no publishing, no waiting for other callbacks.
         """
         new = {p.name: p.value for p in parameters}
+        if self._engine is None:
+            return SetParametersResult(successful=True)  # checked when configure applies it
         override = new.get('adapter_override')
         if override is not None and override != self.get_parameter('adapter_override').value:
             if override:
@@ -249,6 +292,11 @@ class InferenceNode(Node):
 
     # ------------------------------------------------------------------------ control loop
     def _tick(self) -> None:
+        with self._tick_lock:
+            if self._running:
+                self._control_step()
+
+    def _control_step(self) -> None:
         now = self.get_clock().now()
         seconds = now.nanoseconds * 1e-9
         stale = stale_sensors(self._required, self._sensors.last_seen(), seconds,
@@ -386,10 +434,6 @@ class InferenceNode(Node):
                              hardware_id=self.get_fully_qualified_name())
         self._diag_pub.publish(make_array(self.get_clock().now().to_msg(), status))
 
-    def close(self) -> None:
-        """Stop the prefetcher and the engine's loader thread."""
-        self._setup.close()
-
 
 def _describe_stale(stale: Dict[str, Optional[float]]) -> str:
     return ', '.join(f'{name} never received' if age is None else f'{name} silent {age:.2f} s'
@@ -398,8 +442,7 @@ def _describe_stale(stale: Dict[str, Optional[float]]) -> str:
 
 def main(args=None):
     return run_node('inference_node', InferenceNode, args,
-                    executor_factory=lambda: BoundedThreadsExecutor(num_threads=2),
-                    on_shutdown=InferenceNode.close)
+                    executor_factory=lambda: BoundedThreadsExecutor(num_threads=2))
 
 
 if __name__ == '__main__':

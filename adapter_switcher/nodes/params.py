@@ -66,6 +66,11 @@ def declare_all(node, specs: Iterable[ParamSpec]) -> Dict[str, Any]:
     """Declare every parameter of a table on the node and return their start-up values."""
     specs = list(specs)
     node.declare_parameters('', [(s.name, s.default, s.descriptor()) for s in specs])
+    return current_values(node, specs)
+
+
+def current_values(node, specs: Iterable[ParamSpec]) -> Dict[str, Any]:
+    """Return the node's current values of a table's parameters (configure reads them here)."""
     return {s.name: node.get_parameter(s.name).value for s in specs}
 
 

@@ -24,6 +24,8 @@ import importlib
 from pathlib import Path
 from typing import Callable
 
+from adapter_switcher.context.rules import load_rules
+from adapter_switcher.nodes.runner import StartupError
 from adapter_switcher.paths import share_dir
 
 
@@ -45,3 +47,15 @@ def import_callable(reference: str) -> Callable:
     if not callable(function):
         raise ValueError(f'{reference!r} is not callable')
     return function
+
+
+def load_rules_parameter(value: str):
+    """Load the rules file a ``rules_file`` parameter names; raise StartupError saying why not."""
+    path = resolve_path(value)
+    try:
+        return load_rules(path)
+    except (OSError, ValueError) as error:
+        detail = str(error)
+        if detail.startswith(f'{path}: '):
+            detail = detail[len(f'{path}: '):]
+        raise StartupError(f'rules_file {path}: {detail}') from None

@@ -17,7 +17,9 @@ The ``main()`` of every node: init, spin, clean shutdown on Ctrl-C, one exit cod
 
 The shape of ros2/demos ``demo_nodes_py``, written once: a node whose configuration is wrong
 (a missing rules file, an unknown override adapter) raises :class:`StartupError`, which is logged
-as one clear line and exits with status 1 instead of a traceback.
+as one clear line and exits with status 1 instead of a traceback. A managed node
+(:class:`adapter_switcher.nodes.managed_node.ManagedNode`) walks itself to active before spinning
+when its ``autostart`` parameter says so, and is taken through shutdown at the end.
 """
 
 import signal
@@ -43,6 +45,8 @@ def run_node(name: str, factory: Callable, args=None,
     code = 0
     try:
         node = factory()
+        if hasattr(node, 'start_up'):
+            node.start_up()
         executor = executor_factory()
         executor.add_node(node)
         executor.spin()
@@ -56,6 +60,8 @@ def run_node(name: str, factory: Callable, args=None,
         if executor is not None:
             executor.shutdown()
         if node is not None:
+            if hasattr(node, 'finalize'):
+                node.finalize()
             if on_shutdown is not None:
                 on_shutdown(node)
             node.destroy_node()
