@@ -175,9 +175,9 @@ def _assert_unchanged(world):
 
 @pytest.mark.parametrize('name', sorted(BROKEN))
 def test_broken_adapter_is_rejected_with_reason(world, name):
-    engine = world[0]
+    engine, root = world[0], world[1]
     expected = BROKEN[name][1]
-    assert expected in engine.rejections()[name]
+    assert expected in engine.rejections()[str(root / name)]
     with pytest.raises(AdapterRejected) as raised:
         engine.activate(name)
     assert f"adapter '{name}' rejected" in str(raised.value) and expected in str(raised.value)
@@ -227,7 +227,7 @@ def test_file_corrupted_after_scan_is_caught_at_load(world, tmp_path):
     _truncated_weights(copy_dir)
     with pytest.raises(AdapterRejected, match='truncated'):
         engine.activate('late_damage')
-    assert 'truncated' in engine.rejections()['late_damage']
+    assert 'truncated' in engine.rejections()[str(copy_dir)]
     shutil.rmtree(copy_dir)
     engine.scan()
     _assert_unchanged(world)
@@ -284,3 +284,26 @@ def test_duplicate_name_is_reported_against_the_later_directory(tmp_path):
     assert 'shared' not in reasons
     assert "duplicate adapter name 'shared'" in reasons[str(tmp_path / 'b_second')]
     engine.activate('shared')
+
+
+def test_two_directories_claiming_one_name_are_both_shown(tmp_path):
+    base = tiny_base()
+    first, second = tmp_path / 'site', tmp_path / 'user'
+    good = write_adapter(base, first / 'hazard', seed=1, **LORA)
+    bad = write_adapter(base, second / 'hazard', seed=2, **LORA)
+    _nan_weights(bad)
+    broken_twice = [write_adapter(base, d / 'narrow', seed=3, **LORA) for d in (first, second)]
+    _nan_weights(broken_twice[0])
+    _truncated_weights(broken_twice[1])
+    engine = AdapterEngine(copy.deepcopy(base), [second, first], EngineConfig(num_slots=2),
+                           probe_inputs=((torch.randint(0, 256, (1, 8)),), {}))
+    reasons = engine.rejections()
+    assert [a.name for a in engine.adapters()] == ['hazard']
+    assert 'non-finite' in reasons[str(bad)] and str(good) not in reasons
+    assert 'non-finite' in reasons[str(broken_twice[0])]
+    assert 'truncated' in reasons[str(broken_twice[1])]
+    engine.activate('hazard')
+    with pytest.raises(AdapterRejected) as raised:
+        engine.activate('narrow')
+    assert str(broken_twice[0]) in str(raised.value) and str(broken_twice[1]) in str(raised.value)
+    assert engine.active == 'hazard'

@@ -220,7 +220,7 @@ class AdapterEngine:
         return infos
 
     def rejections(self) -> Dict[str, str]:
-        """Return the adapters the last scan rejected, with the reasons."""
+        """Return ``{directory: reason}`` of the adapter directories the last scan rejected."""
         return self._registry.rejections()
 
     @property

@@ -19,7 +19,9 @@ Each sub-directory that looks like an adapter is checked once, fully, when it is
 files present and of accepted kinds (no pickle), manifest hashes, base fingerprint, config
 readable by PEFT, targets and shapes against the base model, rank within the engine's maximum,
 every weight finite. Accepted adapters become :class:`AdapterRecord`; every rejection is kept
-with its reason. A record remembers the weight file's identity (size, mtime, inode) so a later
+with its reason, keyed by the directory it came from: two directories that claim one name are
+both shown to the operator, the accepted one among the adapters and the rejected one under its
+own path. A record remembers the weight file's identity (size, mtime, inode) so a later
 load can tell the file changed since validation and validate it again instead of trusting it.
 
 Versions: a directory named ``name@version`` (its manifest must declare that name and version)
@@ -168,39 +170,40 @@ class AdapterRegistry:
         self.directories = [Path(d) for d in directories]
         self.validator = validator
         self._records: Dict[str, AdapterRecord] = {}
-        self._rejections: Dict[str, str] = {}
+        # directory -> (the adapter name it declared, if it got that far; the reason)
+        self._rejections: Dict[str, Tuple[Optional[str], str]] = {}
         self._served: Dict[str, str] = {}
 
     def scan(self) -> ScanReport:
         """Re-read every directory; the previous records stay valid objects for running loads."""
         records: Dict[str, AdapterRecord] = {}
-        rejections: Dict[str, str] = {}
+        rejections: Dict[str, Tuple[Optional[str], str]] = {}
         for directory in self.directories:
             if not directory.is_dir():
-                rejections[str(directory)] = 'adapter directory does not exist'
+                rejections[str(directory)] = (None, 'adapters directory does not exist')
                 continue
             for candidate in sorted(p for p in directory.iterdir() if is_adapter_dir(p)):
                 self._scan_one(candidate, records, rejections)
         before = set(self._records)
         self._records, self._rejections = records, rejections
-        return ScanReport(sorted(records), dict(rejections), sorted(set(records) - before),
+        return ScanReport(sorted(records), self.rejections(), sorted(set(records) - before),
                           sorted(before - set(records)))
 
     def _scan_one(self, candidate: Path, records: Dict[str, AdapterRecord],
-                  rejections: Dict[str, str]) -> None:
+                  rejections: Dict[str, Tuple[Optional[str], str]]) -> None:
         name = candidate.name
         try:
             name = (_versioned_name(candidate) if VERSION_SEPARATOR in name
                     else _declared_name(candidate))
             if name in records:
-                rejections[str(candidate)] = (f"duplicate adapter name '{name}': already "
-                                              f'provided by {records[name].files.directory}')
+                rejections[str(candidate)] = (None, f"duplicate adapter name '{name}': already "
+                                                    f'provided by {records[name].files.directory}')
                 return
             record, _ = self.validator.validate(name, candidate)
         except AdapterRejected as error:
-            rejections[name] = error.reason
+            rejections[str(candidate)] = (name, error.reason)
         except InvalidAdapterName as error:
-            rejections[str(candidate)] = str(error)
+            rejections[str(candidate)] = (None, str(error))
         else:
             records[name] = record
 
@@ -213,8 +216,12 @@ class AdapterRegistry:
         record = self._records.get(name)
         if record is not None:
             return record
-        if name in self._rejections:
-            raise AdapterRejected(name, self._rejections[name])
+        reasons = [(path, reason) for path, (rejected, reason) in sorted(self._rejections.items())
+                   if rejected == name]
+        if len(reasons) == 1:
+            raise AdapterRejected(name, reasons[0][1])
+        if reasons:
+            raise AdapterRejected(name, '; '.join(f'{path}: {reason}' for path, reason in reasons))
         versions = self.versions(name) if VERSION_SEPARATOR not in name else []
         if versions:
             served = self._served.get(name)
@@ -253,15 +260,17 @@ class AdapterRegistry:
 
     def reject(self, name: str, reason: str) -> AdapterRejected:
         """Record that ``name`` failed after its scan (until the next scan); return the error."""
-        self._records.pop(name, None)
-        self._rejections[name] = reason
+        record = self._records.pop(name, None)
+        path = str(record.files.directory) if record is not None else name
+        self._rejections[path] = (name, reason)
         return AdapterRejected(name, reason)
 
     def records(self) -> List[AdapterRecord]:
         return [self._records[k] for k in sorted(self._records)]
 
     def rejections(self) -> Dict[str, str]:
-        return dict(self._rejections)
+        """Return ``{directory: reason}`` of every rejected adapter directory."""
+        return {path: reason for path, (_name, reason) in self._rejections.items()}
 
     def __contains__(self, name: str) -> bool:
         try:
