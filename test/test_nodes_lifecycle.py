@@ -78,6 +78,10 @@ def _change(dds, node, label):
     return dds.call_service(ChangeState, f'/{node}/change_state', request, TIMEOUT).success
 
 
+def _manager(dds, command):
+    return dds.call_service(Trigger, f'/lifecycle_manager/{command}', Trigger.Request(), TIMEOUT)
+
+
 def _moving(msg):
     return msg is not None and (abs(msg.linear.x) > 1e-6 or abs(msg.angular.z) > 1e-6)
 
@@ -142,19 +146,17 @@ def test_every_transition_of_both_nodes_with_failing_configures(demo_dir, tmp_pa
         # activate again, then deactivate + cleanup + configure + activate (a full cycle).
         assert _change(dds, 'inference_node', 'activate')
         dds.wait_for(lambda: _moving(cmd.last()), TIMEOUT, 'moving again after reactivation')
-        assert _change(dds, 'inference_node', 'deactivate')
-        assert _change(dds, 'inference_node', 'cleanup')
-        assert _state(dds, 'inference_node') == 'unconfigured'
-        assert _change(dds, 'inference_node', 'configure')
-        assert _change(dds, 'inference_node', 'activate')
+        for label, state in (('deactivate', 'inactive'), ('cleanup', 'unconfigured'),
+                             ('configure', 'inactive'), ('activate', 'active')):
+            assert _change(dds, 'inference_node', label) and _state(
+                dds, 'inference_node') == state
         dds.wait_for(lambda: _moving(cmd.last()), TIMEOUT, 'moving after a cleanup cycle')
 
-        # Shutdown from active (the inference node) and from inactive (the context manager).
-        assert _change(dds, 'context_manager', 'deactivate')
-        assert _change(dds, 'context_manager', 'shutdown')
-        assert _state(dds, 'context_manager') == 'finalized'
-        assert _change(dds, 'inference_node', 'shutdown')
-        assert _state(dds, 'inference_node') == 'finalized'
+        # Shutdown from inactive (the context manager) and from active (the inference node).
+        for node, labels in (('context_manager', ('deactivate', 'shutdown')),
+                             ('inference_node', ('shutdown',))):
+            assert all(_change(dds, node, label) for label in labels)
+            assert _state(dds, node) == 'finalized'
         dds.wait_for(lambda: not _moving(cmd.last()), TIMEOUT, 'zero velocity at shutdown')
         assert inference.alive() and context.alive()
         assert dds.stop(inference) == 0 and dds.stop(context) == 0
@@ -170,23 +172,17 @@ def test_lifecycle_manager_brings_up_pauses_resumes_and_stops_on_a_failed_config
         for name in ('context_manager', 'inference_node', 'lifecycle_manager'):
             dds.start(specs[name])
         dds.wait_for(lambda: _moving(cmd.last()), START_TIMEOUT, 'the manager brought it up')
-        assert dds.call_service(Trigger, '/lifecycle_manager/is_active',
-                                Trigger.Request()).success
-        response = dds.call_service(Trigger, '/lifecycle_manager/pause', Trigger.Request(),
-                                    TIMEOUT)
+        assert _manager(dds, 'is_active').success
+        response = _manager(dds, 'pause')
         assert response.success, response.message
         assert _state(dds, 'inference_node') == 'inactive'
         assert _state(dds, 'context_manager') == 'inactive'
         dds.wait_for(lambda: not _moving(cmd.last()), TIMEOUT, 'zero velocity when paused')
-        assert not dds.call_service(Trigger, '/lifecycle_manager/is_active',
-                                    Trigger.Request()).success
-        response = dds.call_service(Trigger, '/lifecycle_manager/resume', Trigger.Request(),
-                                    TIMEOUT)
+        assert not _manager(dds, 'is_active').success
+        response = _manager(dds, 'resume')
         assert response.success, response.message
         dds.wait_for(lambda: _moving(cmd.last()), TIMEOUT, 'moving after resume')
-        response = dds.call_service(Trigger, '/lifecycle_manager/reset', Trigger.Request(),
-                                    TIMEOUT)
-        assert response.success and _state(dds, 'inference_node') == 'unconfigured'
+        assert _manager(dds, 'reset').success and _state(dds, 'inference_node') == 'unconfigured'
 
     missing = tmp_path / 'no_adapters'
     specs = _specs(demo_dir, missing, rules, managed=True)
