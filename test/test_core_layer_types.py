@@ -138,7 +138,7 @@ def test_unsupported_layers_are_refused_by_name_and_type(tmp_path, target, reaso
     x = torch.randn(1, 5, 16)
     engine = AdapterEngine(copy.deepcopy(base), [tmp_path], EngineConfig(num_slots=2),
                            probe_inputs=((x,), {}))
-    assert reason in engine.rejections()['bad']
+    assert reason in engine.rejections()[str(tmp_path / 'bad')]
     engine.activate('good')
     before = engine.step(x).output
     with pytest.raises(AdapterRejected, match='rejected: targets'):
