@@ -74,6 +74,7 @@ from torch import nn
 SLOT_WAIT_S = 30.0
 CHUNK_BYTES = 4 << 20
 TRIAL_SLOT = '~trial:'
+SLICE_HEADROOM = 2.0
 
 
 @dataclass(frozen=True)
@@ -559,8 +560,10 @@ class AdapterEngine:
         Copy sources into targets, batched; in the background, in slices between ticks.
 
         A foreground copy (someone is waiting for it) is one batched call. A background copy
-        goes in slices of about CHUNK_BYTES, each started only when the tick clock says it fits
-        before the next tick, using the measured copy bandwidth to size it.
+        goes in slices of about CHUNK_BYTES, each started only when the tick clock says twice
+        its expected time (measured copy bandwidth) fits before the next tick: a slice slowed
+        down by a busy machine must still end before the tick, or the tick waits for a CPU
+        (two cores) or for the GIL the loader takes back after the copy.
         """
         if not background:
             with torch.no_grad():
@@ -572,7 +575,7 @@ class AdapterEngine:
             while end < len(targets) and (end == start or nbytes < CHUNK_BYTES):
                 nbytes += targets[end].nbytes
                 end += 1
-            self._clock.wait_for_room(nbytes / self._copy_bandwidth)
+            self._clock.wait_for_room(SLICE_HEADROOM * nbytes / self._copy_bandwidth)
             began = time.perf_counter()
             with torch.no_grad():
                 torch._foreach_copy_(targets[start:end], sources[start:end])

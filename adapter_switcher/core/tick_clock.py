@@ -19,6 +19,11 @@ A robot's control loop ticks at a fixed rate; between ticks the CPU idles. The p
 asks :meth:`TickClock.wait_for_room` before each slice of work (a few megabytes of copying, or a
 probe forward) and is held back until the slice fits before the next tick is due, so loading a
 large adapter never steals time from a tick. When no loop is ticking, nothing waits.
+
+The next tick is predicted from the loop's phase, not from the last start: a fixed-rate loop
+(a ROS timer) that started one tick late starts the next one on schedule, so predicting
+"last start + period" would let background work run into it. The phase anchor follows the
+earliest starts at once and later ones only slowly, so one late tick does not move it.
 """
 
 import threading
@@ -26,6 +31,7 @@ import time
 
 MARGIN_S = 0.002
 _EMA = 0.2
+_LATE_DRIFT = 0.1
 
 
 class TickClock:
@@ -34,6 +40,7 @@ class TickClock:
     def __init__(self):
         self._cond = threading.Condition()
         self._start = 0.0
+        self._anchor = 0.0
         self._end = 0.0
         self._period = 0.0
         self._duration = 0.0
@@ -45,6 +52,7 @@ class TickClock:
         with self._cond:
             if self._start:
                 self._period = _smooth(self._period, now - self._start)
+            self._anchor = self._follow_phase(now)
             self._start = now
             self._in_tick = True
 
@@ -62,6 +70,21 @@ class TickClock:
         """Return the typical tick duration in seconds (0 before the first tick)."""
         return self._duration
 
+    def _follow_phase(self, start: float) -> float:
+        """Return the phase anchor after a tick started at ``start`` (lock held)."""
+        if not self._anchor or not self._period:
+            return start
+        projected = self._anchor + round((start - self._anchor) / self._period) * self._period
+        if start <= projected:
+            return start
+        return projected + _LATE_DRIFT * (start - projected)
+
+    def _next_start(self) -> float:
+        """Return when the next tick is expected to start (lock held, loop ticking)."""
+        after_last = self._anchor + (round((self._start - self._anchor) / self._period) + 1) \
+            * self._period
+        return min(after_last, self._start + self._period)
+
     def _ticking(self, now: float) -> bool:
         return bool(self._period) and now - self._start < 3 * self._period
 
@@ -78,7 +101,7 @@ class TickClock:
                 if not self._ticking(now):
                     return
                 if not self._in_tick:
-                    room = self._start + self._period - now - MARGIN_S
+                    room = self._next_start() - now - MARGIN_S
                     if room >= seconds:
                         return
                     gap = self._period - self._duration - MARGIN_S

@@ -1,0 +1,155 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Where a control tick's time went: on the CPU, waiting for a CPU, waiting for the GIL, or GC.
+
+On a shared machine a slow tick can be the process's own fault (a background thread holding
+the GIL, a garbage collection, our own loader competing for a core) or someone else's (another
+process on the core). Linux keeps, per thread, the time spent running and the time spent
+runnable but waiting for a CPU (``/proc/<pid>/task/<tid>/schedstat``). For each tick the loop
+reads both for the ticking thread and for the background loader, and records the GC pauses
+(``gc.callbacks``) that overlap it:
+
+- ``runq``: the tick thread was ready but had no CPU. Up to the CPU time our loader used in the
+  same window this counts as inside (our own competition); the rest is outside.
+- ``blocked``: neither running nor runnable, beyond the requested sleep: waiting for the GIL
+  or a lock (the forward lock, during a probe that overran the gap).
+- ``gc``: a garbage collection paused the interpreter during the tick.
+- ``loader_cpu`` and ``loader_runq``: what the loader thread did meanwhile. A loader that was
+  preempted by the OS while holding the GIL or an engine lock shows as ``blocked`` in the tick
+  and ``loader_runq`` in the loader (a convoy: ours, triggered from outside).
+
+``in_process_s`` is the tick latency minus the outside part and minus any lateness inherited
+from the previous tick: what the tick would have taken on a machine of its own. A tick that
+starts more than a period late skips the slots it missed, as a ROS timer does, so one long
+stall is one slow tick, not a run of them. Only Linux has schedstat; elsewhere both waits read
+as zero.
+"""
+
+from dataclasses import dataclass
+import gc
+import threading
+import time
+from typing import List, Optional, Tuple
+
+_SCHED = '/proc/self/task/{}/schedstat'
+
+
+def schedstat(tid: int) -> Tuple[float, float]:
+    """Return ``(on_cpu_s, runqueue_wait_s)`` of a thread of this process, (0, 0) if unknown."""
+    try:
+        with open(_SCHED.format(tid)) as stream:
+            on_cpu, waited, _ = stream.read().split()
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return int(on_cpu) * 1e-9, int(waited) * 1e-9
+
+
+class GcPauses:
+    """Records every garbage collection's start and stop, for overlap with ticks."""
+
+    def __init__(self):
+        self.pauses: List[Tuple[float, float, int]] = []
+        self._started = 0.0
+
+    def _callback(self, phase, info):
+        now = time.perf_counter()
+        if phase == 'start':
+            self._started = now
+        else:
+            self.pauses.append((self._started, now, info.get('generation', -1)))
+
+    def __enter__(self):
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc):
+        gc.callbacks.remove(self._callback)
+
+    def overlap(self, start: float, end: float) -> float:
+        """Return the seconds of GC pause within ``[start, end]`` (recent pauses only)."""
+        total = 0.0
+        for began, ended, _ in reversed(self.pauses[-16:]):
+            if ended < start:
+                break
+            total += max(0.0, min(end, ended) - max(start, began))
+        return total
+
+
+@dataclass(frozen=True)
+class TickSample:
+    """One tick: latency from its scheduled start to its output, and where the time went."""
+
+    latency_s: float
+    inherited_s: float
+    on_cpu_s: float
+    runq_s: float
+    blocked_s: float
+    gc_s: float
+    loader_cpu_s: float
+    loader_runq_s: float
+
+    @property
+    def inside_runq_s(self) -> float:
+        return min(self.runq_s, self.loader_cpu_s)
+
+    @property
+    def outside_s(self) -> float:
+        return max(0.0, self.runq_s - self.inside_runq_s)
+
+    @property
+    def in_process_s(self) -> float:
+        return max(0.0, self.latency_s - self.inherited_s - self.outside_s)
+
+
+class TickLoop:
+    """Calls ``tick()`` at a fixed rate and records a :class:`TickSample` per tick."""
+
+    def __init__(self, period: float, gc_pauses: GcPauses):
+        self.period = period
+        self.gc_pauses = gc_pauses
+        self.loader_tid: Optional[int] = None
+        self.overruns = 0
+        self._tid = threading.get_native_id()
+        self._next = time.perf_counter()
+
+    def resync(self) -> None:
+        """Start the schedule afresh (after the loop was held up on purpose)."""
+        self._next = time.perf_counter()
+
+    def run(self, ticks: int, tick) -> List[TickSample]:
+        return [self.tick(tick) for _ in range(ticks)]
+
+    def tick(self, tick) -> TickSample:
+        before = time.perf_counter()
+        self._next += self.period
+        if before - self._next > self.period:
+            self._next += (before - self._next) // self.period * self.period
+            self.overruns += 1
+        cpu0, runq0 = schedstat(self._tid)
+        loader0 = schedstat(self.loader_tid) if self.loader_tid else (0.0, 0.0)
+        delay = self._next - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        tick()
+        end = time.perf_counter()
+        cpu1, runq1 = schedstat(self._tid)
+        loader1 = schedstat(self.loader_tid) if self.loader_tid else (0.0, 0.0)
+        on_cpu, runq = cpu1 - cpu0, runq1 - runq0
+        slept = max(0.0, self._next - before)
+        blocked = max(0.0, end - before - slept - on_cpu - runq)
+        return TickSample(end - self._next, max(0.0, before - self._next), on_cpu, runq,
+                          blocked, self.gc_pauses.overlap(self._next, end),
+                          loader1[0] - loader0[0], loader1[1] - loader0[1])
