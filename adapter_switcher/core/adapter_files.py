@@ -29,9 +29,9 @@ import os
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from adapter_switcher.core.lora_config import LoraConfigError
+from adapter_switcher.core.lora_config import LoraSettings
 from adapter_switcher.core.names import check_adapter_name
-
-from peft import LoraConfig
 
 ADAPTER_CONFIG = 'adapter_config.json'
 ADAPTER_WEIGHTS = 'adapter_model.safetensors'
@@ -94,16 +94,16 @@ def locate_files(directory: Path) -> AdapterFiles:
     return AdapterFiles(directory, config_path, weights_path, manifest)
 
 
-def read_lora_config(path: Path) -> LoraConfig:
-    """Read ``adapter_config.json`` into PEFT's own LoraConfig, refusing other PEFT types."""
+def read_lora_config(path: Path) -> LoraSettings:
+    """Read ``adapter_config.json`` by PEFT's LoraConfig rules, refusing other PEFT types."""
     raw = _read_json_object(path)
     peft_type = raw.get('peft_type')
     if peft_type != 'LORA':
         raise AdapterFormatError(
             f'{path.name}: peft_type is {peft_type!r}, only LORA is supported')
     try:
-        return LoraConfig.from_pretrained(str(path.parent))
-    except (TypeError, ValueError) as error:
+        return LoraSettings.from_dict(raw)
+    except LoraConfigError as error:
         raise AdapterFormatError(f'{path.name} is not a valid LoraConfig: {error}') from None
 
 

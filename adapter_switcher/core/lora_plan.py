@@ -15,10 +15,10 @@
 """
 Where an adapter's weights go: per target module, its rank, scaling and tensor keys.
 
-The rules are PEFT's own, called rather than rewritten: ``check_target_module_exists`` decides
-which modules a config targets, ``get_pattern_key`` resolves ``rank_pattern``/``alpha_pattern``,
-and the scaling is ``lora_alpha / r`` or ``lora_alpha / sqrt(r)`` with ``use_rslora``, as
-``LoraLayer.update_layer`` computes it. Anything that would make PEFT compute something other
+The rules are PEFT's (restated without importing it in :mod:`lora_config`, tested against it):
+``check_target_module_exists`` decides which modules a config targets, ``get_pattern_key``
+resolves ``rank_pattern``/``alpha_pattern``, and the scaling is ``lora_alpha / r`` or
+``lora_alpha / sqrt(r)`` with ``use_rslora``, as ``LoraLayer.update_layer`` computes it. Anything that would make PEFT compute something other
 than plain ``base(x) + B(A(x)) * scaling`` (DoRA and other variants, LoRA bias, modules_to_save,
 ...) is refused with its name, so the engine never silently disagrees with PEFT.
 
@@ -29,18 +29,14 @@ The layer types are PEFT's too, with the shapes its LoRA layers save: Linear and
 """
 
 from dataclasses import dataclass
-from dataclasses import fields
 import math
+import sys
 from typing import Dict, Mapping, Optional, Tuple
 
-from peft import LoraConfig
-from peft.tuners.tuners_utils import check_target_module_exists
-from peft.utils.other import get_pattern_key
+from adapter_switcher.core.lora_config import LoraSettings
 from torch import nn
-from transformers.pytorch_utils import Conv1D
 
 _PEFT_PREFIX = 'base_model.model.'
-_LINEAR_LAYERS = (nn.Linear, Conv1D)
 _CONV_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _LINEAR_KEYS = ('lora_A', 'lora_B')
 _EMBEDDING_KEYS = ('lora_embedding_A', 'lora_embedding_B')
@@ -86,6 +82,18 @@ def layer_features(module: nn.Module) -> Tuple[int, int]:
     return in_features, out_features
 
 
+def is_linear(module: nn.Module) -> bool:
+    """
+    Return whether ``module`` is a Linear or a transformers Conv1D.
+
+    transformers is not imported for this: if it is not loaded, no module can be its Conv1D.
+    """
+    if isinstance(module, nn.Linear):
+        return True
+    pytorch_utils = sys.modules.get('transformers.pytorch_utils')
+    return pytorch_utils is not None and isinstance(module, pytorch_utils.Conv1D)
+
+
 def layer_problem(module: nn.Module) -> Optional[str]:
     """Return why the engine cannot run LoRA on this layer, or None if it can."""
     if isinstance(module, _CONV_LAYERS):
@@ -93,7 +101,7 @@ def layer_problem(module: nn.Module) -> Optional[str]:
             return (f'dilation {tuple(module.dilation)}: the LoRA conv of PEFT has no '
                     'dilation, so its output would not line up with the layer output')
         return None
-    if isinstance(module, _LINEAR_LAYERS):
+    if is_linear(module):
         return None
     if isinstance(module, nn.Embedding):
         if module.max_norm is not None:
@@ -118,27 +126,7 @@ def expected_shapes(module: nn.Module, rank: int) -> Tuple[Tuple[int, ...], Tupl
     return (rank, in_features), (out_features, rank)
 
 
-def unsupported_features(config: LoraConfig) -> list:
-    """Return the names of the config's settings that plain LoRA inference cannot honour."""
-    found = []
-    for spec in fields(config):
-        if spec.metadata.get('is_lora_variant') and getattr(config, spec.name):
-            found.append(spec.name)
-        variants = spec.metadata.get('lora_variants')
-        if variants and getattr(config, spec.name) in variants:
-            found.append(f'{spec.name}={getattr(config, spec.name)!r}')
-    if config.lora_bias:
-        found.append('lora_bias')
-    if config.bias != 'none':
-        found.append(f'bias={config.bias!r}')
-    for name in ('modules_to_save', 'trainable_token_indices', 'target_parameters',
-                 'layer_replication'):
-        if getattr(config, name, None):
-            found.append(name)
-    return found
-
-
-def plan_adapter(config: LoraConfig, shapes: Mapping[str, Tuple[int, ...]],
+def plan_adapter(config: LoraSettings, shapes: Mapping[str, Tuple[int, ...]],
                  modules: Mapping[str, nn.Module], max_rank: int) -> AdapterPlan:
     """
     Check an adapter against the base model and return where its weights go.
@@ -147,11 +135,11 @@ def plan_adapter(config: LoraConfig, shapes: Mapping[str, Tuple[int, ...]],
     ``named_modules()`` taken before any wrapping. Raise AdapterPlanError naming the module
     and the problem.
     """
-    unsupported = unsupported_features(config)
+    unsupported = config.unsupported
     if unsupported:
         raise AdapterPlanError(
             f'uses LoRA features the engine does not run: {", ".join(unsupported)}')
-    targeted = [name for name in modules if name and check_target_module_exists(config, name)]
+    targeted = [name for name in modules if name and config.targets(name)]
     if not targeted:
         raise AdapterPlanError(
             f'target_modules {_describe(config.target_modules)} match no module of the base model')
@@ -177,7 +165,7 @@ def plan_adapter(config: LoraConfig, shapes: Mapping[str, Tuple[int, ...]],
     return AdapterPlan(plans)
 
 
-def _plan_module(config: LoraConfig, name: str, module: nn.Module, keys: Dict[str, str],
+def _plan_module(config: LoraSettings, name: str, module: nn.Module, keys: Dict[str, str],
                  shapes: Mapping[str, Tuple[int, ...]], max_rank: int) -> ModulePlan:
     a_name, b_name = lora_key_names(module)
     base_key = keys.pop(_BASE_LAYER, None)
@@ -190,9 +178,7 @@ def _plan_module(config: LoraConfig, name: str, module: nn.Module, keys: Dict[st
         raise AdapterPlanError(
             f'module {name} ({type(module).__name__}) has weights {sorted(keys)}, expected '
             f'{a_name} and {b_name}')
-    rank = config.rank_pattern.get(get_pattern_key(config.rank_pattern.keys(), name), config.r)
-    alpha = config.alpha_pattern.get(get_pattern_key(config.alpha_pattern.keys(), name),
-                                     config.lora_alpha)
+    rank, alpha = config.rank_of(name), config.alpha_of(name)
     if not isinstance(rank, int) or rank <= 0:
         raise AdapterPlanError(f'module {name}: rank {rank!r} is not a positive integer')
     if rank > max_rank:
