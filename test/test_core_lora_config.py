@@ -39,8 +39,9 @@ from torch import nn
 
 GPT2_NAMES = [n for n, _ in tiny_base().named_modules() if n]
 NESTED_NAMES = ['encoder.layers.0.proj', 'encoder.layers.1.proj', 'encoder.layers.1.mlp.fc',
-                'encoder.layers.12.experts.3.fc', 'decoder.blocks.2.attn.q', 'decoder.blocks.2.attn',
-                'head', 'proj', 'layers.3.fc', 'model.layers.10.self_attn.q_proj']
+                'encoder.layers.12.experts.3.fc', 'decoder.blocks.2.attn.q',
+                'decoder.blocks.2.attn', 'head', 'proj', 'layers.3.fc',
+                'model.layers.10.self_attn.q_proj']
 NAMES = GPT2_NAMES + NESTED_NAMES
 LEAVES = sorted({n.rsplit('.', 1)[-1] for n in NAMES} | {'attn.c_attn', 'mlp.c_proj', 'nope'})
 REGEXES = [r'.*\.c_attn', r'.*(c_fc|q_proj)', r'transformer\.h\.1\..*', r'head', r'.*',
@@ -89,7 +90,7 @@ def test_matching_and_patterns_agree_with_peft(seed):
 
 
 def _peft_unsupported(config: LoraConfig) -> bool:
-    """The refusal as PEFT's own field metadata describes it (the engine's former rule)."""
+    """Return the refusal as PEFT's own field metadata decides it (the former rule)."""
     for spec in fields(config):
         value = getattr(config, spec.name)
         if spec.metadata.get('is_lora_variant') and value:
@@ -151,19 +152,23 @@ def test_saved_peft_config_reads_back_the_same(tmp_path):
     assert asdict(ours)['rank_pattern'] == (('c_fc', 2),)
 
 
-class Policy(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.body = nn.Linear(8, 16)
-        self.head = nn.Linear(16, 2)
+POLICY = textwrap.dedent("""
+    class Policy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Linear(8, 16)
+            self.head = nn.Linear(16, 2)
 
-    def forward(self, obs):
-        return self.head(torch.relu(self.body(obs)))
+        def forward(self, obs):
+            return self.head(torch.relu(self.body(obs)))
+    """)
 
 
 def test_plain_torch_policy_runs_without_importing_peft_or_transformers(tmp_path):
+    namespace = {'nn': nn, 'torch': torch}
+    exec(POLICY, namespace)
     torch.manual_seed(0)
-    base = Policy().eval()
+    base = namespace['Policy']().eval()
     torch.save(base.state_dict(), tmp_path / 'base.pt')
     peft_model = get_peft_model(copy.deepcopy(base), LoraConfig(
         r=4, lora_alpha=8, target_modules=['body', 'head'], init_lora_weights=False))
@@ -172,21 +177,7 @@ def test_plain_torch_policy_runs_without_importing_peft_or_transformers(tmp_path
     with torch.inference_mode():
         expected = peft_model(obs)
     torch.save({'obs': obs, 'expected': expected}, tmp_path / 'io.pt')
-    script = textwrap.dedent(f'''
-        import sys
-        import torch
-        from torch import nn
-        from adapter_switcher.core import AdapterEngine
-
-        class Policy(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.body = nn.Linear(8, 16)
-                self.head = nn.Linear(16, 2)
-
-            def forward(self, obs):
-                return self.head(torch.relu(self.body(obs)))
-
+    script = POLICY + textwrap.dedent(f"""
         base = Policy().eval()
         base.load_state_dict(torch.load({str(tmp_path / 'base.pt')!r}))
         io = torch.load({str(tmp_path / 'io.pt')!r})
@@ -195,8 +186,10 @@ def test_plain_torch_policy_runs_without_importing_peft_or_transformers(tmp_path
         assert torch.allclose(engine.step(io['obs']).output, io['expected'], atol=1e-6)
         loaded = sorted(m for m in ('peft', 'transformers') if m in sys.modules)
         print('loaded:', loaded)
-        ''')
-    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
-                            timeout=300)
+        """)
+    header = ('import sys\nimport torch\nfrom torch import nn\n'
+              'from adapter_switcher.core import AdapterEngine\n')
+    result = subprocess.run([sys.executable, '-c', header + script], capture_output=True,
+                            text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert 'loaded: []' in result.stdout

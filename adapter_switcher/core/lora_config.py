@@ -95,7 +95,7 @@ class LoraSettings:
         return settings
 
     def _check_combinations(self) -> None:
-        """PEFT's LoraConfig.__post_init__ refusals that concern module matching."""
+        """Refuse what PEFT's LoraConfig.__post_init__ refuses about module matching."""
         if isinstance(self.target_modules, str) and self.layers_to_transform is not None:
             raise LoraConfigError('`layers_to_transform` cannot be used when `target_modules` '
                                   'is a str.')
@@ -107,7 +107,7 @@ class LoraSettings:
                                   'must also be specified.')
 
     def targets(self, key: str) -> bool:
-        """Return whether the module named ``key`` is adapted: PEFT's check_target_module_exists."""
+        """Return whether module ``key`` is adapted, as check_target_module_exists says."""
         if self.exclude_modules:
             if isinstance(self.exclude_modules, str):
                 if re.fullmatch(self.exclude_modules, key):

@@ -18,9 +18,10 @@ Where an adapter's weights go: per target module, its rank, scaling and tensor k
 The rules are PEFT's (restated without importing it in :mod:`lora_config`, tested against it):
 ``check_target_module_exists`` decides which modules a config targets, ``get_pattern_key``
 resolves ``rank_pattern``/``alpha_pattern``, and the scaling is ``lora_alpha / r`` or
-``lora_alpha / sqrt(r)`` with ``use_rslora``, as ``LoraLayer.update_layer`` computes it. Anything that would make PEFT compute something other
-than plain ``base(x) + B(A(x)) * scaling`` (DoRA and other variants, LoRA bias, modules_to_save,
-...) is refused with its name, so the engine never silently disagrees with PEFT.
+``lora_alpha / sqrt(r)`` with ``use_rslora``, as ``LoraLayer.update_layer`` computes it.
+Anything that would make PEFT compute something other than plain ``base(x) + B(A(x)) * scaling``
+(DoRA and other variants, LoRA bias, modules_to_save, ...) is refused with its name, so the
+engine never silently disagrees with PEFT.
 
 The layer types are PEFT's too, with the shapes its LoRA layers save: Linear and GPT-2's Conv1D
 (A ``[r, in]``, B ``[out, r]``), ``nn.Conv1d/2d/3d`` (A a conv with the layer's kernel, B a
