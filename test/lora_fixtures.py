@@ -24,6 +24,7 @@ from pathlib import Path
 import random
 from typing import Dict, Iterator, List, Optional, Tuple
 
+from adapter_switcher.core.probe import output_tensors
 from peft import get_peft_model
 from peft import LoraConfig
 from peft import PeftModel
@@ -91,3 +92,11 @@ def random_switches(engine, names: List[Optional[str]], inputs: list, count: int
         result = engine.step(inputs[which])
         assert result.adapter == name
         yield name, which, result.output
+
+
+def max_diff(output, expected) -> float:
+    """Return the largest difference over every float tensor; the structures must agree."""
+    got, want = output_tensors(output), output_tensors(expected)
+    assert set(got) == set(want) and got
+    return max(float((got[k] - want[k]).abs().max()) for k in got
+               if want[k].is_floating_point())

@@ -30,8 +30,8 @@ from adapter_switcher.core import AdapterRejected
 from adapter_switcher.core import EngineConfig
 from adapter_switcher.core import ProbeFailed
 from adapter_switcher.core.adapter_files import write_manifest
-from adapter_switcher.core.probe import output_tensors
 from adapter_switcher.core.probe import probe_tensors
+from lora_fixtures import max_diff
 from lora_fixtures import peft_reference
 from lora_fixtures import random_switches
 from lora_fixtures import write_adapters
@@ -44,14 +44,6 @@ from torch import nn
 
 TOLERANCE = 1e-5
 SWITCHES = 60
-
-
-def max_diff(output, expected) -> float:
-    """Return the largest difference over every float tensor; the structures must agree."""
-    got, want = output_tensors(output), output_tensors(expected)
-    assert set(got) == set(want) and got
-    return max(float((got[k] - want[k]).abs().max()) for k in got
-               if want[k].is_floating_point())
 
 
 @pytest.fixture(scope='module', params=sorted(ZOO))

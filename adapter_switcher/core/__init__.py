@@ -24,6 +24,7 @@ from adapter_switcher.core.base_model import load_base_model
 from adapter_switcher.core.base_model import model_fingerprint
 from adapter_switcher.core.engine import AdapterEngine
 from adapter_switcher.core.engine import AdapterInfo
+from adapter_switcher.core.engine import BatchResult
 from adapter_switcher.core.engine import EngineConfig
 from adapter_switcher.core.engine import StepResult
 from adapter_switcher.core.engine import SwapReport
@@ -31,6 +32,7 @@ from adapter_switcher.core.errors import AdapterError
 from adapter_switcher.core.errors import AdapterRejected
 from adapter_switcher.core.errors import BaseModelError
 from adapter_switcher.core.errors import InvalidAdapterName
+from adapter_switcher.core.errors import MixedBatchError
 from adapter_switcher.core.errors import NoPreviousAdapter
 from adapter_switcher.core.errors import ProbeFailed
 from adapter_switcher.core.errors import SlotsBusy
@@ -41,7 +43,8 @@ from adapter_switcher.core.registry import ScanReport
 
 __all__ = [
     'AdapterEngine', 'AdapterError', 'AdapterInfo', 'AdapterRejected', 'BaseModelError',
-    'BaseModelSpec', 'DecisionFollower', 'EngineConfig', 'InvalidAdapterName',
-    'NoPreviousAdapter', 'Prefetcher', 'ProbeFailed', 'ScanReport', 'SlotsBusy', 'StepResult',
-    'SwapReport', 'UnknownAdapter', 'load_base_model', 'model_fingerprint',
+    'BaseModelSpec', 'BatchResult', 'DecisionFollower', 'EngineConfig', 'InvalidAdapterName',
+    'MixedBatchError', 'NoPreviousAdapter', 'Prefetcher', 'ProbeFailed', 'ScanReport',
+    'SlotsBusy', 'StepResult', 'SwapReport', 'UnknownAdapter', 'load_base_model',
+    'model_fingerprint',
 ]

@@ -41,6 +41,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from adapter_switcher.core.adapter_files import AdapterFormatError
 from adapter_switcher.core.base_model import model_fingerprint
 from adapter_switcher.core.errors import AdapterError
+from adapter_switcher.core.errors import MixedBatchError
 from adapter_switcher.core.errors import NoPreviousAdapter
 from adapter_switcher.core.errors import ProbeFailed
 from adapter_switcher.core.host_cache import HostCache
@@ -58,8 +59,11 @@ from adapter_switcher.core.registry import AdapterRegistry
 from adapter_switcher.core.registry import AdapterValidator
 from adapter_switcher.core.registry import file_identity
 from adapter_switcher.core.registry import ScanReport
+from adapter_switcher.core.row_routing import batch_size
+from adapter_switcher.core.row_routing import routed
 from adapter_switcher.core.safetensors_io import MappedSafetensors
 from adapter_switcher.core.safetensors_io import SafetensorsFormatError
+from adapter_switcher.core.slot_layers import BatchLayoutError
 from adapter_switcher.core.slot_layers import EMPTY
 from adapter_switcher.core.slot_layers import SlotLoraLayer
 from adapter_switcher.core.slot_layers import SlotSelector
@@ -127,6 +131,20 @@ class AdapterInfo:
     tags: List[str]
     tier: str
     pinned: bool
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """
+    One mixed-adapter forward.
+
+    ``output`` covers every row; ``adapters`` is the adapter each row ran (None: base);
+    ``loaded`` the adapters that were made resident for this batch.
+    """
+
+    output: Any
+    adapters: List[Optional[str]]
+    loaded: List[str]
 
 
 @dataclass
@@ -409,6 +427,71 @@ class AdapterEngine:
                 self._probe_inputs.observe(inputs)
         self._after_step(adapter)
         return StepResult(output, adapter, swap, error)
+
+    def step_batch(self, *args, adapters: Sequence[Optional[str]], **kwargs) -> BatchResult:
+        """
+        Run ``model(*args, **kwargs)`` once, each row with its own adapter (None: base only).
+
+        The inputs carry the batch in dimension 0, one entry of ``adapters`` per row. Adapters
+        not resident are loaded (and probed) first, within the slot budget; the active adapter
+        and any pending request are untouched. Raise an AdapterError (UnknownAdapter,
+        AdapterRejected, MixedBatchError, ProbeFailed, ...) without running anything if the
+        batch cannot run, e.g. when it names more distinct adapters than the slots can hold.
+        """
+        adapters = list(adapters)
+        rows = batch_size(args, kwargs)
+        if rows != len(adapters):
+            raise MixedBatchError(f'step_batch got {len(adapters)} adapters for a batch of '
+                                  f'{rows} rows: give one adapter (or None) per row')
+        records = {n: self.check(n) for n in sorted({a for a in adapters if a is not None})}
+        with self._state:
+            active = self._active
+        budget = self.config.num_slots - int(active is not None and active not in records)
+        if len(records) > budget:
+            keeps = (f", one keeps the active adapter '{active}'"
+                     if budget < self.config.num_slots else '')
+            raise MixedBatchError(
+                f'the batch names {len(records)} distinct adapters but only {budget} slots can '
+                f'hold them (num_slots={self.config.num_slots}{keeps})')
+        slots, loaded = self._pin_all(records)
+        try:
+            self._clock.tick_started()
+            with self._forward_lock:
+                for name, index in slots.items():
+                    if not self._slots.slots[index].probed:
+                        self._probe(index, records[name])
+                row_slots = [None if a is None else slots[a] for a in adapters]
+                device = next(iter(self._layers.values())).scaling.device if slots else None
+                with routed(self._selector, row_slots, device), torch.inference_mode():
+                    try:
+                        output = self.model(*args, **kwargs)
+                    except BatchLayoutError as error:
+                        raise MixedBatchError(str(error)) from None
+        finally:
+            for index in slots.values():
+                self._unpin(index)
+            self._clock.tick_ended()
+        self.metrics.count('batch_steps')
+        return BatchResult(output, adapters, loaded)
+
+    def _pin_all(self, records: Dict[str, AdapterRecord]) -> Tuple[Dict[str, int], List[str]]:
+        """Make every adapter resident in a pinned slot; return ``({name: slot}, loaded)``."""
+        slots: Dict[str, int] = {}
+        with self._state:
+            for name, record in records.items():
+                index = self._ready_slot(record)
+                if index is not None:
+                    self._slots.slots[index].pins += 1
+                    slots[name] = index
+        loaded = [n for n in records if n not in slots]
+        try:
+            for name in loaded:
+                slots[name] = self.load_to_slot(name, pin=True)
+        except BaseException:
+            for index in slots.values():
+                self._unpin(index)
+            raise
+        return slots, loaded
 
     def _take_pending(self) -> Tuple[Optional[_Pending], Optional[int]]:
         """

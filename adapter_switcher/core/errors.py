@@ -54,5 +54,9 @@ class SlotsBusy(AdapterError):
     """Every resident slot holds an adapter that may not be evicted right now."""
 
 
+class MixedBatchError(AdapterError):
+    """A mixed-adapter batch cannot run as asked (too many adapters for the slots, layout)."""
+
+
 class BaseModelError(Exception):
     """The base model could not be built or loaded from its specification."""

@@ -33,7 +33,7 @@ the same order, so outputs match ``PeftModel`` (test_core_peft_equality.py):
 """
 
 import math
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from adapter_switcher.core.lora_plan import layer_features
 
@@ -42,16 +42,29 @@ from torch import nn
 from torch.nn import functional
 
 EMPTY = -1
+ROWS = -2
 Copies = Tuple[List[torch.Tensor], List[torch.Tensor]]
 
 
-class SlotSelector:
-    """The slot every wrapped layer reads; ``EMPTY`` runs the base model alone."""
+class BatchLayoutError(RuntimeError):
+    """A layer saw a batch dimension other than the per-row adapters' (rows must stay dim 0)."""
 
-    __slots__ = ('active',)
+
+class SlotSelector:
+    """
+    What every wrapped layer runs: one slot, the base alone (``EMPTY``) or one slot per row.
+
+    In ``ROWS`` mode (a mixed-adapter batch) ``rows`` holds each row's slot and ``row_mask``
+    is True for adapter rows and False for base rows, like the index tensors of Punica's and
+    S-LoRA's gathered LoRA kernels (a bool mask keeps every layer in its own dtype).
+    """
+
+    __slots__ = ('active', 'rows', 'row_mask')
 
     def __init__(self):
         self.active = EMPTY
+        self.rows: Optional[torch.Tensor] = None
+        self.row_mask: Optional[torch.Tensor] = None
 
 
 class SlotLoraLayer(nn.Module):
@@ -96,11 +109,30 @@ class SlotLoraLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         result = self.base_layer(x)
         slot = self.selector.active
-        if slot < 0 or not self._targeted[slot]:
+        if slot < 0:
+            if slot == EMPTY:
+                return result
+            return result + self._per_row(x, result)
+        if not self._targeted[slot]:
             return result
         return result + self._delta(x, self._a[slot], self._b[slot]) * self._scaling[slot]
 
     def _delta(self, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _per_row(self, x: torch.Tensor, result: torch.Tensor) -> torch.Tensor:
+        """Return each row's LoRA output, with its own slot's A, B and scaling (ROWS mode)."""
+        rows = self.selector.rows
+        if x.shape[0] != rows.shape[0]:
+            raise BatchLayoutError(
+                f'a LoRA layer ({type(self.base_layer).__name__}) saw a batch of {x.shape[0]} '
+                f'rows, not the {rows.shape[0]} rows that have adapters: per-row adapters need '
+                'the batch in dimension 0 through the model')
+        scale = self.scaling[rows] * self.selector.row_mask
+        delta = self._gathered_delta(x, rows)
+        return delta * scale.view((-1,) + (1,) * (delta.dim() - 1))
+
+    def _gathered_delta(self, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def slot_copies(self, slot: int, rank: int, a: torch.Tensor, b: torch.Tensor) -> Copies:
@@ -121,8 +153,16 @@ class SlotLoraLayer(nn.Module):
         self._targeted[slot] = True
 
     def clear_slot(self, slot: int) -> None:
-        """Make the slot a no-op for this layer (the adapter in it does not target it)."""
+        """
+        Make the slot a no-op for this layer (the adapter in it does not target it).
+
+        The weights and scaling are zeroed too, so gathered per-row forwards, which do not
+        branch per slot, add exactly zero for it.
+        """
         self._targeted[slot] = False
+        self._a[slot].zero_()
+        self._b[slot].zero_()
+        self._scaling[slot].zero_()
 
     def slot_bytes(self) -> int:
         """Return the bytes one slot of this layer occupies."""
@@ -145,6 +185,12 @@ class LinearSlots(SlotLoraLayer):
 
     def _delta(self, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return functional.linear(functional.linear(x, a), b)
+
+    def _gathered_delta(self, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(x.shape[0], -1, x.shape[-1])
+        hidden = torch.bmm(flat, self.lora_A[rows].transpose(1, 2))
+        out = torch.bmm(hidden, self.lora_B[rows].transpose(1, 2))
+        return out.view(x.shape[:-1] + out.shape[-1:])
 
 
 class ConvSlots(SlotLoraLayer):
@@ -176,6 +222,16 @@ class ConvSlots(SlotLoraLayer):
         hidden = self.conv(x, a, None, self.stride, self.padding)
         return self.conv(hidden, b, None, 1, 0, 1, self.groups)
 
+    def _gathered_delta(self, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        # Rows become conv groups: one grouped conv runs every row with its own A (and B).
+        n = x.shape[0]
+        a = self.lora_A[rows].flatten(0, 1)
+        b = self.lora_B[rows].flatten(0, 1)
+        hidden = self.conv(x.reshape((1, -1) + x.shape[2:]), a, None, self.stride,
+                           self.padding, 1, n)
+        out = self.conv(hidden, b, None, 1, 0, 1, n * self.groups)
+        return out.view((n, -1) + out.shape[2:])
+
     def slot_copies(self, slot: int, rank: int, a: torch.Tensor, b: torch.Tensor) -> Copies:
         per_group = rank // self.groups
         a_blocks = self._a[slot].view(self.groups, self.block, *self._a[slot].shape[1:])
@@ -203,6 +259,15 @@ class EmbeddingSlots(SlotLoraLayer):
 
     def _delta(self, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         out = functional.embedding(x, a, padding_idx=self.base_layer.padding_idx) @ b.T
+        return out if self.embed_scale is None else out * self.embed_scale
+
+    def _gathered_delta(self, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        # One lookup in all slots' A tables at once: row n reads slot rows[n]'s table.
+        num, rank = self.lora_A.shape[1:]
+        offsets = (rows * num).view((-1,) + (1,) * (x.dim() - 1))
+        hidden = functional.embedding(x + offsets, self.lora_A.view(-1, rank))
+        flat = hidden.reshape(x.shape[0], -1, rank)
+        out = torch.bmm(flat, self.lora_B[rows].transpose(1, 2)).view(x.shape + (-1,))
         return out if self.embed_scale is None else out * self.embed_scale
 
     def slot_copies(self, slot: int, rank: int, a: torch.Tensor, b: torch.Tensor) -> Copies:
