@@ -76,6 +76,8 @@ setup(
             'flake8-import-order',
             'flake8-quotes',
             'pydocstyle>=6',
+            'hypothesis>=6',
+            'psutil>=5',
         ],
         # The policy server (adapter_switcher.serve) and the robots' HTTP client for it.
         'serve': ['ray[serve]==2.60.0', 'requests>=2.28'],

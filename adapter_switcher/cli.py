@@ -31,7 +31,8 @@ def _bringup(args) -> int:
     specs = robot_node_specs(namespace=args.namespace, params_file=args.params_file,
                              adapters_dir=args.adapters_dir,
                              use_sim_time=args.use_sim_time or args.with_sim,
-                             managed=args.managed, respawn=args.respawn)
+                             managed=args.managed, respawn=args.respawn,
+                             state_dir=args.state_dir)
     if args.with_sim:
         if specs[0].namespace:
             print('adapter-switcher: --with-sim cannot be combined with --namespace: the '
@@ -123,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
                               'them up (default); --no-managed: plain self-starting nodes')
     bringup.add_argument('--respawn', action='store_true',
                          help='restart a node that dies; it resumes its saved state')
+    bringup.add_argument('--state-dir', default=None,
+                         help='where the nodes keep their state across crashes (default with '
+                              '--respawn: $ROS_HOME/adapter_switcher/state/<namespace>)')
     bringup.add_argument('--with-sim', action='store_true',
                          help='also start the embedded simulator (implies --use-sim-time)')
     bringup.set_defaults(handler=_bringup)

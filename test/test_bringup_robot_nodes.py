@@ -118,3 +118,17 @@ def test_respawn_reaches_the_robot_nodes_and_launch():
 def test_a_bad_boolean_argument_is_named(argument):
     with pytest.raises(ValueError, match=f"^{argument}: expected true or false, got 'yes please'"):
         robot_node_specs(**{argument: 'yes please'})
+
+
+def test_state_dir_gives_both_nodes_their_state_files(tmp_path, monkeypatch):
+    specs = _by_name(robot_node_specs(state_dir=tmp_path))
+    assert specs['inference_node'].parameters[1]['state_file'] == str(
+        tmp_path.resolve() / 'inference_node_state.json')
+    assert specs['context_manager'].parameters[1]['transitions_file'] == str(
+        tmp_path.resolve() / 'adapter_transitions.json')
+    assert 'state_file' not in _by_name(robot_node_specs())['inference_node'].parameters[1]
+    monkeypatch.setenv('ROS_HOME', str(tmp_path / 'ros_home'))
+    respawning = _by_name(robot_node_specs(namespace='robot1', respawn=True))
+    assert respawning['inference_node'].parameters[1]['state_file'] == str(
+        tmp_path / 'ros_home' / 'adapter_switcher' / 'state' / 'robot1' /
+        'inference_node_state.json')

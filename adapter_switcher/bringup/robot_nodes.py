@@ -24,6 +24,7 @@ their node list here, so every way of starting the robot runs the same nodes wit
 parameters.
 """
 
+import os
 from pathlib import Path
 from typing import List, Optional, Union
 
@@ -34,6 +35,8 @@ DEFAULT_PARAMS_FILE = 'config/adapter_switcher.yaml'
 CONTEXT_MANAGER = 'context_manager'
 INFERENCE_NODE = 'inference_node'
 LIFECYCLE_MANAGER = 'lifecycle_manager'
+STATE_FILE = 'inference_node_state.json'
+TRANSITIONS_FILE = 'adapter_transitions.json'
 
 PathLike = Union[str, Path]
 
@@ -50,20 +53,30 @@ def parse_bool(value: Union[bool, str], name: str = 'value') -> bool:
     raise ValueError(f'{name}: expected true or false, got {value!r}')
 
 
+def default_state_dir(namespace: str = '') -> Path:
+    """Return ``$ROS_HOME/adapter_switcher/state/<namespace>`` (ROS_HOME: ~/.ros by default)."""
+    ros_home = Path(os.environ.get('ROS_HOME') or Path.home() / '.ros').expanduser()
+    return ros_home / 'adapter_switcher' / 'state' / (namespace.replace('/', '.') or '_')
+
+
 def robot_node_specs(namespace: str = '', params_file: Optional[PathLike] = None,
                      adapters_dir: Optional[PathLike] = None,
                      use_sim_time: Union[bool, str] = False,
                      managed: Union[bool, str] = False,
-                     respawn: Union[bool, str] = False) -> List[NodeSpec]:
+                     respawn: Union[bool, str] = False,
+                     state_dir: Optional[PathLike] = None) -> List[NodeSpec]:
     """
     Return the NodeSpecs of the context manager and the inference node (and their manager).
 
     ``params_file`` defaults to the package's config/adapter_switcher.yaml; ``adapters_dir``
     (a directory of adapter directories) replaces the inference node's ``adapters_dirs``;
     ``use_sim_time`` is set on both nodes. ``managed`` adds a lifecycle manager that drives
-    both nodes (which then do not autostart); ``respawn`` restarts a node that dies. Empty
-    strings mean "not given", as launch arguments with an empty default arrive; a boolean that
-    is not one raises ValueError naming the argument.
+    both nodes (which then do not autostart); ``respawn`` restarts a node that dies. The nodes
+    keep their state (the inference node's adapter and mode, the context manager's learned
+    transitions) in ``state_dir``, by default :func:`default_state_dir` when ``respawn`` is on,
+    so that a respawned node resumes where it crashed. Empty strings mean "not given", as launch
+    arguments with an empty default arrive; a boolean that is not one raises ValueError naming
+    the argument.
     """
     params = Path(params_file) if params_file else share_path(DEFAULT_PARAMS_FILE)
     if not params.is_file():
@@ -74,14 +87,21 @@ def robot_node_specs(namespace: str = '', params_file: Optional[PathLike] = None
     common = {'use_sim_time': parse_bool(use_sim_time, 'use_sim_time')}
     if managed:
         common['autostart'] = False
+    namespace = namespace.strip().strip('/') if namespace else ''
+    context = dict(common)
     inference = dict(common)
     if adapters_dir:
         inference['adapters_dirs'] = [str(Path(adapters_dir).expanduser().resolve())]
-    namespace = namespace.strip().strip('/') if namespace else ''
+    if respawn and not state_dir:
+        state_dir = default_state_dir(namespace)
+    if state_dir:
+        state_dir = Path(state_dir).expanduser().resolve()
+        inference['state_file'] = str(state_dir / STATE_FILE)
+        context['transitions_file'] = str(state_dir / TRANSITIONS_FILE)
     specs = [
         NodeSpec(executable=CONTEXT_MANAGER,
                  module='adapter_switcher.nodes.context_manager_node',
-                 name=CONTEXT_MANAGER, namespace=namespace, parameters=(params, common),
+                 name=CONTEXT_MANAGER, namespace=namespace, parameters=(params, context),
                  respawn=respawn),
         NodeSpec(executable=INFERENCE_NODE,
                  module='adapter_switcher.nodes.inference_node',

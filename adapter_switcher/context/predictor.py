@@ -35,10 +35,10 @@ import logging
 import math
 import os
 from pathlib import Path
-import tempfile
 import threading
 from typing import Deque, Dict, Mapping, Optional, Tuple, Union
 
+from adapter_switcher.atomic_file import write_atomically
 from adapter_switcher.context.checks import finite_number
 from adapter_switcher.context.features import FeatureSnapshot
 from adapter_switcher.context.rules import ContextRules
@@ -66,7 +66,7 @@ class TransitionModel:
     weigh most, and the total weight of a row tends to 1 / (1 - decay). With a ``path``, the
     counts are read from it at construction (a missing file starts empty; an unreadable or
     corrupt one is logged, recorded in :attr:`problem` and ignored) and, with ``autosave``,
-    written back after every observed switch (atomically: a temporary file, then os.replace).
+    written back after every observed switch (atomically: :func:`write_atomically`).
     """
 
     def __init__(self, decay: float = 0.9, path: Optional[Union[str, os.PathLike]] = None, *,
@@ -138,21 +138,7 @@ class TransitionModel:
         text = json.dumps({'format': FILE_FORMAT, 'version': FILE_VERSION,
                            'decay': self._decay, 'counts': self.counts()},
                           indent=1, sort_keys=True)
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self._path.parent, prefix=self._path.name + '.',
-                                             suffix='.tmp')
-        try:
-            with os.fdopen(handle, 'w', encoding='utf-8') as stream:
-                stream.write(text + '\n')
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, self._path)
-        except BaseException:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
-            raise
+        write_atomically(self._path, text + '\n')
 
     def load(self) -> bool:
         """

@@ -57,6 +57,8 @@ from adapter_switcher.nodes.diagnostics import OK
 from adapter_switcher.nodes.diagnostics import WARN
 from adapter_switcher.nodes.engine_setup import build_engine
 from adapter_switcher.nodes.executor import BoundedThreadsExecutor
+from adapter_switcher.nodes.inference_state import InferenceState
+from adapter_switcher.nodes.inference_state import StateFile
 from adapter_switcher.nodes.managed_node import AUTOSTART
 from adapter_switcher.nodes.managed_node import ManagedNode
 from adapter_switcher.nodes.params import current_values
@@ -136,7 +138,12 @@ PARAMETERS = (
               read_only=True, value_range=(0, 256)),
     ParamSpec('diagnostics_period_s', 1.0, 'Period of the /diagnostics status.',
               read_only=True, value_range=(0.05, 60.0)),
+    ParamSpec('state_file', '',
+              'JSON file keeping the active adapter, its version and the mode across crashes '
+              '(written atomically on change, restored at configure; a corrupt file is '
+              'reported and ignored). Empty: nothing is kept.', read_only=True),
 )
+STATE_SAVE_PERIOD_S = 0.1
 
 
 class InferenceNode(ManagedNode):
@@ -177,6 +184,8 @@ class InferenceNode(ManagedNode):
         self._stale: Dict[str, Optional[float]] = {}
         self._published_active: Optional[str] = None
         self._apply_initial_override(params['adapter_override'])
+        self._state_file = StateFile(params['state_file']) if params['state_file'] else None
+        self._restore_state()
 
         self._stamped = params['enable_stamped_cmd_vel']
         keep = self.keep_until_cleanup
@@ -208,6 +217,8 @@ class InferenceNode(ManagedNode):
         keep = self.keep_until_deactivate
         keep(self.create_timer(self.get_parameter('diagnostics_period_s').value,
                                self.publish_diagnostics))
+        if self._state_file is not None:
+            keep(self.create_timer(STATE_SAVE_PERIOD_S, self._save_state))
         keep(self.create_timer(1.0 / self.get_parameter('rate_hz').value, self._tick,
                                callback_group=self._control_group))
         with self._tick_lock:
@@ -223,6 +234,8 @@ class InferenceNode(ManagedNode):
         self.get_logger().info('deactivated: sent zero velocity, control loop stopped')
 
     def release_resources(self) -> None:
+        if self._engine is not None:
+            self._save_state()
         if self._setup is not None:
             self._setup.close()
         self._setup = self._engine = None
@@ -234,6 +247,48 @@ class InferenceNode(ManagedNode):
             self._stats.record(self._engine.activate(name))
         except AdapterError as error:
             raise StartupError(f'adapter_override: {error}') from None
+
+    # -------------------------------------------------------------------- crash recovery
+    def _restore_state(self) -> None:
+        """Go back to the adapter and mode the state file holds; a bad file changes nothing."""
+        if self._state_file is None:
+            return
+        state, problem = self._state_file.load()
+        if problem:
+            self.get_logger().warning(problem)
+        if state is None or not state.active:
+            return
+        try:
+            self._stats.record(self._engine.activate(state.active))
+        except AdapterError as error:
+            self.get_logger().warning(f'state file {self._state_file.path}: cannot restore '
+                                      f"'{state.active}': {error}; starting as configured")
+            return
+        version = self._version(state.active)
+        self.set_parameters([Parameter('adapter_override', value=state.override),
+                             Parameter('auto_mode', value=state.auto_mode)])
+        self.get_logger().info(
+            f"restored from {self._state_file.path}: '{state.active}' "
+            + (f'v{version}' if version else '')
+            + (f' (saved as v{state.adapter_version})' if state.adapter_version != version
+               else '')
+            + f", {'auto' if self._following() else 'manual'}")
+
+    def _save_state(self) -> None:
+        if self._state_file is None or self._engine is None:
+            return
+        active = self._engine.active or ''
+        state = InferenceState(active=active, adapter_version=self._version(active),
+                               auto_mode=bool(self.get_parameter('auto_mode').value),
+                               override=self.get_parameter('adapter_override').value)
+        try:
+            self._state_file.save(state)
+        except OSError as error:
+            self._note_error(f'cannot write the state file {self._state_file.path}: {error}')
+
+    def _version(self, name: str) -> str:
+        return next((info.version for info in self._engine.adapters() if info.name == name),
+                    '') if name else ''
 
     # ------------------------------------------------------------------ mode and selection
     def _following(self, auto_mode: Optional[bool] = None, override: Optional[str] = None):
