@@ -162,6 +162,7 @@ class InferenceNode(ManagedNode):
         self._control_group = MutuallyExclusiveCallbackGroup()
         self._setup = None
         self._engine = None
+        self._state_file = None
         self._running = False
         self._desired: Optional[str] = None
         self._predicted = ''

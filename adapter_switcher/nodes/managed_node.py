@@ -144,8 +144,9 @@ class ManagedNode(LifecycleNode):
                                 'unconfigured')
         try:
             self._deactivate()
-        finally:
-            self._release()
+        except Exception as error:  # noqa: B902 - a half-activated node may not deactivate
+            self.get_logger().error(f'deactivating: {type(error).__name__}: {error}')
+        self._release()
         return self._done('unconfigured', SUCCESS)
 
     # --------------------------------------------------------------------- process helpers
@@ -169,8 +170,12 @@ class ManagedNode(LifecycleNode):
 
     def finalize(self) -> None:
         """Take the node through shutdown (deactivating and releasing) unless it was already."""
-        if self.lifecycle_state != 'finalized':
+        if self.lifecycle_state == 'finalized':
+            return
+        try:
             self.trigger_shutdown()
+        except Exception:  # noqa: B902 - rcl refused (no shutdown from here): release by hand
+            self._release()
 
     # -------------------------------------------------------------------------- internals
     def _fail(self, transition: str, error: Exception) -> None:
@@ -195,9 +200,12 @@ class ManagedNode(LifecycleNode):
         self._destroy(self._until_deactivate)
 
     def _release(self) -> None:
+        """Release everything; a failure here is logged, never raised: nothing may stay held."""
         self._destroy(self._until_deactivate)
         try:
             self.release_resources()
+        except Exception as error:  # noqa: B902
+            self.get_logger().error(f'releasing: {type(error).__name__}: {error}')
         finally:
             self._destroy(self._until_cleanup)
 
