@@ -198,6 +198,26 @@ def test_shadow_divergence_equals_the_directly_computed_difference(tmp_path):
     engine.close()
 
 
+@pytest.mark.parametrize('max_share,promoted', [(1.0, '1.1.0'), (0.0, '1.0.0')])
+def test_shadow_promotes_only_within_its_divergence_budget(tmp_path, max_share, promoted):
+    robot, shop, installer, controller = make_fleet(tmp_path, policies={'nav': {
+        'mode': 'shadow', 'threshold': 0.0, 'min_ticks': 5, 'max_share': max_share}})
+    install(installer, controller, shop.bundle('nav', '1.0.0', seed=1))
+    install(installer, controller, shop.bundle('nav', '1.1.0', seed=2))
+    robot.engine.activate('nav')
+    shadow = controller.shadow('nav')
+    for i, x in enumerate(observations(5)):
+        controller.after_step(robot.engine.step(x), ((x,), {}))
+        assert shadow.wait_compared(i + 1, timeout=30.0)
+    deadline = time.monotonic() + 30
+    verdict = 'nav@1.1.0 promoted' if promoted == '1.1.0' else 'stays a shadow candidate'
+    while not any(verdict in event for event in controller.events):
+        assert time.monotonic() < deadline, f'no verdict {verdict!r}: {controller.events}'
+        time.sleep(0.05)
+    assert controller.store.name_state('nav').promoted == promoted
+    robot.engine.close()
+
+
 def test_nan_producing_version_is_rolled_back_at_once(tmp_path):
     robot, shop, installer, controller = make_fleet(tmp_path)
     engine = robot.engine

@@ -297,9 +297,28 @@ class FleetController:
             shadow.stop()
 
     def _start_shadow(self, name: str, version: str) -> None:
+        policy = self.policies[name]
+        ref = f'{name}@{version}'
+
+        def judge(count: int) -> None:
+            """Decide once ``min_ticks`` ticks were compared (policy with min_ticks > 0)."""
+            if count != policy.min_ticks:
+                return
+            shadow = self._shadows.get(name)
+            if shadow is None:
+                return
+            summary = shadow.summary()
+            if summary['share_above'] <= policy.max_share:
+                self._auto_promote(ref)
+            else:
+                self._event(f"{ref} stays a shadow candidate: {summary['share_above']:.1%} "
+                            f'of {count} ticks diverged by more than {policy.threshold:g} '
+                            f'(allowed {policy.max_share:.1%})')
+
         self._shadows[name] = ShadowEvaluator(
-            self.engine, f'{name}@{version}', self.policies[name].threshold,
-            on_nonfinite=lambda ref: self._fault(ref, 'non-finite outputs in shadow'))
+            self.engine, ref, policy.threshold,
+            on_nonfinite=lambda bad: self._fault(bad, 'non-finite outputs in shadow'),
+            on_compared=judge)
 
     def _fault(self, ref: str, reason: str) -> None:
         """Demote ``ref`` if it is a candidate or a promoted version with a predecessor."""

@@ -51,12 +51,15 @@ class ShadowEvaluator:
     """Compares one candidate with the active version on the same inputs; see module doc."""
 
     def __init__(self, engine: AdapterEngine, candidate: str, threshold: float,
-                 on_nonfinite: Callable[[str], None] = lambda ref: None):
+                 on_nonfinite: Callable[[str], None] = lambda ref: None,
+                 on_compared: Callable[[int], None] = lambda count: None):
         self.engine = engine
         self.candidate = candidate
         self.threshold = threshold
         self.on_nonfinite = on_nonfinite
+        self.on_compared = on_compared
         self.skipped = 0
+        self._compared = 0
         self._divergences: Deque[float] = deque(maxlen=HISTORY)
         self._cond = threading.Condition()
         self._sample: Optional[Tuple[tuple, dict, torch.Tensor]] = None
@@ -76,7 +79,7 @@ class ShadowEvaluator:
     def wait_compared(self, count: int, timeout: float) -> bool:
         """Wait until ``count`` ticks were compared; return False on timeout."""
         with self._cond:
-            return self._cond.wait_for(lambda: len(self._divergences) >= count, timeout)
+            return self._cond.wait_for(lambda: self._compared >= count, timeout)
 
     def divergences(self) -> list:
         with self._cond:
@@ -122,7 +125,10 @@ class ShadowEvaluator:
             divergence = float(difference.max()) if difference.numel() else 0.0
             with self._cond:
                 self._divergences.append(divergence)
+                self._compared += 1
+                count = self._compared
                 self._cond.notify_all()
+            self.on_compared(count)
 
     def _reload(self) -> None:
         try:
