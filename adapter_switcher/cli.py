@@ -18,6 +18,7 @@ import argparse
 import importlib
 import sys
 
+from adapter_switcher.fleet import cli as fleet_cli
 from adapter_switcher.serve import cli as serve_cli
 
 DEMO_DIR = 'models/demo'
@@ -165,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="file for the nodes' output (default: demo_nodes.log)")
     run.set_defaults(handler=_demo)
     serve_cli.register(commands)
+    fleet_cli.register(commands)
     return parser
 
 

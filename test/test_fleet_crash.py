@@ -54,7 +54,7 @@ robot = Robot(Path({robot!r}), ReluPolicy(), Path({trusted!r}))
 Installer(robot.engine, robot.store, robot.keyring, on_step=on_step).install({bundle!r})
 print('done', flush=True)
 """
-STEPS = ['verified', 'extracted', 'probed', 'renamed', 'scanned']
+STEPS = ['verified', 'extracted', 'probed', 'renamed', 'registered']
 
 
 @pytest.mark.parametrize('step', STEPS)

@@ -212,6 +212,17 @@ class AdapterEngine:
         self.metrics.count('scans')
         return report
 
+    def add(self, directory: Path) -> str:
+        """
+        Register one new adapter directory without rescanning the others; return its name.
+
+        For installers adding a version to a directory the engine scans: the new directory is
+        validated like a scan would; the adapters already known are not read again.
+        """
+        record = self._registry.add(Path(directory))
+        self._wrap_targets([record])
+        return record.name
+
     def _wrap_targets(self, records: Sequence[AdapterRecord] = ()) -> None:
         records = list(records) or self._registry.records()
         needed = {m for r in records for m in r.plan.modules} - set(self._layers)

@@ -189,6 +189,18 @@ class AdapterRegistry:
         return ScanReport(sorted(records), self.rejections(), sorted(set(records) - before),
                           sorted(before - set(records)))
 
+    def add(self, candidate: Path) -> AdapterRecord:
+        """Validate one new directory and register it, leaving the other records as they are."""
+        records, rejections = dict(self._records), {}
+        self._scan_one(candidate, records, rejections)
+        if rejections:
+            name, reason = next(iter(rejections.items()))
+            self._rejections[name] = reason
+            raise AdapterRejected(name, reason)
+        added = next(r for n, r in records.items() if n not in self._records)
+        self._records = records
+        return added
+
     def _scan_one(self, candidate: Path, records: Dict[str, AdapterRecord],
                   rejections: Dict[str, Tuple[Optional[str], str]]) -> None:
         name = candidate.name

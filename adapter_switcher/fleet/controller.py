@@ -135,17 +135,17 @@ class FleetController:
         state = self.store.name_state(name)
         if version == state.promoted:
             return f'{name}@{version} is already promoted'
-        if (state.promoted and not force
-                and parse_version(version) < parse_version(state.promoted)):
-            raise AdapterError(f'{name}@{version} is older than the promoted {state.promoted}: '
-                               'a downgrade needs force')
+        try:
+            self.store.check_promotion(name, version, force)
+        except ValueError as error:
+            raise AdapterError(str(error)) from None
         try:
             self._load_and_probe(f'{name}@{version}')
         except AdapterError as error:
             self._fault(f'{name}@{version}', f'probe failed: {error}')
             raise
         with self._lock:
-            self._set_promoted(name, version)
+            self._set_promoted(name, version, force)
             return self._event(f'{name}@{version} promoted')
 
     def demote(self, name: str, reason: str = 'operator request') -> str:
@@ -160,11 +160,10 @@ class FleetController:
                 self._serve(name)
                 self._switch_if_active(name)
                 return self._event(f'{ref} demoted (candidate dropped): {reason}')
-            if not state.history:
-                raise AdapterError(f'{name} has no previous promoted version to go back to')
-            bad = state.promoted
-            state.promoted = state.history.pop()
-            state.pinned = False
+            try:
+                bad = self.store.rollback(name)
+            except ValueError as error:
+                raise AdapterError(str(error)) from None
             self.store.save()
             self._serve(name)
             self._switch_if_active(name)
@@ -179,7 +178,7 @@ class FleetController:
         with self._lock:
             self._drop_candidate(name)
             if version != self.store.name_state(name).promoted:
-                self._set_promoted(name, version)
+                self._set_promoted(name, version, force=True)
             self.store.name_state(name).pinned = True
             self.store.save()
             return self._event(f'{ref} pinned')
@@ -269,8 +268,10 @@ class FleetController:
             if version is None:
                 raise AdapterError(f'{name} has no candidate or newer version to promote')
         if version not in installed:
-            known = ', '.join(sorted(installed)) or 'none'
-            raise AdapterError(f'{name}@{version} is not installed (installed: {known})')
+            try:
+                self.store.check_promotion(name, version, force=True)
+            except ValueError as error:
+                raise AdapterError(str(error)) from None
         return name, version
 
     def _load_and_probe(self, ref: str) -> None:
@@ -278,13 +279,13 @@ class FleetController:
         index = self.engine.load_to_slot(ref, background=True)
         self.engine.probe_when_idle(index, ref)
 
-    def _set_promoted(self, name: str, version: str) -> None:
-        state = self.store.name_state(name)
-        if state.promoted:
-            state.history.append(state.promoted)
-        state.promoted = version
-        if state.candidate == version:
+    def _set_promoted(self, name: str, version: str, force: bool) -> None:
+        if self.store.name_state(name).candidate == version:
             self._drop_candidate(name)
+        try:
+            self.store.promote(name, version, force)
+        except ValueError as error:
+            raise AdapterError(str(error)) from None
         self.store.save()
         self._serve(name)
         self._switch_if_active(name)

@@ -21,7 +21,7 @@ Steps, in order (the names are those passed to ``on_step``)::
     extracted   files written under .staging/ with every sha256 checked, fsynced
     probed      the engine validated the directory and ran its probe forward on it
     renamed     the directory is now NAME@VERSION in the store (one atomic rename)
-    scanned     the engine's registry lists the new version
+    registered  the engine's registry lists the new version (the others are not re-read)
 
 Before ``renamed`` nothing is visible, and the store's start-up clears .staging/, so a crash
 anywhere leaves the previous versions and the promotion state exactly as they were. Copies and
@@ -101,6 +101,6 @@ class Installer:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         self.on_step('renamed')
-        self.engine.scan()
-        self.on_step('scanned')
+        self.engine.add(self.store.path(bundle.ref))
+        self.on_step('registered')
         return bundle.ref

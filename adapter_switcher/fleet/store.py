@@ -39,6 +39,7 @@ from typing import Dict, List, Optional
 from adapter_switcher.core.adapter_files import is_adapter_dir
 from adapter_switcher.core.names import split_adapter_ref
 from adapter_switcher.core.names import VERSION_SEPARATOR
+from adapter_switcher.fleet.semver import parse_version
 
 STAGING_DIR = '.staging'
 STATE_FILE = 'state.json'
@@ -85,6 +86,37 @@ class VersionStore:
 
     def name_state(self, name: str) -> NameState:
         return self.state.setdefault(name, NameState())
+
+    def promote(self, name: str, version: str, force: bool = False) -> None:
+        """Record ``version`` as promoted (the old one joins the history); not saved yet."""
+        self.check_promotion(name, version, force)
+        state = self.name_state(name)
+        if state.promoted and state.promoted != version:
+            state.history.append(state.promoted)
+        state.promoted = version
+        if state.candidate == version:
+            state.candidate, state.candidate_mode = None, ''
+
+    def check_promotion(self, name: str, version: str, force: bool) -> None:
+        """Raise ValueError if ``version`` is not installed, or a downgrade without force."""
+        installed = self.installed().get(name, [])
+        if version not in installed:
+            known = ', '.join(sorted(installed, key=parse_version)) or 'none'
+            raise ValueError(f'{name}@{version} is not installed (installed: {known})')
+        state = self.name_state(name)
+        if (state.promoted and not force
+                and parse_version(version) < parse_version(state.promoted)):
+            raise ValueError(f'{name}@{version} is older than the promoted {state.promoted}: '
+                             'a downgrade needs force')
+
+    def rollback(self, name: str) -> str:
+        """Record the previous promoted version as promoted again; return the dropped one."""
+        state = self.name_state(name)
+        if not state.history:
+            raise ValueError(f'{name} has no previous promoted version to go back to')
+        dropped, state.promoted = state.promoted, state.history.pop()
+        state.pinned = False
+        return dropped
 
     def save(self) -> None:
         """Write state.json atomically (temp file, fsync, rename)."""
