@@ -194,9 +194,9 @@ class AdapterRegistry:
         records, rejections = dict(self._records), {}
         self._scan_one(candidate, records, rejections)
         if rejections:
-            name, reason = next(iter(rejections.items()))
-            self._rejections[name] = reason
-            raise AdapterRejected(name, reason)
+            path, (name, reason) = next(iter(rejections.items()))
+            self._rejections[path] = (name, reason)
+            raise AdapterRejected(name or path, reason)
         added = next(r for n, r in records.items() if n not in self._records)
         self._records = records
         return added

@@ -196,7 +196,8 @@ def _inspect(args) -> int:
         header = _safetensors_header(tar.extractfile(weights)) if weights else {}
     print(f"config:           peft_type {config.get('peft_type')}, r {config.get('r')}, "
           f"lora_alpha {config.get('lora_alpha')}, rslora {config.get('use_rslora', False)}")
-    print(f"targets:          {config.get('target_modules')}")
+    targets = config.get('target_modules')
+    print(f'targets:          {sorted(targets) if isinstance(targets, list) else targets}')
     ranks = {k.split('.lora_A')[0].removeprefix('base_model.model.'): v['shape'][0]
              for k, v in sorted(header.items()) if '.lora_A' in k and isinstance(v, dict)}
     print('ranks:')

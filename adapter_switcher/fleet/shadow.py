@@ -96,6 +96,11 @@ class ShadowEvaluator:
                 'share_above': float((values > self.threshold).mean()),
                 'skipped': self.skipped}
 
+    @property
+    def native_id(self) -> int:
+        """Return the worker thread's OS id (to attribute its CPU time in benchmarks)."""
+        return self._thread.native_id
+
     def stop(self) -> None:
         """Stop comparing (from any thread, the worker's own included)."""
         with self._cond:

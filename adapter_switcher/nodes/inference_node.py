@@ -57,6 +57,9 @@ from adapter_switcher.nodes.diagnostics import OK
 from adapter_switcher.nodes.diagnostics import WARN
 from adapter_switcher.nodes.engine_setup import build_engine
 from adapter_switcher.nodes.executor import BoundedThreadsExecutor
+from adapter_switcher.nodes.fleet_interface import FLEET_PARAMETERS
+from adapter_switcher.nodes.fleet_interface import open_fleet
+from adapter_switcher.nodes.fleet_interface import with_fleet_store
 from adapter_switcher.nodes.inference_state import InferenceState
 from adapter_switcher.nodes.inference_state import StateFile
 from adapter_switcher.nodes.managed_node import AUTOSTART
@@ -142,7 +145,7 @@ PARAMETERS = (
               'JSON file keeping the active adapter, its version and the mode across crashes '
               '(written atomically on change, restored at configure; a corrupt file is '
               'reported and ignored). Empty: nothing is kept.', read_only=True),
-)
+) + FLEET_PARAMETERS
 STATE_SAVE_PERIOD_S = 0.1
 
 
@@ -163,6 +166,7 @@ class InferenceNode(ManagedNode):
         self._setup = None
         self._engine = None
         self._state_file = None
+        self._fleet = None
         self._running = False
         self._desired: Optional[str] = None
         self._predicted = ''
@@ -175,8 +179,9 @@ class InferenceNode(ManagedNode):
             raise StartupError(f'required_sensors: unknown sensor(s) {unknown}, use '
                                f'{sorted(SENSOR_TOPICS)}')
         features = load_rules_parameter(params['rules_file']).features
-        self._setup = build_engine(params)
+        self._setup = build_engine(with_fleet_store(params))
         self._engine = self._setup.engine
+        self._fleet = open_fleet(self, self._engine, params)
         self._required = tuple(params['required_sensors'])
         self._stats = SwapStats()
         self._desired = None
@@ -237,6 +242,9 @@ class InferenceNode(ManagedNode):
     def release_resources(self) -> None:
         if self._engine is not None:
             self._save_state()
+        if self._fleet is not None:
+            self._fleet.close()
+            self._fleet = None
         if self._setup is not None:
             self._setup.close()
         self._setup = self._engine = None
@@ -364,6 +372,8 @@ class InferenceNode(ManagedNode):
             obs = self._setup.encode(snapshot.values, scan.ranges if scan else None,
                                      scan.range_max if scan else 10.0)
             result = self._engine.step(obs)
+            if self._fleet is not None:
+                self._fleet.after_step(result, ((obs,), {}))
             if result.swap is not None:
                 self._stats.record(result.swap)
                 self.get_logger().info(f'swapped {describe_swap(result.swap)}')
@@ -441,6 +451,8 @@ class InferenceNode(ManagedNode):
         response.success = True
         response.message = list_adapters_message(self._engine.adapters(),
                                                  self._engine.rejections())
+        if self._fleet is not None:
+            response.message += '\n' + self._fleet.list_lines()
         return response
 
     def _on_set_auto(self, request, response):
@@ -480,6 +492,8 @@ class InferenceNode(ManagedNode):
         values['stale_sensors'] = ','.join(sorted(stale))
         values['last_error'] = last_error
         values.update({f'engine.{k}': v for k, v in self._engine.metrics_dict().items()})
+        if self._fleet is not None:
+            values.update(self._fleet.diagnostic_values())
         if stale:
             level, message = ERROR, f'sensor timeout: {_describe_stale(stale)}; stopped'
         elif rejections:
