@@ -100,3 +100,13 @@ def max_diff(output, expected) -> float:
     assert set(got) == set(want) and got
     return max(float((got[k] - want[k]).abs().max()) for k in got
                if want[k].is_floating_point())
+
+
+def peft_with_all(base, dirs) -> PeftModel:
+    """Return one PeftModel holding every adapter of ``dirs`` under its name."""
+    names = sorted(dirs)
+    model = PeftModel.from_pretrained(copy.deepcopy(base), str(dirs[names[0]]),
+                                      adapter_name=names[0])
+    for name in names[1:]:
+        model.load_adapter(str(dirs[name]), adapter_name=name)
+    return model.eval()

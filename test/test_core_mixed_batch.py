@@ -29,10 +29,10 @@ from adapter_switcher.core import EngineConfig
 from adapter_switcher.core import MixedBatchError
 from adapter_switcher.core import UnknownAdapter
 from lora_fixtures import max_diff
+from lora_fixtures import peft_with_all
 from lora_fixtures import tiny_base
 from lora_fixtures import write_adapters
 from model_zoo import ZOO
-from peft import PeftModel
 import pytest
 import torch
 
@@ -50,15 +50,6 @@ CASES = {
               lambda rows: torch.randint(0, 128, (rows, 9))),
     'cnn': (ZOO['cnn'].build, ZOO['cnn'].adapters, lambda rows: torch.randn(rows, 3, 16, 16)),
 }
-
-
-def peft_with_all(base, dirs):
-    names = sorted(dirs)
-    model = PeftModel.from_pretrained(copy.deepcopy(base), str(dirs[names[0]]),
-                                      adapter_name=names[0])
-    for name in names[1:]:
-        model.load_adapter(str(dirs[name]), adapter_name=name)
-    return model.eval()
 
 
 @pytest.fixture(scope='module', params=sorted(CASES))

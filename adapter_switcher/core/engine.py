@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from adapter_switcher.core.adapter_files import AdapterFormatError
 from adapter_switcher.core.base_model import model_fingerprint
@@ -44,11 +44,15 @@ from adapter_switcher.core.errors import AdapterError
 from adapter_switcher.core.errors import MixedBatchError
 from adapter_switcher.core.errors import NoPreviousAdapter
 from adapter_switcher.core.errors import ProbeFailed
+from adapter_switcher.core.handover import HandOver
+from adapter_switcher.core.handover import Weights
 from adapter_switcher.core.host_cache import HostCache
 from adapter_switcher.core.host_cache import ModuleWeights
 from adapter_switcher.core.load_worker import LoadJob
 from adapter_switcher.core.load_worker import LoadWorker
 from adapter_switcher.core.metrics import EngineMetrics
+from adapter_switcher.core.mix import check_mix
+from adapter_switcher.core.mix import mix_label
 from adapter_switcher.core.names import check_adapter_ref
 from adapter_switcher.core.probe import check_probe_output
 from adapter_switcher.core.probe import manifest_probe
@@ -65,6 +69,7 @@ from adapter_switcher.core.safetensors_io import MappedSafetensors
 from adapter_switcher.core.safetensors_io import SafetensorsFormatError
 from adapter_switcher.core.slot_layers import BatchLayoutError
 from adapter_switcher.core.slot_layers import EMPTY
+from adapter_switcher.core.slot_layers import MIX
 from adapter_switcher.core.slot_layers import SlotLoraLayer
 from adapter_switcher.core.slot_layers import SlotSelector
 from adapter_switcher.core.slot_layers import wrap_module
@@ -153,6 +158,7 @@ class _Pending:
     since: float
     hit: bool
     error: Optional[str] = None
+    blend_ticks: int = 0
 
 
 class AdapterEngine:
@@ -188,6 +194,9 @@ class AdapterEngine:
         self._active: Optional[str] = None
         self._history: List[Optional[str]] = []
         self._pending: Optional[_Pending] = None
+        self._held: List[int] = []      # slots pinned because a mix or hand-over reads them
+        self._mix: Optional[Dict[str, float]] = None
+        self._blend: Optional[HandOver] = None
         self._awaiting: Optional[_Pending] = None
         self._worker = LoadWorker(self._run_job)
         self.scan()
@@ -204,7 +213,7 @@ class AdapterEngine:
                          and (slot.adapter not in self._registry
                               or self._registry.get(slot.adapter).identity
                               != self._identities[index]))
-                if stale and index != active_slot:
+                if stale and index != active_slot and not slot.pins:
                     self._slots.release(index)
         for name in self._host.names():
             if name not in self._registry:
@@ -361,15 +370,17 @@ class AdapterEngine:
         """
         with self._state:
             previous, previous_index = self._active, self._selector.active
+            was_mix = self._mix is not None
+            self._release_held()
             self._selector.active = index
             self._active = name
-            if (not self.config.keep_inactive and previous_index not in (EMPTY, index)
+            if (not self.config.keep_inactive and previous_index >= 0 and previous_index != index
                     and not self._slots.slots[previous_index].pins):
                 self._slots.release(previous_index)
-            if remember and previous != name:
+            if remember and previous != name and not was_mix:
                 self._history.append(previous)
                 del self._history[:-16]
-            if index != EMPTY:
+            if index >= 0:
                 self._slots.touch(index)
                 self._slots.slots[index].used = True
             if self._pending is not None and self._pending.since <= requested_at:
@@ -377,14 +388,67 @@ class AdapterEngine:
         self.metrics.count('swaps')
         return previous
 
-    def request(self, name: str) -> None:
+    def _release_held(self) -> None:
+        """End any mix or hand-over: unpin the slots it read (state lock held)."""
+        for index in self._held:
+            slot = self._slots.slots[index]
+            slot.pins = max(0, slot.pins - 1)
+        self._held, self._mix, self._blend = [], None, None
+        self._selector.mix = []
+
+    def activate_mix(self, weights: Mapping[str, float]) -> SwapReport:
+        """
+        Run the weighted sum of several adapters' LoRA outputs from the next forward on.
+
+        ``{'navigation': 0.7, 'hazard': 0.3}`` gives every LoRA layer
+        ``0.7 * nav_delta + 0.3 * haz_delta``, which is PEFT's ``add_weighted_adapter`` with
+        ``combination_type='cat'``; nothing is written into the slots, so it costs no copy.
+        The adapters are loaded (and probed) if needed and stay resident while the mix runs;
+        :attr:`active` reads ``mix(navigation=0.7, hazard=0.3)``. Any ``activate``,
+        ``deactivate`` or applied request ends the mix.
+        """
+        mix = check_mix(weights, self.config.num_slots)
+        records = {name: self.check(name) for name in mix}
+        label = mix_label(mix)
+        with self._swap_lock:
+            start = time.perf_counter()
+            slots, loaded = self._pin_all(records)
+            try:
+                with self._forward_lock:
+                    for name, index in slots.items():
+                        if not self._slots.slots[index].probed:
+                            self._probe(index, records[name])
+                    previous = self._switch(MIX, label, True, start)
+                    with self._state:
+                        self._held, self._mix = list(slots.values()), mix
+                        self._selector.mix = [(slots[n], torch.tensor(w)) for n, w in mix.items()]
+                        for index in slots.values():
+                            self._slots.touch(index)
+                            self._slots.slots[index].used = True
+            except BaseException:
+                for index in slots.values():
+                    self._unpin(index)
+                raise
+            seconds = time.perf_counter() - start
+        return SwapReport(previous, label, seconds, cold=bool(loaded))
+
+    @property
+    def mix(self) -> Optional[Dict[str, float]]:
+        """Return the running mix's weights, or None when no mix runs."""
+        return dict(self._mix) if self._mix is not None else None
+
+    def request(self, name: str, blend_ticks: int = 0) -> None:
         """
         Ask for ``name`` from the next possible step on, without blocking (latest wins).
 
         Unknown, rejected or invalid names raise at once. A resident, probed adapter is
         switched to by the next :meth:`step`; any other is loaded and probed in the background
-        first, while steps go on with the current adapter.
+        first, while steps go on with the current adapter. With ``blend_ticks=N`` the switch
+        is a hand-over: the next N steps run a linear blend from what ran before to ``name``
+        (see :mod:`handover`), then ``name`` alone; ``0`` switches at once.
         """
+        if isinstance(blend_ticks, bool) or not isinstance(blend_ticks, int) or blend_ticks < 0:
+            raise ValueError(f'blend_ticks must be an integer >= 0, got {blend_ticks!r}')
         record = self.check(name)
         name = record.name
         now = time.perf_counter()
@@ -394,7 +458,7 @@ class AdapterEngine:
                 return
             index = self._ready_slot(record)
             hit = index is not None and self._slots.slots[index].probed
-            self._pending = _Pending(name, now, hit)
+            self._pending = _Pending(name, now, hit, blend_ticks=blend_ticks)
         self.metrics.count('requests')
         self.metrics.count('request_hits' if hit else 'request_misses')
         if not hit:
@@ -425,12 +489,17 @@ class AdapterEngine:
                 pending, index = self._take_pending()
                 if index is not None:
                     start = time.perf_counter()
+                    handover = self._hand_over_to(index, pending.blend_ticks)
                     previous = self._switch(index, pending.name, True, pending.since)
+                    if handover is not None:
+                        self._blend, self._held = handover, handover.slots()
                     swap = SwapReport(previous, pending.name, time.perf_counter() - start,
                                       cold=not pending.hit)
                     self._awaiting = pending
                 elif pending is not None:
                     error = pending.error
+                if self._blend is not None:
+                    self._advance_blend()
             adapter = self._active
             with torch.inference_mode():
                 output = forward(self.model, adapter)
@@ -438,6 +507,37 @@ class AdapterEngine:
                 self._probe_inputs.observe(inputs)
         self._after_step(adapter)
         return StepResult(output, adapter, swap, error)
+
+    def _current_weights(self) -> Weights:
+        """Return what the selector runs now as slot weights (state lock held)."""
+        active = self._selector.active
+        if active == MIX:
+            return [(index, float(weight)) for index, weight in self._selector.mix]
+        return [] if active == EMPTY else [(active, 1.0)]
+
+    def _hand_over_to(self, target: int, ticks: int) -> Optional[HandOver]:
+        """
+        Return the hand-over from what runs now to ``target`` (None for ``ticks=0``).
+
+        Its slots are pinned before the switch, so the switch cannot free the old slot.
+        """
+        if not ticks:
+            return None
+        handover = HandOver(self._current_weights(), target, ticks)
+        for index in handover.slots():
+            self._slots.slots[index].pins += 1
+        return handover
+
+    def _advance_blend(self) -> None:
+        """Set this tick's hand-over weights, or end the hand-over (locks held)."""
+        weights = self._blend.next_weights()
+        if weights is None:
+            target = self._blend.target
+            self._release_held()
+            self._selector.active = target
+            return
+        self._selector.mix = [(index, torch.tensor(w)) for index, w in weights]
+        self._selector.active = MIX
 
     def step_batch(self, *args, adapters: Sequence[Optional[str]], **kwargs) -> BatchResult:
         """

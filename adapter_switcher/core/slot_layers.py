@@ -43,6 +43,7 @@ from torch.nn import functional
 
 EMPTY = -1
 ROWS = -2
+MIX = -3
 Copies = Tuple[List[torch.Tensor], List[torch.Tensor]]
 
 
@@ -56,15 +57,18 @@ class SlotSelector:
 
     In ``ROWS`` mode (a mixed-adapter batch) ``rows`` holds each row's slot and ``row_mask``
     is True for adapter rows and False for base rows, like the index tensors of Punica's and
-    S-LoRA's gathered LoRA kernels (a bool mask keeps every layer in its own dtype).
+    S-LoRA's gathered LoRA kernels (a bool mask keeps every layer in its own dtype). In ``MIX``
+    mode every row gets the weighted sum of several slots' LoRA outputs, ``mix`` listing
+    ``(slot, weight)`` with 0-d float32 weights (which never change a layer's dtype).
     """
 
-    __slots__ = ('active', 'rows', 'row_mask')
+    __slots__ = ('active', 'rows', 'row_mask', 'mix')
 
     def __init__(self):
         self.active = EMPTY
         self.rows: Optional[torch.Tensor] = None
         self.row_mask: Optional[torch.Tensor] = None
+        self.mix: List[Tuple[int, torch.Tensor]] = []
 
 
 class SlotLoraLayer(nn.Module):
@@ -112,6 +116,8 @@ class SlotLoraLayer(nn.Module):
         if slot < 0:
             if slot == EMPTY:
                 return result
+            if slot == MIX:
+                return self._mixed(x, result)
             return result + self._per_row(x, result)
         if not self._targeted[slot]:
             return result
@@ -119,6 +125,14 @@ class SlotLoraLayer(nn.Module):
 
     def _delta(self, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def _mixed(self, x: torch.Tensor, result: torch.Tensor) -> torch.Tensor:
+        """Add the weighted sum of the mixed slots' LoRA outputs (PEFT's 'cat' combination)."""
+        for slot, weight in self.selector.mix:
+            if self._targeted[slot]:
+                delta = self._delta(x, self._a[slot], self._b[slot])
+                result = result + delta * (self._scaling[slot] * weight)
+        return result
 
     def _per_row(self, x: torch.Tensor, result: torch.Tensor) -> torch.Tensor:
         """Return each row's LoRA output, with its own slot's A, B and scaling (ROWS mode)."""
