@@ -65,6 +65,7 @@ setup(
         'mujoco>=3.2',
         'cryptography>=42',
         'watchdog>=4',
+        'tqdm>=4.60',
     ],
     extras_require={
         'test': [

@@ -20,6 +20,7 @@ import sys
 
 from adapter_switcher.fleet import cli as fleet_cli
 from adapter_switcher.serve import cli as serve_cli
+from adapter_switcher.demo import train_cli
 
 DEMO_DIR = 'models/demo'
 SIM_NODES_MODULE = 'adapter_switcher.sim.launch_nodes'
@@ -57,34 +58,6 @@ def _make_demo_adapters(args) -> int:
     paths = make_demo_adapters(args.out, rank=args.rank, steps=args.steps, seed=args.seed)
     for name, path in paths.items():
         print(f'{name}: {path}')
-    return 0
-
-
-def _train_demo(args) -> int:
-    import torch
-
-    from adapter_switcher.demo.closed_loop import open_demo_loop
-    from adapter_switcher.demo.training import train_demo
-    from adapter_switcher.paths import share_dir
-
-    torch.set_num_threads(1)
-    out = args.out or share_dir() / DEMO_DIR
-    loop = open_demo_loop()
-    try:
-        report = train_demo(loop, out, rounds=args.rounds, episodes=args.episodes,
-                            steps=args.steps, seed=args.seed)
-    finally:
-        loop.sim.close()
-    for round_index, successes in report.rounds:
-        driver = 'experts' if round_index == 0 else 'learned models'
-        print(f'round {round_index} ({driver}): {successes}/{args.episodes} episodes succeeded')
-    wins = sum(result.success for result in report.evaluation)
-    print(f'evaluation: {wins}/{len(report.evaluation)} episodes reached the goal without '
-          'collision or spill entry')
-    entries = sum(result.spill_entries > 0 for result in report.navigation_only)
-    print(f'navigation adapter alone (no switching): the robot drove into the spill in '
-          f'{entries}/{len(report.navigation_only)} episodes')
-    print(f'models written to {out}')
     return 0
 
 
@@ -142,16 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument('--rank', type=int, default=8, help='LoRA rank')
     demo.set_defaults(handler=_make_demo_adapters)
 
-    train = commands.add_parser(
-        'train-demo', help="train the demo adapters on the simulator's scripted experts",
-        description='DAgger in the embedded simulator: the base and the navigation and hazard '
-                    'adapters learn from the scripted experts on config/demo_scenario.yaml, '
-                    'then are evaluated in closed loop (OUT/base_policy.safetensors, '
-                    'OUT/adapters/<name>/).')
-    _model_options(train, out_required=False, steps=3000)
-    train.add_argument('--rounds', type=int, default=5, help='DAgger rounds after the experts')
-    train.add_argument('--episodes', type=int, default=12, help='episodes per round')
-    train.set_defaults(handler=_train_demo)
+    train_cli.register(commands)
 
     run = commands.add_parser(
         'demo', help="run the closed-loop simulated demo (the README's main job)",

@@ -21,6 +21,7 @@ over several randomized episodes, and fails to when its camera cannot segment th
 which shows it avoids what it sees, not the simulator's ground truth.
 """
 
+import dataclasses
 import math
 
 from adapter_switcher.paths import share_path
@@ -46,7 +47,10 @@ def world():
 
 @pytest.fixture(scope='module')
 def scenario():
-    return load_scenario(share_path(DEFAULT_SCENARIO))
+    """Return the route with one spill around its configured place (no route placement)."""
+    full = load_scenario(share_path(DEFAULT_SCENARIO))
+    return dataclasses.replace(full, slow_zone=None, randomization=dataclasses.replace(
+        full.randomization, spill_count=None))
 
 
 @pytest.mark.sim

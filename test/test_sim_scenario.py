@@ -21,6 +21,8 @@ pose is inside an obstacle is refused without disturbing the running one.
 """
 
 import copy
+import dataclasses
+import itertools
 import math
 
 from adapter_switcher.paths import share_path
@@ -35,6 +37,7 @@ from adapter_switcher.sim.sdf_world import load_world
 from adapter_switcher.sim.simulator import SimulationError
 from adapter_switcher.sim.simulator import WarehouseSim
 
+import numpy as np
 import pytest
 import yaml
 
@@ -113,7 +116,7 @@ def test_spill_colour_is_inside_its_hsv_range():
 
 
 def test_episodes_are_deterministic_and_within_the_ranges():
-    scenario = load_scenario(PATH)
+    scenario = _single_spill(load_scenario(PATH))
     episodes = [sample_episode(scenario, seed) for seed in range(50)]
     assert episodes == [sample_episode(scenario, seed) for seed in range(50)]
     assert len({e.start for e in episodes}) == 50
@@ -127,6 +130,63 @@ def test_episodes_are_deterministic_and_within_the_ranges():
         assert abs(sx) <= rnd.spill_position[0] and abs(sy) <= rnd.spill_position[1]
         scale = episode.spill.size[0] / scenario.spill.size[0]
         assert 1 - rnd.spill_scale <= scale <= 1 + rnd.spill_scale
+
+
+def _single_spill(scenario):
+    return dataclasses.replace(scenario, randomization=dataclasses.replace(
+        scenario.randomization, spill_count=None))
+
+
+def _distance_to_route(points, point):
+    best = math.inf
+    for a, b in zip(points[:-1], points[1:]):
+        a, b, p = (np.asarray(v, dtype=float) for v in (a, b, point))
+        t = np.clip(np.dot(p - a, b - a) / np.dot(b - a, b - a), 0.0, 1.0)
+        best = min(best, float(np.linalg.norm(a + t * (b - a) - p)))
+    return best
+
+
+def test_route_episodes_place_spills_and_zone_along_the_whole_route():
+    scenario = load_scenario(PATH)
+    rnd, spill = scenario.randomization, scenario.spill
+    episodes = [sample_episode(scenario, seed) for seed in range(300)]
+    assert episodes == [sample_episode(scenario, seed) for seed in range(300)]
+    counts = [len(e.spills) for e in episodes]
+    assert set(counts) == set(range(rnd.spill_count[0], rnd.spill_count[1] + 1))
+    zones = sum(e.slow_zone is not None for e in episodes) / len(episodes)
+    assert abs(zones - rnd.slow_zone_probability) < 0.1
+    near_turn = 0
+    for episode in episodes:
+        route = [episode.start[:2], *scenario.waypoints]
+        for placed in episode.spills:
+            assert _distance_to_route(route, placed.position) <= rnd.spill_position[1] + 1e-9
+            scale = placed.size[0] / spill.size[0]
+            assert 1 - rnd.spill_scale <= scale <= 1 + rnd.spill_scale
+            hsv = rgb_to_opencv_hsv(placed.rgba[:3])
+            assert all(lo <= v <= hi for v, lo, hi in zip(hsv, spill.hsv_lower, spill.hsv_upper))
+            near_turn += min(math.dist(placed.position, w) for w in scenario.waypoints[:-1]) < 1.5
+        if episode.slow_zone is not None:
+            assert _distance_to_route(route, episode.slow_zone.position) < 1e-6
+            assert episode.slow_zone.speed_limit == scenario.slow_zone.speed_limit
+            for placed in episode.spills:  # never on the zone
+                assert math.dist(placed.position, episode.slow_zone.position) > \
+                    rnd.hazard_gap - rnd.spill_position[1]
+        for a, b in itertools.combinations(episode.spills, 2):
+            assert math.dist(a.position, b.position) > rnd.hazard_gap - 2 * rnd.spill_position[1]
+    assert near_turn > 0  # turns are not spared
+    assert len({e.spills[0].rgba for e in episodes if e.spills}) > 100  # the colour varies
+
+
+@pytest.mark.parametrize('key, value, message', [
+    ('randomization.spill_count', [2, 1], r'randomization.spill_count: expected whole numbers'),
+    ('randomization.slow_zone_probability', 1.5,
+     r'randomization.slow_zone_probability: expected a finite number in \[0.0, 1.0\]'),
+    ('slow_zone.speed_limit', _DELETE, r"slow_zone: missing key\(s\) \['speed_limit'\]"),
+    ('slow_zone.rgba', [0.0, 0.8, 0.9, 1.0], 'slow_zone.rgba: the colour is HSV .* outside'),
+])
+def test_bad_route_randomization_and_zone_are_rejected(data, key, value, message):
+    with pytest.raises(ScenarioError, match=f'^my.yaml: {message}'):
+        parse_scenario(_set(copy.deepcopy(data), key, value), 'my.yaml')
 
 
 def test_nominal_scenario_gives_the_nominal_episode_for_any_seed():

@@ -29,6 +29,7 @@ from adapter_switcher.paths import share_path
 from adapter_switcher.sim.mujoco_scene import build_mjcf
 from adapter_switcher.sim.mujoco_scene import CAMERA
 from adapter_switcher.sim.mujoco_scene import LIDAR_GEOMGROUP
+from adapter_switcher.sim.mujoco_scene import SLOW_ZONE
 from adapter_switcher.sim.mujoco_scene import SPILL_GEOM
 from adapter_switcher.sim.scenario import DEFAULT_SCENARIO
 from adapter_switcher.sim.scenario import load_scenario
@@ -116,7 +117,7 @@ def test_scene_has_every_sdf_shape_with_its_size_pose_and_colour(sim):
     mujoco.mj_kinematics(model, data)
     expected_names = set()
     for name, role, kind, size, t, rgba in _expected_shapes():
-        if name.startswith('spill::'):
+        if name.startswith(('spill::', 'slow_zone::')):
             continue  # placed from the scenario; checked below
         if role == 'collision' and kind == 'plane':
             continue  # the floor: the planar base rides on it, never collides with it
@@ -135,7 +136,7 @@ def test_scene_has_every_sdf_shape_with_its_size_pose_and_colour(sim):
         else:
             assert model.geom_contype[geom] | model.geom_conaffinity[geom], name
     names = {mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_GEOM, g) for g in range(model.ngeom)}
-    assert names == expected_names | {SPILL_GEOM}
+    assert names == expected_names | {SPILL_GEOM, SLOW_ZONE}
 
 
 def test_spill_matches_sdf_and_is_visual_only(sim):
@@ -148,6 +149,34 @@ def test_spill_matches_sdf_and_is_visual_only(sim):
     np.testing.assert_allclose(model.geom_rgba[geom], rgba, atol=1e-6)
     assert (model.geom_contype[geom], model.geom_conaffinity[geom]) == (0, 0)
     assert LIDAR_GEOMGROUP[model.geom_group[geom]] == 0
+
+
+def test_slow_zone_matches_sdf_and_is_visual_only(sim):
+    model, data = sim.model, sim.data
+    mujoco.mj_kinematics(model, data)
+    (name, _, kind, size, t, rgba), = [s for s in _expected_shapes()
+                                       if s[0].startswith('slow_zone')]
+    geom = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, SLOW_ZONE)
+    assert model.geom_type[geom] == MJ_TYPES[kind]
+    np.testing.assert_allclose(model.geom_size[geom], size, atol=1e-9)
+    np.testing.assert_allclose(data.geom_xpos[geom], t[:3, 3], atol=1e-9)
+    np.testing.assert_allclose(model.geom_rgba[geom], rgba, atol=1e-6)
+    assert (model.geom_contype[geom], model.geom_conaffinity[geom]) == (0, 0)
+    assert LIDAR_GEOMGROUP[model.geom_group[geom]] == 0
+    zone = load_scenario(share_path(DEFAULT_SCENARIO)).slow_zone
+    assert zone.position == pytest.approx(t[:2, 3])
+    assert zone.size == pytest.approx([2 * v for v in size[:2]])
+    assert zone.rgba == pytest.approx(rgba)
+
+
+def test_randomized_scene_has_a_spill_body_per_possible_spill():
+    world = load_world(WORLD)
+    scenario = load_scenario(share_path(DEFAULT_SCENARIO))
+    model = mujoco.MjModel.from_xml_string(build_mjcf(
+        world, scenario.spill, scenario.max_spills, scenario.slow_zone))
+    names = {mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_GEOM, g) for g in range(model.ngeom)}
+    assert {'spill', 'spill_1', 'spill_2', SLOW_ZONE} <= names
+    assert scenario.max_spills == 3 and 'spill_3' not in names
 
 
 def test_lidar_sees_only_static_structure(sim):

@@ -23,7 +23,9 @@ value that is present is finite. Malformed input (wrong shape, dtype or encoding
 ValueError naming the problem, for the same reason.
 
 The spill is found by colour: pixels whose OpenCV HSV value (H 0..179, S and V 0..255) lies in a
-configured range. A lower hue above the upper hue means the range wraps through 0 (reds).
+configured range. A lower hue above the upper hue means the range wraps through 0 (reds). The
+slow zone, when its range is configured, is found the same way in its own colour and reported
+as the zone_* features (fraction, centroid, visible).
 """
 
 from dataclasses import dataclass
@@ -55,6 +57,10 @@ FEATURE_KINDS: Mapping[str, type] = MappingProxyType({
     'aisle_width': float,
     'speed': float,
     'yaw_rate': float,
+    'zone_fraction': float,
+    'zone_x': float,
+    'zone_y': float,
+    'zone_visible': bool,
 })
 FEATURE_NAMES = frozenset(FEATURE_KINDS)
 
@@ -285,7 +291,8 @@ class FeatureConfig:
     sectors in degrees (0 ahead, positive left). aisle_sector_deg: the window on the left side
     (mirrored on the right) for the lateral clearance. max_age_s: a sensor's features leave the
     snapshot once they are older than this (None: never), so a dead sensor cannot hold a stale
-    context forever.
+    context forever. zone_hsv_lower/zone_hsv_upper: the slow zone's colour (None: no zone_*
+    features), read with the same visible fraction as the spill.
     """
 
     hsv_lower: Tuple[int, int, int] = SPILL_HSV_LOWER
@@ -296,9 +303,16 @@ class FeatureConfig:
     right_sector_deg: Tuple[float, float] = RIGHT_SECTOR_DEG
     aisle_sector_deg: Tuple[float, float] = AISLE_SECTOR_DEG
     max_age_s: Optional[float] = MAX_AGE_S
+    zone_hsv_lower: Optional[Tuple[int, int, int]] = None
+    zone_hsv_upper: Optional[Tuple[int, int, int]] = None
 
     def __post_init__(self):
         lower, upper = check_hsv_range(self.hsv_lower, self.hsv_upper)
+        zone = (self.zone_hsv_lower, self.zone_hsv_upper)
+        if (zone[0] is None) != (zone[1] is None):
+            raise ValueError('zone_hsv_lower and zone_hsv_upper go together: give both or none')
+        if zone[0] is not None:
+            zone = check_hsv_range(*zone)
         fraction = finite_number('spill_visible_fraction', self.spill_visible_fraction)
         if not 0.0 <= fraction < 1.0:
             raise ValueError(f'spill_visible_fraction must be in [0, 1), got {fraction:g}')
@@ -318,6 +332,8 @@ class FeatureConfig:
             'aisle_sector_deg': check_sector('aisle_sector_deg', self.aisle_sector_deg, 0.0,
                                              180.0),
             'max_age_s': max_age,
+            'zone_hsv_lower': zone[0],
+            'zone_hsv_upper': zone[1],
         }
         for name, value in canonical.items():
             object.__setattr__(self, name, value)
@@ -367,11 +383,16 @@ class FeatureExtractor:
 
     def update_image(self, image: np.ndarray, encoding: str, stamp: float
                      ) -> Dict[str, FeatureValue]:
-        """Extract and keep the spill features of one image; return them."""
+        """Extract and keep the spill (and zone) features of one image; return them."""
         when = finite_number('stamp', stamp)
         config = self._config
         features = spill_features(image, encoding, config.hsv_lower, config.hsv_upper,
                                   visible_fraction=config.spill_visible_fraction)
+        if config.zone_hsv_lower is not None:
+            zone = spill_features(image, encoding, config.zone_hsv_lower, config.zone_hsv_upper,
+                                  visible_fraction=config.spill_visible_fraction)
+            features.update((name.replace('spill_', 'zone_'), value)
+                            for name, value in zone.items())
         return self._keep('image', when, features)
 
     def update_odom(self, linear_x: float, linear_y: float, angular_z: float, stamp: float

@@ -27,7 +27,7 @@ adapter_model.safetensors) plus the engine's ``manifest.json`` with the base fin
 
 import copy
 from pathlib import Path
-from typing import Callable, Dict, Mapping, Optional, Tuple
+from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from adapter_switcher.core import model_fingerprint
 from adapter_switcher.core.adapter_files import write_manifest
@@ -42,6 +42,7 @@ from peft import get_peft_model
 from peft import LoraConfig
 from safetensors.torch import save_file
 import torch
+from tqdm import tqdm
 
 BASE_WEIGHTS = 'base_policy.safetensors'
 ADAPTERS_SUBDIR = 'adapters'
@@ -103,14 +104,15 @@ def random_observations(count: int, generator: torch.Generator) -> torch.Tensor:
 
 
 def fit_lora(base: torch.nn.Module, obs: torch.Tensor, targets: torch.Tensor,
-             rank: int = 8, steps: int = 300, lr: float = 5e-3, seed: int = 0):
+             rank: int = 8, steps: int = 300, lr: float = 5e-3, seed: int = 0,
+             target_modules: Sequence[str] = TARGET_MODULES):
     """
     Return a PEFT model whose LoRA weights clone ``targets`` (N, 2 velocities) from ``obs``.
 
     ``base`` is copied, never changed; only the LoRA weights train, as they would on the robot's
-    frozen base.
+    frozen base. ``target_modules`` may name Linear and Conv2d layers (PEFT wraps both).
     """
-    config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=list(TARGET_MODULES),
+    config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=list(target_modules),
                         lora_dropout=0.0)
     model = get_peft_model(copy.deepcopy(base), config)
     _fit(model, obs, targets, steps, lr, seed)
@@ -135,7 +137,7 @@ def _train(model: torch.nn.Module, observations: torch.Tensor, targets: torch.Te
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=lr)
     model.train()
-    for _ in range(steps):
+    for _ in tqdm(range(steps), desc='fit', unit='step', leave=False, disable=None):
         batch = torch.randint(0, observations.shape[0], (256,), generator=generator)
         loss = torch.nn.functional.mse_loss(decode_batch(model(observations[batch])),
                                             targets[batch])
@@ -147,18 +149,24 @@ def _train(model: torch.nn.Module, observations: torch.Tensor, targets: torch.Te
 
 def save_demo_models(out_dir, base_data: Tuple[torch.Tensor, torch.Tensor],
                      adapter_data: Mapping[str, Tuple[torch.Tensor, torch.Tensor]],
-                     rank: int = 8, steps: int = 300, seed: int = 0) -> Dict[str, Path]:
+                     rank: int = 8, steps: int = 300, seed: int = 0,
+                     build: Callable[[], torch.nn.Module] = build_policy,
+                     target_modules: Sequence[str] = TARGET_MODULES,
+                     metrics: Optional[Mapping[str, Mapping[str, float]]] = None
+                     ) -> Dict[str, Path]:
     """
     Fit the base on ``base_data`` and one adapter per ``adapter_data`` entry; write them.
 
-    Each entry is ``(observations (N, OBS_DIM), target velocities (N, 2))``. Layout:
+    Each entry is ``(observations (N, obs dim), target velocities (N, 2))``. Layout:
     ``out_dir/base_policy.safetensors`` and ``out_dir/adapters/<name>/`` (PEFT's format plus the
-    engine's manifest with the base fingerprint). Returns the paths by name ('base' included).
+    engine's manifest with the base fingerprint and ``metrics[name]``, if given). ``build``
+    makes the untrained base; ``target_modules`` are its LoRA layers. Returns the paths by name
+    ('base' included).
     """
     out_dir = Path(out_dir)
     adapters_dir = out_dir / ADAPTERS_SUBDIR
     adapters_dir.mkdir(parents=True, exist_ok=True)
-    base = build_policy()
+    base = build()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         _fit(base, base_data[0], base_data[1], steps, 3e-3, seed)
@@ -171,11 +179,11 @@ def save_demo_models(out_dir, base_data: Tuple[torch.Tensor, torch.Tensor],
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed + 1 + index)
             model = fit_lora(base, observations, targets, rank=rank, steps=steps,
-                             seed=seed + 1 + index)
+                             seed=seed + 1 + index, target_modules=target_modules)
         target = adapters_dir / name
         model.save_pretrained(str(target), safe_serialization=True)
         write_manifest(target, name=name, version='1', base_fingerprint=fingerprint,
-                       tags=['demo', name])
+                       tags=['demo', name], metrics=(metrics or {}).get(name))
         paths[name] = target
     return paths
 

@@ -25,7 +25,7 @@ records the observation the inference node would build and what each expert woul
 from dataclasses import dataclass
 from dataclasses import field
 import math
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Mapping, Optional, Tuple
 
 from adapter_switcher.context.features import FeatureExtractor
 from adapter_switcher.context.features import FeatureSnapshot
@@ -34,12 +34,16 @@ from adapter_switcher.context.policy import Decision
 from adapter_switcher.context.rules import ContextRules
 from adapter_switcher.context.rules import load_rules
 from adapter_switcher.demo.policy_model import encode_observation
+from adapter_switcher.demo.visuomotor import carrot_in_robot_frame
+from adapter_switcher.demo.visuomotor import encode_visuomotor
 from adapter_switcher.paths import share_path
 from adapter_switcher.sim.experts import hazard_expert
 from adapter_switcher.sim.experts import HazardParams
 from adapter_switcher.sim.experts import navigation_expert
 from adapter_switcher.sim.experts import NavigationParams
 from adapter_switcher.sim.experts import Scan
+from adapter_switcher.sim.experts import slow_expert
+from adapter_switcher.sim.experts import SlowParams
 from adapter_switcher.sim.scenario import load_scenario
 from adapter_switcher.sim.sdf_world import load_world
 from adapter_switcher.sim.simulator import WarehouseSim
@@ -52,19 +56,58 @@ Command = Tuple[float, float]
 # Gentler experts than the defaults: a long look-ahead and a long detour ramp steer smoothly
 # instead of turning on the spot, which a small policy network can imitate.
 DEMO_NAVIGATION = NavigationParams(lookahead=1.5, heading_gain=1.5, turn_in_place=1.2)
-DEMO_HAZARD = HazardParams(lead=1.0, ramp=2.5, margin=0.5)
+DEMO_HAZARD = HazardParams(lead=1.0, ramp=2.0, margin=0.5, hazard_speed=0.3)
+CARROT_DISTANCE = 1.5  # metres ahead on the route: the visuomotor policy's route input
+
+
+@dataclass(frozen=True)
+class Sensing:
+    """The latest sensor data at a control tick, from which an observation is encoded."""
+
+    snapshot: FeatureSnapshot
+    image: Optional[np.ndarray]
+    ranges: np.ndarray
+    range_max: float
+    linear: float
+    angular: float
+    carrot: Tuple[float, float]  # the route point CARROT_DISTANCE ahead, robot frame
+
+
+Encoder = Callable[[Sensing], torch.Tensor]
+
+
+def feature_observation(sensing: Sensing) -> torch.Tensor:
+    """Return the feature MLP's observation (``policy_model.encode_observation``)."""
+    return encode_observation(sensing.snapshot.values, sensing.ranges, sensing.range_max)
+
+
+def visuomotor_observation(sensing: Sensing) -> torch.Tensor:
+    """Return the visuomotor policy's observation: image, lidar, velocities, route carrot."""
+    return encode_visuomotor(sensing.image, sensing.ranges, sensing.range_max, sensing.linear,
+                             sensing.angular, sensing.carrot)
 
 
 @dataclass(frozen=True)
 class Tick:
-    """What a driver sees at one control tick, and what the experts would command there."""
+    """
+    What a driver sees at one control tick, and what each expert would command there.
+
+    ``labels`` maps each situation (adapter) name to its expert's command.
+    """
 
     time: float
     snapshot: FeatureSnapshot
     decision: Decision
     observation: torch.Tensor
-    navigation_label: Command
-    hazard_label: Command
+    labels: Mapping[str, Command]
+
+    @property
+    def navigation_label(self) -> Command:
+        return self.labels['navigation']
+
+    @property
+    def hazard_label(self) -> Command:
+        return self.labels['hazard']
 
 
 @dataclass
@@ -75,13 +118,15 @@ class EpisodeResult:
     reached_goal: bool = False
     collisions: int = 0
     spill_entries: int = 0
+    slow_zone_violations: int = 0
     sim_time: float = 0.0
     distance: float = 0.0
     switches: List[Tuple[float, str, float]] = field(default_factory=list)  # time, name, x
 
     @property
     def success(self) -> bool:
-        return self.reached_goal and not self.collisions and not self.spill_entries
+        return self.reached_goal and not (self.collisions or self.spill_entries or
+                                          self.slow_zone_violations)
 
 
 Driver = Callable[[Tick], Command]
@@ -92,12 +137,15 @@ class DemoLoop:
 
     def __init__(self, sim: WarehouseSim, rules: ContextRules, control_hz: float = 20.0,
                  navigation: NavigationParams = DEMO_NAVIGATION,
-                 hazard: HazardParams = DEMO_HAZARD):
+                 hazard: HazardParams = DEMO_HAZARD, slow: SlowParams = SlowParams(),
+                 encoder: Encoder = feature_observation):
+        self.encoder = encoder
         self.sim = sim
         self.rules = rules
         self.control_hz = control_hz
         self.navigation_params = navigation
         self.hazard_params = hazard
+        self.slow_params = slow
 
     def run(self, seed: int, driver: Driver, time_limit_s: float = 90.0,
             record: Optional[List[Tick]] = None) -> EpisodeResult:
@@ -107,12 +155,13 @@ class DemoLoop:
         lidar = world.robot.lidar
         navigation = navigation_expert(world, sim.scenario, self.navigation_params)
         hazard = hazard_expert(world, sim.scenario, self.hazard_params, self.navigation_params)
+        slow = slow_expert(world, sim.scenario, self.slow_params, self.navigation_params)
         features = FeatureExtractor(self.rules.features)
         policy = ContextPolicy(self.rules)
         schedules = [RateSchedule(rate, sim.time_ns) for rate in
                      (world.robot.camera.update_rate, lidar.update_rate, self.control_hz)]
         result = EpisodeResult(seed)
-        start, command, ranges, adapter = sim.time, (0.0, 0.0), None, None
+        start, command, ranges, adapter, image = sim.time, (0.0, 0.0), None, None, None
         while sim.time - start < time_limit_s and not navigation.done:
             sim.step(*command)
             odometry = sim.odometry()
@@ -131,9 +180,12 @@ class DemoLoop:
             scan = Scan(ranges, lidar.min_angle, lidar.angle_increment)
             snapshot = features.snapshot(now)
             decision = policy.update(snapshot)
-            tick = Tick(now - start, snapshot, decision,
-                        encode_observation(snapshot.values, ranges, lidar.range_max),
-                        navigation.act(pose, scan), hazard.act(pose, scan))
+            labels = {'navigation': navigation.act(pose, scan), 'hazard': hazard.act(pose, scan),
+                      'slow_zone': slow.act(pose, scan)}
+            carrot = carrot_in_robot_frame(pose, navigation.carrot(pose, CARROT_DISTANCE))
+            sensing = Sensing(snapshot, image, ranges, lidar.range_max, odometry.linear,
+                              odometry.angular, carrot)
+            tick = Tick(now - start, snapshot, decision, self.encoder(sensing), labels)
             command = _finite(driver(tick))
             if decision.desired != adapter:
                 adapter = decision.desired
@@ -143,6 +195,7 @@ class DemoLoop:
         result.reached_goal = navigation.done
         result.collisions = sim.stats.collisions
         result.spill_entries = sim.stats.spill_entries
+        result.slow_zone_violations = sim.stats.slow_zone_violations
         result.sim_time = sim.time - start
         result.distance = sim.stats.distance
         return result
@@ -150,11 +203,12 @@ class DemoLoop:
 
 def open_demo_loop(world: str = 'worlds/warehouse.sdf',
                    scenario: str = 'config/demo_scenario.yaml',
-                   rules: str = 'config/context_rules.yaml') -> DemoLoop:
-    """Return a DemoLoop on the package's world, demo scenario and context rules."""
+                   rules: str = 'config/context_rules.yaml',
+                   encoder: Encoder = feature_observation) -> DemoLoop:
+    """Return a DemoLoop on the package's world, a scenario and context rules."""
     loaded_world = load_world(share_path(world))
     sim = WarehouseSim(loaded_world, load_scenario(share_path(scenario)))
-    return DemoLoop(sim, load_rules(share_path(rules)))
+    return DemoLoop(sim, load_rules(share_path(rules)), encoder=encoder)
 
 
 def _finite(command: Command) -> Command:
@@ -165,10 +219,10 @@ def _finite(command: Command) -> Command:
 
 
 def expert_driver(noise: float = 0.0, seed: int = 0) -> Driver:
-    """Drive with the expert the context wants (hazard or navigation), plus Gaussian noise."""
+    """Drive with the expert the context wants (its adapter's name), plus Gaussian noise."""
     rng = np.random.default_rng(seed)
 
     def drive(tick: Tick) -> Command:
-        label = tick.hazard_label if tick.decision.desired == 'hazard' else tick.navigation_label
+        label = tick.labels.get(tick.decision.desired, tick.labels['navigation'])
         return label[0] + rng.normal(0.0, noise), label[1] + rng.normal(0.0, 2 * noise)
     return drive

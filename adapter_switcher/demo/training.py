@@ -17,24 +17,29 @@ Training the demo adapters on the scripted experts, by DAgger in the embedded si
 
 Round 0 drives with the experts (the one the context policy wants, plus noise); every later
 round drives with the learned base and adapters exactly as the inference node runs them (the
-engine, switched by the context policy through DecisionFollower) while the experts label each
-tick. After each round the base and both adapters are refitted on everything recorded so far:
-the base on the navigation expert's commands everywhere, each adapter only on the ticks where
-the context policy wanted it, with that expert's commands. The result is the set of files the
-inference node loads: ``base_policy.safetensors`` and ``adapters/<name>/``.
+engine, switched by the context policy through DecisionFollower, with prefetch) while the
+experts label each tick. After each round the base and the adapters are refitted on everything
+recorded so far: the base on the navigation expert's commands everywhere, each adapter only on
+the ticks where the context policy wanted it, with that adapter's expert's commands. The
+result is the set of files the inference node loads: ``base_policy.safetensors`` and
+``adapters/<name>/``. Either policy network trains this way (:mod:`policy_kinds`).
 """
 
 from dataclasses import dataclass
 from pathlib import Path
 import shutil
 import tempfile
-from typing import Dict, List, Sequence, Tuple
+import time
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from adapter_switcher.context.rules import ContextRules
 from adapter_switcher.core import AdapterEngine
 from adapter_switcher.core import BaseModelSpec
 from adapter_switcher.core import EngineConfig
 from adapter_switcher.core import load_base_model
+from adapter_switcher.core.adapter_files import MANIFEST
+from adapter_switcher.core.adapter_files import read_manifest
+from adapter_switcher.core.adapter_files import write_manifest
 from adapter_switcher.core.follower import DecisionFollower
 from adapter_switcher.core.prefetch import Prefetcher
 from adapter_switcher.demo.adapters import ADAPTERS_SUBDIR
@@ -45,12 +50,14 @@ from adapter_switcher.demo.closed_loop import Driver
 from adapter_switcher.demo.closed_loop import EpisodeResult
 from adapter_switcher.demo.closed_loop import expert_driver
 from adapter_switcher.demo.closed_loop import Tick
+from adapter_switcher.demo.policy_kinds import FEATURE_MLP
+from adapter_switcher.demo.policy_kinds import PolicyKind
 from adapter_switcher.demo.policy_model import decode_action
-from adapter_switcher.demo.policy_model import encode_observation
 
 import torch
+from tqdm import tqdm
 
-FACTORY = 'adapter_switcher.demo.policy_model:build_policy'
+FACTORY = FEATURE_MLP.factory
 DEMO_ADAPTERS = ('navigation', 'hazard')
 
 
@@ -60,7 +67,7 @@ class TrainingReport:
     Success per round (round 0 is the experts), and the final evaluation.
 
     ``navigation_only`` drives the same evaluation episodes with the navigation adapter and no
-    switching: what the hazard adapter is worth.
+    switching: what the other adapters are worth.
     """
 
     rounds: List[Tuple[int, int]]
@@ -72,75 +79,134 @@ class LearnedDriver:
     """
     Drives with the demo models in a directory, through the engine, as the node does.
 
-    With ``fixed`` set, the engine stays on that adapter and ignores the context policy.
+    With ``fixed`` set, the engine stays on that adapter and ignores the context policy; with
+    ``fixed='base'`` it runs the base model alone. ``num_slots`` resident slots (fewer than
+    adapters: the predictor's prefetch must bring the next one in); ``prefetch=False`` follows
+    the context without prefetching.
     """
 
-    def __init__(self, models_dir: Path, rules: ContextRules, fixed: str = ''):
-        base = load_base_model(BaseModelSpec(factory=FACTORY,
-                                             weights=str(models_dir / BASE_WEIGHTS)))
-        self.engine = AdapterEngine(base, [models_dir / ADAPTERS_SUBDIR],
-                                    EngineConfig(num_slots=2, max_rank=16),
-                                    probe_inputs=((encode_observation({}),), {}))
-        self.engine.activate(fixed or rules.default)
-        self.follower = None if fixed else DecisionFollower(self.engine, Prefetcher(self.engine))
+    def __init__(self, models_dir: Path, rules: ContextRules, fixed: str = '',
+                 kind: PolicyKind = FEATURE_MLP, num_slots: int = 2, prefetch: bool = True):
+        base = load_base_model(BaseModelSpec(factory=kind.factory,
+                                             weights=str(Path(models_dir) / BASE_WEIGHTS)))
+        self.engine = AdapterEngine(base, [Path(models_dir) / ADAPTERS_SUBDIR],
+                                    EngineConfig(num_slots=num_slots, max_rank=16),
+                                    probe_inputs=((torch.zeros(1, kind.obs_dim),), {}))
+        self.base_only = fixed == 'base'
+        if not self.base_only:
+            self.engine.activate(fixed or rules.default)
+        self.follower = None if fixed else DecisionFollower(
+            self.engine, Prefetcher(self.engine) if prefetch else None)
+        self.hits: List[bool] = []  # per applied switch: was the adapter resident already
+        self.switch_to_output_s: List[float] = []  # context change -> first output with it
+        self._wanted: Optional[str] = None
+        self._since: Optional[float] = None
 
     def __call__(self, tick: Tick):
         decision = tick.decision
+        if self.base_only:
+            with torch.inference_mode():
+                return decode_action(self.engine.model(tick.observation))
         if self.follower is not None:
+            if decision.desired != self._wanted:
+                self._wanted, self._since = decision.desired, time.perf_counter()
             self.follower.follow(decision.desired, decision.predicted, decision.confidence)
             self.engine.worker.wait_idle(10.0)
-        return decode_action(self.engine.step(tick.observation).output)
+        result = self.engine.step(tick.observation)
+        if result.swap is not None:
+            self.hits.append(not result.swap.cold)
+        if self._since is not None and result.adapter == self._wanted:
+            if result.swap is not None:
+                self.switch_to_output_s.append(time.perf_counter() - self._since)
+            self._since = None
+        return decode_action(result.output)
 
     def close(self) -> None:
         self.engine.close()
 
 
 def run_episodes(loop: DemoLoop, driver: Driver, seeds: Sequence[int],
-                 record: List[Tick]) -> List[EpisodeResult]:
-    return [loop.run(seed, driver, record=record) for seed in seeds]
+                 record: Optional[List[Tick]], desc: str = 'episodes') -> List[EpisodeResult]:
+    """Drive ``seeds`` with ``driver`` (progress bar); append every tick to ``record``."""
+    return [loop.run(seed, driver, record=record)
+            for seed in tqdm(seeds, desc=desc, unit='episode', leave=False, disable=None)]
 
 
-def fit_from_ticks(out_dir: Path, ticks: Sequence[Tick], steps: int, seed: int) -> None:
-    """Fit the base and the adapters on labelled ticks and write them to ``out_dir``."""
+def fit_from_ticks(out_dir: Path, ticks: Sequence[Tick], steps: int, seed: int,
+                   adapters: Sequence[str] = DEMO_ADAPTERS, kind: PolicyKind = FEATURE_MLP,
+                   metrics: Optional[Mapping[str, Mapping[str, float]]] = None) -> None:
+    """
+    Fit the base and the adapters on labelled ticks and write them to ``out_dir``.
+
+    An adapter the context never wanted in these ticks learns its expert on all of them.
+    """
     obs = torch.cat([t.observation for t in ticks])
-    navigation = torch.tensor([t.navigation_label for t in ticks], dtype=torch.float32)
-    hazard = torch.tensor([t.hazard_label for t in ticks], dtype=torch.float32)
     wants = [t.decision.desired for t in ticks]
     adapter_data: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {}
-    for name, labels in (('navigation', navigation), ('hazard', hazard)):
-        rows = torch.tensor([w == name for w in wants])
-        adapter_data[name] = (obs[rows], labels[rows])
-    save_demo_models(out_dir, (obs, navigation), adapter_data, steps=steps, seed=seed)
+    for name in adapters:
+        rows = [i for i, w in enumerate(wants) if w == name] or list(range(len(ticks)))
+        labels = torch.tensor([ticks[i].labels[name] for i in rows], dtype=torch.float32)
+        adapter_data[name] = (obs[rows], labels.reshape(-1, 2))
+    navigation = torch.tensor([t.labels['navigation'] for t in ticks], dtype=torch.float32)
+    save_demo_models(out_dir, (obs, navigation), adapter_data, steps=steps, seed=seed,
+                     build=kind.build, target_modules=kind.target_modules, metrics=metrics)
 
 
 def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 12,
                steps: int = 1500, noise: float = 0.1, seed: int = 0,
-               evaluation_seeds: Sequence[int] = range(1000, 1010)) -> TrainingReport:
-    """Run DAgger for ``rounds`` and write the final models to ``out_dir``."""
+               evaluation_seeds: Sequence[int] = range(1000, 1010),
+               adapters: Sequence[str] = DEMO_ADAPTERS, kind: PolicyKind = FEATURE_MLP,
+               first_seed: int = 0) -> TrainingReport:
+    """
+    Run DAgger for ``rounds`` and write the final models to ``out_dir``.
+
+    Round ``r`` drives seeds ``first_seed + r * episodes`` onwards; the final models carry the
+    evaluation's success rates in their manifests.
+    """
     out_dir = Path(out_dir)
     ticks: List[Tick] = []
     history = []
-    results = run_episodes(loop, expert_driver(noise, seed), range(episodes), ticks)
+    seeds = range(first_seed, first_seed + episodes)
+    results = run_episodes(loop, expert_driver(noise, seed), seeds, ticks, 'round 0 (experts)')
     history.append((0, sum(r.success for r in results)))
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         for round_index in range(1, rounds + 1):
-            fit_from_ticks(work, ticks, steps, seed + round_index)
-            driver = LearnedDriver(work, loop.rules)
-            seeds = range(round_index * episodes, (round_index + 1) * episodes)
-            results = run_episodes(loop, driver, seeds, ticks)
+            fit_from_ticks(work, ticks, steps, seed + round_index, adapters, kind)
+            driver = LearnedDriver(work, loop.rules, kind=kind)
+            start = first_seed + round_index * episodes
+            results = run_episodes(loop, driver, range(start, start + episodes), ticks,
+                                   f'round {round_index} (learned)')
             driver.close()
             history.append((round_index, sum(r.success for r in results)))
-        fit_from_ticks(work, ticks, steps, seed + rounds + 1)
-        out_dir = Path(out_dir)
+        fit_from_ticks(work, ticks, steps, seed + rounds + 1, adapters, kind)
+        evaluations = []
+        for fixed in ('', 'navigation'):
+            driver = LearnedDriver(work, loop.rules, fixed, kind=kind)
+            evaluations.append(run_episodes(loop, driver, evaluation_seeds, None,
+                                            f'evaluation {fixed or "switched"}'))
+            driver.close()
+        rate = {'switched_success_rate': _rate(evaluations[0]),
+                'navigation_only_success_rate': _rate(evaluations[1]),
+                'validation_episodes': len(evaluations[0])}
+        _rewrite_manifests(work, {name: rate for name in adapters})
         shutil.rmtree(out_dir / ADAPTERS_SUBDIR, ignore_errors=True)
         out_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(work / BASE_WEIGHTS, out_dir / BASE_WEIGHTS)
         shutil.copytree(work / ADAPTERS_SUBDIR, out_dir / ADAPTERS_SUBDIR,
                         copy_function=shutil.copyfile)
-    evaluations = []
-    for fixed in ('', 'navigation'):
-        driver = LearnedDriver(out_dir, loop.rules, fixed)
-        evaluations.append([loop.run(s, driver) for s in evaluation_seeds])
-        driver.close()
     return TrainingReport(history, *evaluations)
+
+
+def _rate(results: Sequence[EpisodeResult]) -> float:
+    return sum(r.success for r in results) / len(results) if results else 0.0
+
+
+def _rewrite_manifests(models_dir: Path, metrics: Mapping[str, Mapping[str, float]]) -> None:
+    """Add the validation metrics to each adapter's manifest (the weights stay as they are)."""
+    for name, values in metrics.items():
+        directory = models_dir / ADAPTERS_SUBDIR / name
+        manifest = read_manifest(directory / MANIFEST)
+        write_manifest(directory, name=manifest.name, version=manifest.version,
+                       base_fingerprint=manifest.base_fingerprint, tags=manifest.tags,
+                       metrics=values)

@@ -19,21 +19,26 @@ Scripted experts that drive the robot from its sensors: references, and teachers
 (the aisle centrelines) on odometry, with the lidar limiting speed when something is close ahead
 and steering away from anything brushing the sides. :class:`HazardExpert` adds the camera: it
 segments the spill by colour, projects it onto the floor, remembers where it is, slows down and
-shifts the path sideways around it, then returns to the centreline. Neither reads the
-simulator's ground truth, so both work the same on Gazebo's topics.
+shifts the path sideways around it, then returns to the centreline. :class:`SlowExpert` drives
+the route at a capped speed, for slow zones. None reads the simulator's ground truth, so all
+work the same on Gazebo's topics.
 """
 
 from dataclasses import dataclass
 import math
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
+from adapter_switcher.sim.geometry import integrate_unicycle
+from adapter_switcher.sim.geometry import polygons_overlap
 from adapter_switcher.sim.geometry import Pose
+from adapter_switcher.sim.geometry import rectangle_corners
 from adapter_switcher.sim.geometry import wrap_angle
 from adapter_switcher.sim.sdf_world import CameraSpec
 from adapter_switcher.sim.vision import floor_points
 from adapter_switcher.sim.vision import pixel_grid
 from adapter_switcher.sim.vision import spill_mask
 
+import cv2
 import numpy as np
 
 PlanarPose = Tuple[float, float, float]
@@ -110,17 +115,18 @@ class NavigationExpert:
                                                        len(self.waypoints) - 1)]
 
     def act(self, pose: PlanarPose, scan: Scan, offset: Optional[OffsetProfile] = None,
-            speed_limit: float = math.inf) -> Tuple[float, float]:
+            speed_limit: float = math.inf, lookahead: Optional[float] = None
+            ) -> Tuple[float, float]:
         """
         Return ``(v, w)`` for the current pose and scan.
 
         ``offset`` shifts the path sideways along the current segment (the hazard expert's
-        detour); ``speed_limit`` caps the forward speed.
+        detour); ``speed_limit`` caps the forward speed; ``lookahead`` replaces the usual one
+        (shorter: the path is tracked more tightly).
         """
         position = np.asarray(pose[:2], dtype=float)
         self.segment(pose)
-        while not self.done and np.linalg.norm(
-                self.waypoints[self.waypoints_reached] - position) < self.tolerance:
+        while not self.done and self._reached(position):
             self._segment_start = self.waypoints[self.waypoints_reached]
             self.waypoints_reached += 1
         if self.done:
@@ -129,7 +135,7 @@ class NavigationExpert:
         start, end = self.segment(pose)
         length, along, normal = _frame(start, end, position)
         s = min(max(float(np.dot(position - start, along)), 0.0), length)
-        s_target = min(s + p.lookahead, length)
+        s_target = min(s + (lookahead or p.lookahead), length)
         shift = offset(s_target) if offset else 0.0
         target = start + along * s_target + normal * shift
         heading = math.atan2(target[1] - position[1], target[0] - position[0])
@@ -143,6 +149,44 @@ class NavigationExpert:
         w -= p.side_gain * max(p.side_clearance - left, 0.0)
         w += p.side_gain * max(p.side_clearance - right, 0.0)
         return v, max(-p.max_angular, min(p.max_angular, w))
+
+    def carrot(self, pose: PlanarPose, distance: float) -> np.ndarray:
+        """
+        Return the route point ``distance`` ahead of the robot, in the world frame.
+
+        Measured from the robot's projection on the current segment and continuing around the
+        next waypoints, so a turn shows before the robot reaches it; the goal once it is nearer.
+        This is the route input of the learned policy (what a global planner hands a local one).
+        """
+        start, end = self.segment(pose)
+        position = np.asarray(pose[:2], dtype=float)
+        length, along, _ = _frame(start, end, position)
+        point = start + along * min(max(float(np.dot(position - start, along)), 0.0), length)
+        remaining = distance
+        for waypoint in self.waypoints[min(self.waypoints_reached, len(self.waypoints) - 1):]:
+            step = float(np.linalg.norm(waypoint - point))
+            if step >= remaining:
+                return point + (waypoint - point) * (remaining / max(step, 1e-9))
+            remaining -= step
+            point = waypoint
+        return point
+
+    def _reached(self, position: np.ndarray) -> bool:
+        """
+        Whether the current waypoint counts as reached.
+
+        Within ``tolerance`` of it; an intermediate waypoint also once the robot is level with
+        it along the segment, even if a detour keeps it off to the side (else a spill next to a
+        turn would leave the robot circling a waypoint it must not drive onto).
+        """
+        waypoint = self.waypoints[self.waypoints_reached]
+        if np.linalg.norm(waypoint - position) < self.tolerance:
+            return True
+        if self.waypoints_reached == len(self.waypoints) - 1:
+            return False
+        start = self._segment_start
+        length, along, _ = _frame(start, waypoint, position)
+        return float(np.dot(position - start, along)) >= length - self.tolerance / 2
 
     def clearances(self, scan: Scan) -> Tuple[float, float, float]:
         """Return the free space ahead of, left of and right of the footprint, from the lidar."""
@@ -167,8 +211,11 @@ class HazardParams:
     lead: float = 0.3            # full detour starts this far before the spill (and ends after)
     ramp: float = 1.2            # length over which the detour fades in and out
     max_offset: float = 0.9      # the detour never leaves the centreline by more than this
-    hazard_speed: float = 0.4    # speed limit while the spill is visible or being passed
-    new_spill_distance: float = 3.0  # a sighting this far from the estimate is another spill
+    hazard_speed: float = 0.4    # speed limit while a spill is visible or being passed
+    merge_distance: float = 0.5  # a blob this close to a known spill's box is that spill
+    detour_lookahead: float = 0.9  # pure-pursuit look-ahead while a detour shapes the path
+    look_ahead_s: float = 1.0    # a command that would reach a spill this soon turns in place
+    touch_margin: float = 0.05   # ... reaching = coming this close to the spill's box
 
 
 class HazardExpert:
@@ -176,8 +223,9 @@ class HazardExpert:
     The navigation expert plus spill avoidance from the camera.
 
     Call :meth:`observe` with each camera image (and the odometry pose when it was taken), and
-    :meth:`act` at the control rate. The spill estimate is an axis-aligned box in the odom frame,
-    the union of the floor points seen so far: conservative, and stable once the robot is near.
+    :meth:`act` at the control rate. Each spill is an axis-aligned box in the odom frame, the
+    union of the floor points of its blob seen so far: conservative, and stable once the robot
+    is near. Several spills are told apart by their blobs in the image and where they lie.
     """
 
     def __init__(self, navigation: NavigationExpert, camera: CameraSpec,
@@ -191,12 +239,17 @@ class HazardExpert:
         self.reset()
 
     def reset(self):
-        """Forget the spill and start the route again."""
+        """Forget the spills and start the route again."""
         self.navigation.reset()
-        self.spill_box: Optional[Bounds] = None
+        self.spill_boxes: List[Bounds] = []
+        self._sides: List[float] = []
         self.visible = False
         self.avoiding = False
-        self._side = 0.0
+
+    @property
+    def spill_box(self) -> Optional[Bounds]:
+        """The most recently seen spill's box (None before any is seen)."""
+        return self.spill_boxes[self._last] if self.spill_boxes else None
 
     @property
     def done(self) -> bool:
@@ -210,64 +263,148 @@ class HazardExpert:
 
     @property
     def active(self) -> bool:
-        """Whether the spill shapes the current behaviour (visible, or being passed)."""
+        """Whether a spill shapes the current behaviour (visible, or being passed)."""
         return self.visible or self.avoiding
 
     def observe(self, image: np.ndarray, pose: PlanarPose) -> bool:
-        """Update the spill estimate from one camera image; return whether the spill is seen."""
+        """Update the spill estimates from one camera image; return whether a spill is seen."""
         mask = spill_mask(image, self.hsv_lower, self.hsv_upper)
-        points = floor_points(pixel_grid(mask), self.camera, pose, self.params.max_range)
-        self.visible = len(points) >= self.params.min_pixels
-        if not self.visible:
+        self.visible = False
+        if np.count_nonzero(mask) < self.params.min_pixels:
             return False
-        box = (float(points[:, 0].min()), float(points[:, 0].max()),
-               float(points[:, 1].min()), float(points[:, 1].max()))
-        if self.spill_box is None or math.dist(_centre(box), _centre(self.spill_box)) > \
-                self.params.new_spill_distance:
-            self.spill_box, self._side = box, 0.0
-        else:
-            old = self.spill_box
-            self.spill_box = (min(old[0], box[0]), max(old[1], box[1]),
-                              min(old[2], box[2]), max(old[3], box[3]))
-        return True
+        count, labels = cv2.connectedComponents(mask.astype(np.uint8))
+        for label in range(1, count):
+            points = floor_points(pixel_grid(labels == label), self.camera, pose,
+                                  self.params.max_range)
+            if len(points) < self.params.min_pixels:
+                continue
+            self.visible = True
+            self._merge((float(points[:, 0].min()), float(points[:, 0].max()),
+                         float(points[:, 1].min()), float(points[:, 1].max())))
+        return self.visible
+
+    def _merge(self, box: Bounds) -> None:
+        """Grow the known spill this sighting belongs to, or remember a new one."""
+        reach = self.params.merge_distance
+        for index, old in enumerate(self.spill_boxes):
+            if box[0] <= old[1] + reach and old[0] <= box[1] + reach and \
+                    box[2] <= old[3] + reach and old[2] <= box[3] + reach:
+                self.spill_boxes[index] = (min(old[0], box[0]), max(old[1], box[1]),
+                                           min(old[2], box[2]), max(old[3], box[3]))
+                self._last = index
+                return
+        self.spill_boxes.append(box)
+        self._sides.append(0.0)
+        self._last = len(self.spill_boxes) - 1
 
     def act(self, pose: PlanarPose, scan: Scan) -> Tuple[float, float]:
-        """Return ``(v, w)``: the navigation command, detoured and slowed near the spill."""
+        """Return ``(v, w)``: the navigation command, detoured and slowed near the spills."""
         profile = self._detour(pose)
         limit = self.params.hazard_speed if self.active else math.inf
-        return self.navigation.act(pose, scan, profile, limit)
+        lookahead = self.params.detour_lookahead if profile is not None else None
+        v, w = self.navigation.act(pose, scan, profile, limit, lookahead)
+        if v > 0.0 and self._drives_onto_spill(pose, v, w) and \
+                not self._drives_onto_spill(pose, 0.0, w):
+            return 0.0, w  # e.g. leaving a turn with a spill just ahead: turn first
+        return v, w
+
+    def _drives_onto_spill(self, pose: PlanarPose, v: float, w: float) -> bool:
+        """Whether holding ``(v, w)`` for ``look_ahead_s`` puts the footprint on a known spill."""
+        p = self.params
+        footprint = self.navigation.footprint
+        m = p.touch_margin
+        boxes = [rectangle_corners(0.0, 0.0, 0.0, (b[0] - m, b[1] + m, b[2] - m, b[3] + m))
+                 for b in self.spill_boxes]
+        if not boxes:
+            return False
+        for fraction in (0.25, 0.5, 0.75, 1.0):
+            x, y, yaw = integrate_unicycle(*pose, v, w, p.look_ahead_s * fraction)
+            robot = rectangle_corners(x, y, yaw, footprint)
+            if any(polygons_overlap(robot, box) for box in boxes):
+                return True
+        return False
 
     def _detour(self, pose: PlanarPose) -> Optional[OffsetProfile]:
-        """Return the lateral offset profile around the spill on the current segment, if any."""
+        """Return the lateral offset profile around the spills on the current segment, if any."""
         self.avoiding = False
-        if self.spill_box is None or self.navigation.done:
+        if not self.spill_boxes or self.navigation.done:
             return None
         p = self.params
         start, end = self.navigation.segment(pose)
         position = np.asarray(pose[:2], dtype=float)
         length, along, normal = _frame(start, end, position)
-        xmin, xmax, ymin, ymax = self.spill_box
-        corners = np.array([[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax]]) - start
-        s, lateral = corners @ along, corners @ normal
+        here = float(np.dot(position - start, along))
         fxmin, fxmax, fymin, fymax = self.navigation.footprint
         clearance = max(abs(fymin), abs(fymax)) + p.margin
         lead = max(abs(fxmin), abs(fxmax)) + p.lead
-        s_lo, s_hi = s.min() - lead, s.max() + lead
-        blocked = lateral.min() - clearance < 0 < lateral.max() + clearance
-        if not blocked or s_hi + p.ramp < 0 or s_lo - p.ramp > length:
+        detours = []  # (s_lo, s_hi, shift)
+        for index, (xmin, xmax, ymin, ymax) in enumerate(self.spill_boxes):
+            corners = np.array([[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax]]) - start
+            s, lateral = corners @ along, corners @ normal
+            s_lo, s_hi = s.min() - lead, s.max() + lead
+            blocked = lateral.min() - clearance < 0 < lateral.max() + clearance
+            if not blocked or s_hi + p.ramp < 0 or s_lo - p.ramp > length:
+                continue
+            left, right = lateral.max() + clearance, lateral.min() - clearance
+            if self._sides[index] == 0.0:  # choose once per spill: the detour never flips
+                # The side nearer to where the robot is now (out of a turn it may already be
+                # off the centreline), capped like the shift itself.
+                offset = float(np.dot(position - start, normal))
+                cost = [abs(max(-p.max_offset, min(p.max_offset, side)) - offset) +
+                        max(abs(side) - p.max_offset, 0.0) * 10.0 for side in (left, right)]
+                self._sides[index] = 1.0 if cost[0] <= cost[1] else -1.0
+            shift = left if self._sides[index] > 0 else right
+            detours.append((s_lo, s_hi, max(-p.max_offset, min(p.max_offset, shift))))
+            self.avoiding |= s_lo - p.ramp <= here <= s_hi + p.ramp
+        if not detours:
             return None
-        left, right = lateral.max() + clearance, lateral.min() - clearance
-        if self._side == 0.0:  # choose once per spill, so the detour never flips sides
-            self._side = 1.0 if abs(left) <= abs(right) else -1.0
-        shift = left if self._side > 0 else right
-        shift = max(-p.max_offset, min(p.max_offset, shift))
-        here = float(np.dot(position - start, along))
-        self.avoiding = s_lo - p.ramp <= here <= s_hi + p.ramp
 
         def profile(at: float) -> float:
-            fade = min(at - (s_lo - p.ramp), (s_hi + p.ramp) - at) / p.ramp
-            return shift * min(max(fade, 0.0), 1.0)
+            best = 0.0
+            for s_lo, s_hi, shift in detours:
+                fade = min(at - (s_lo - p.ramp), (s_hi + p.ramp) - at) / p.ramp
+                value = shift * min(max(fade, 0.0), 1.0)
+                best = value if abs(value) > abs(best) else best
+            return best
         return profile
+
+
+@dataclass(frozen=True)
+class SlowParams:
+    """The slow-zone expert's speed cap (m/s): below the zone's limit, with a margin."""
+
+    slow_speed: float = 0.2
+
+
+class SlowExpert:
+    """
+    The navigation expert at a capped speed: how to drive through a slow zone.
+
+    It needs no perception of its own: the context rules (which see the zone's colour) decide
+    when it drives, and it keeps the route at ``slow_speed`` while it does.
+    """
+
+    def __init__(self, navigation: NavigationExpert, params: SlowParams = SlowParams()):
+        self.navigation = navigation
+        self.params = params
+
+    def reset(self):
+        """Start the route again."""
+        self.navigation.reset()
+
+    @property
+    def done(self) -> bool:
+        """Whether the route is complete."""
+        return self.navigation.done
+
+    @property
+    def waypoints_reached(self) -> int:
+        """Route progress."""
+        return self.navigation.waypoints_reached
+
+    def act(self, pose: PlanarPose, scan: Scan) -> Tuple[float, float]:
+        """Return ``(v, w)``: the navigation command at no more than ``slow_speed``."""
+        return self.navigation.act(pose, scan, speed_limit=self.params.slow_speed)
 
 
 def _frame(start: np.ndarray, end: np.ndarray, position: np.ndarray):
@@ -283,10 +420,6 @@ def _frame(start: np.ndarray, end: np.ndarray, position: np.ndarray):
     return length, along, np.array([-along[1], along[0]])
 
 
-def _centre(box: Bounds) -> Tuple[float, float]:
-    return (box[0] + box[1]) / 2, (box[2] + box[3]) / 2
-
-
 def navigation_expert(world, scenario, params: NavigationParams = NavigationParams()):
     """Return the navigation expert for a world's robot and a scenario's route."""
     return NavigationExpert(scenario.waypoints, scenario.tolerance, world.robot.footprint(),
@@ -298,3 +431,9 @@ def hazard_expert(world, scenario, params: HazardParams = HazardParams(),
     """Return the hazard expert for a world's robot and a scenario's route and spill colour."""
     return HazardExpert(navigation_expert(world, scenario, navigation), world.robot.camera,
                         scenario.spill.hsv_lower, scenario.spill.hsv_upper, params)
+
+
+def slow_expert(world, scenario, params: SlowParams = SlowParams(),
+                navigation: NavigationParams = NavigationParams()):
+    """Return the slow-zone expert for a world's robot and a scenario's route."""
+    return SlowExpert(navigation_expert(world, scenario, navigation), params)

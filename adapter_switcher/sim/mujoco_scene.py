@@ -23,7 +23,8 @@ ray-cast. Only the robot's collision shapes and the static collision shapes can 
 and the spill has no collision at all.
 
 The robot is one body on x/y slide joints and a yaw hinge, set kinematically (no dynamics).
-The spill is a mocap body, so each episode can move it without rebuilding the model.
+Each spill and the slow zone are mocap bodies, so each episode can move (or hide) them without
+rebuilding the model; the scene has as many spill bodies as an episode can have spills.
 Rendering is set up for speed: no shadows, reflections or multisampling.
 """
 
@@ -31,6 +32,7 @@ import math
 from typing import Iterable, List, Optional
 from xml.sax.saxutils import quoteattr
 
+from adapter_switcher.sim.scenario import SlowZoneConfig
 from adapter_switcher.sim.scenario import SpillConfig
 from adapter_switcher.sim.sdf_world import Shape
 from adapter_switcher.sim.sdf_world import World
@@ -50,13 +52,24 @@ ROBOT_JOINTS = ('base_x', 'base_y', 'base_yaw')
 SPILL_BODY = 'spill'
 SPILL_GEOM = 'spill'
 SPILL_THICKNESS = 0.002
+SLOW_ZONE = 'slow_zone'          # body and geom of the slow zone
+SLOW_ZONE_THICKNESS = 0.001      # below the spill, so a spill on the zone shows
 CAMERA = 'camera'
 SCENE_EXTENT = 10.0  # metres; MuJoCo scales the clip planes by it
 
 
-def build_mjcf(world: World, spill: Optional[SpillConfig]) -> str:
+def spill_names(count: int) -> List[str]:
+    """Return the body (and geom) names of ``count`` spills: ``spill``, ``spill_1``, ..."""
+    return [SPILL_BODY if i == 0 else f'{SPILL_BODY}_{i}' for i in range(count)]
+
+
+def build_mjcf(world: World, spill: Optional[SpillConfig], spill_count: int = 1,
+               slow_zone: Optional[SlowZoneConfig] = None) -> str:
     """
-    Return the MJCF text of the world with the scenario's spill (``None``: no spill).
+    Return the MJCF text of the world with its spills and slow zone.
+
+    The scene has ``spill_count`` copies of the scenario's spill (``None`` or disabled: none)
+    and its slow zone (``None`` or disabled: none).
 
     Geom names are SDF scoped names (``model::link::element``), so a scene can be checked
     against the SDF file shape by shape.
@@ -89,7 +102,10 @@ def build_mjcf(world: World, spill: Optional[SpillConfig]) -> str:
         if shape.kind != 'plane':
             lines.append('    ' + _geom(shape, GROUP_COLLISION, contype=0, conaffinity=1))
     if spill is not None and spill.enabled:
-        lines += _spill_body(spill)
+        for name in spill_names(spill_count):
+            lines += _spill_body(spill, name)
+    if slow_zone is not None and slow_zone.enabled:
+        lines += _zone_body(slow_zone)
     lines += _robot_body(world)
     lines += ['  </worldbody>', '</mujoco>', '']
     return '\n'.join(lines)
@@ -102,15 +118,27 @@ def spill_geom_size(shape: str, size) -> tuple:
     return (size[0] / 2, size[1] / 2, SPILL_THICKNESS / 2)
 
 
-def _spill_body(spill: SpillConfig) -> List[str]:
+def _spill_body(spill: SpillConfig, name: str) -> List[str]:
     kind = 'cylinder' if spill.shape == 'cylinder' else 'box'
     size = spill_geom_size(spill.shape, spill.size)
-    x, y = spill.position
+    return _marking(name, kind, size, spill.position, spill.yaw, spill.rgba, SPILL_THICKNESS)
+
+
+def _zone_body(zone: SlowZoneConfig) -> List[str]:
+    size = (zone.size[0] / 2, zone.size[1] / 2, SLOW_ZONE_THICKNESS / 2)
+    return _marking(SLOW_ZONE, 'box', size, zone.position, zone.yaw, zone.rgba,
+                    SLOW_ZONE_THICKNESS)
+
+
+def _marking(name: str, kind: str, size, position, yaw: float, rgba, thickness: float
+             ) -> List[str]:
+    """Return a flat, visual-only mocap body on the floor, seen by the camera only."""
+    x, y = position
     return [
-        f'    <body name="{SPILL_BODY}" mocap="true" pos="{x:.9g} {y:.9g} '
-        f'{SPILL_THICKNESS / 2:.9g}" euler="0 0 {spill.yaw:.9g}">',
-        f'      <geom name="{SPILL_GEOM}" type="{kind}" size="{_numbers(size)}" '
-        f'rgba="{_numbers(spill.rgba)}" material="matte" group="{GROUP_SPILL}" contype="0" '
+        f'    <body name="{name}" mocap="true" pos="{x:.9g} {y:.9g} '
+        f'{thickness / 2:.9g}" euler="0 0 {yaw:.9g}">',
+        f'      <geom name="{name}" type="{kind}" size="{_numbers(size)}" '
+        f'rgba="{_numbers(rgba)}" material="matte" group="{GROUP_SPILL}" contype="0" '
         'conaffinity="0"/>',
         '    </body>',
     ]

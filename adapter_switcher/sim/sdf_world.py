@@ -17,7 +17,8 @@ Read the subset of SDF 1.9 that the embedded simulator needs into plain dataclas
 
 The subset: static models made of boxes, cylinders, spheres and (floor) planes with material
 colours; one movable robot model whose shapes, gpu_lidar and camera sensors and diff-drive limits
-are read; and a visual-only spill model. Anything outside the subset (meshes, includes, nested
+are read; a visual-only spill model and a visual-only slow-zone marking (model ``slow_zone``,
+optional). Anything outside the subset (meshes, includes, nested
 models, ``relative_to`` frames, ...) raises :class:`WorldError` naming the element, because
 silently skipping it would make the embedded simulator disagree with Gazebo.
 """
@@ -36,6 +37,7 @@ DEFAULT_RGBA = (0.7, 0.7, 0.7, 1.0)
 DEFAULT_WORLD = 'worlds/warehouse.sdf'  # relative to the package share directory
 LIDAR_TYPES = ('gpu_lidar', 'lidar', 'gpu_ray', 'ray')
 SHAPE_KINDS = ('box', 'cylinder', 'sphere', 'plane')
+SLOW_ZONE_MODEL = 'slow_zone'
 
 
 class WorldError(ValueError):
@@ -169,6 +171,7 @@ class World:
     collisions: Tuple[Shape, ...]
     spill: Optional[Shape]
     robot: RobotSpec
+    slow_zone: Optional[Shape] = None
 
 
 def load_world(path, robot_model: str = 'robot', spill_model: str = 'spill') -> World:
@@ -208,18 +211,21 @@ def parse_world(text: str, source: str = '<string>', robot_model: str = 'robot',
     visuals: List[Shape] = []
     collisions: List[Shape] = []
     spill = None
+    slow_zone = None
     robot = None
     for model in world.findall('model'):
         name = reader.name(model)
         if name == robot_model:
             robot = reader.robot(model)
         elif name == spill_model:
-            spill = reader.spill(model)
+            spill = reader.floor_marking(model, 'spill')
+        elif name == SLOW_ZONE_MODEL:
+            slow_zone = reader.floor_marking(model, 'slow zone')
         else:
             model_visuals, model_collisions = reader.static_model(model)
             visuals += model_visuals
             collisions += model_collisions
-    return World(reader.name(world), tuple(visuals), tuple(collisions), spill, robot)
+    return World(reader.name(world), tuple(visuals), tuple(collisions), spill, robot, slow_zone)
 
 
 class _Reader:
@@ -340,13 +346,14 @@ class _Reader:
             self.fail(name, 'is not static: only the robot model may move')
         return self.shapes(model, self.pose(model, name))
 
-    def spill(self, model) -> Shape:
+    def floor_marking(self, model, what: str) -> Shape:
+        """Read a visual-only marking on the floor (the spill, the slow zone)."""
         name = self.name(model)
         visuals, collisions = self.static_model(model)
         if collisions:
-            self.fail(name, 'the spill must be visual only (no <collision>)')
+            self.fail(name, f'the {what} must be visual only (no <collision>)')
         if len(visuals) != 1 or visuals[0].kind not in ('box', 'cylinder'):
-            self.fail(name, 'the spill must be exactly one box or cylinder visual')
+            self.fail(name, f'the {what} must be exactly one box or cylinder visual')
         return visuals[0]
 
     def robot(self, model) -> RobotSpec:

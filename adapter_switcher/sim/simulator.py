@@ -18,7 +18,9 @@ WarehouseSim: the embedded simulator, ROS-free.
 A planar base driven kinematically by ``(v, w)`` commands (exact arc integration, the drive's
 velocity limits), blocked by the static collision shapes: a step that would make the robot's
 collision shapes touch any static one is not taken, the robot stays where it was and the step
-counts as a collision. Sensors: the lidar and the camera of :mod:`sensors`; odometry is the
+counts as a collision. A step that ends with the robot's footprint on the slow zone at a speed
+above the zone's limit starts a slow-zone violation (counted once until the robot slows down or
+leaves). Sensors: the lidar and the camera of :mod:`sensors`; odometry is the
 exact pose in the world frame (as ``gz-sim-odometry-publisher-system`` reports it) and the
 velocities actually achieved. A seed fixes an episode completely, so the same seed and the same
 commands reproduce the same run.
@@ -26,7 +28,7 @@ commands reproduce the same run.
 
 from dataclasses import dataclass
 import math
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from adapter_switcher.sim.geometry import integrate_unicycle
 from adapter_switcher.sim.geometry import polygons_overlap
@@ -34,14 +36,16 @@ from adapter_switcher.sim.geometry import rectangle_corners
 from adapter_switcher.sim.geometry import rectangle_overlaps_disc
 from adapter_switcher.sim.mujoco_scene import build_mjcf
 from adapter_switcher.sim.mujoco_scene import ROBOT_JOINTS
-from adapter_switcher.sim.mujoco_scene import SPILL_BODY
-from adapter_switcher.sim.mujoco_scene import SPILL_GEOM
+from adapter_switcher.sim.mujoco_scene import SLOW_ZONE
+from adapter_switcher.sim.mujoco_scene import SLOW_ZONE_THICKNESS
 from adapter_switcher.sim.mujoco_scene import spill_geom_size
+from adapter_switcher.sim.mujoco_scene import spill_names
 from adapter_switcher.sim.mujoco_scene import SPILL_THICKNESS
 from adapter_switcher.sim.scenario import Episode
 from adapter_switcher.sim.scenario import sample_episode
 from adapter_switcher.sim.scenario import Scenario
 from adapter_switcher.sim.scenario import SpillPlacement
+from adapter_switcher.sim.scenario import ZonePlacement
 from adapter_switcher.sim.sdf_world import World
 from adapter_switcher.sim.sensors import Camera
 from adapter_switcher.sim.sensors import Lidar
@@ -71,6 +75,7 @@ class EpisodeStats:
 
     collisions: int = 0
     spill_entries: int = 0
+    slow_zone_violations: int = 0
     distance: float = 0.0
 
 
@@ -84,15 +89,16 @@ class WarehouseSim:
         self.world = world
         self.scenario = scenario
         self.dt_ns = round(1e9 / physics_rate_hz)
-        self.model = mujoco.MjModel.from_xml_string(build_mjcf(world, scenario.spill))
+        self.model = mujoco.MjModel.from_xml_string(build_mjcf(
+            world, scenario.spill, scenario.max_spills, scenario.slow_zone))
         self.data = mujoco.MjData(self.model)
         self.lidar = Lidar(self.model, self.data, world.robot.lidar)
         self._camera: Optional[Camera] = None
         self._qpos = np.array([self.model.jnt_qposadr[mujoco.mj_name2id(
             self.model, mujoco.mjtObj.mjOBJ_JOINT, name)] for name in ROBOT_JOINTS])
-        self._spill_geom = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, SPILL_GEOM)
-        spill_body = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, SPILL_BODY)
-        self._spill_mocap = self.model.body_mocapid[spill_body] if spill_body >= 0 else -1
+        self._spill_markings = [self._marking(name) for name in spill_names(scenario.max_spills)]
+        self._zone_marking = self._marking(SLOW_ZONE) if scenario.has_slow_zone else None
+        self.speeding = False
         self._footprint = world.robot.footprint()
         self.time_ns = 0
         self.stats = EpisodeStats()
@@ -127,14 +133,15 @@ class WarehouseSim:
         episode = sample_episode(self.scenario, seed)
         previous = self.episode
         self.episode = episode
-        self._place_spill(episode.spill)
+        self._place_markings(episode)
         try:
             self.place_robot(*episode.start)
         except SimulationError as exc:
             self.episode = previous
-            self._place_spill(previous.spill if previous else None)
+            self._place_markings(previous)
             raise SimulationError(f'episode with seed {seed}: {exc}') from None
         self.stats = EpisodeStats()
+        self.speeding = False
         return episode
 
     def place_robot(self, x: float, y: float, yaw: float):
@@ -179,6 +186,10 @@ class WarehouseSim:
         if on_spill and not self.on_spill:
             self.stats.spill_entries += 1
         self.on_spill = on_spill
+        speeding = self._speeding(*self._pose, abs(self._velocity[0]))
+        if speeding and not self.speeding:
+            self.stats.slow_zone_violations += 1
+        self.speeding = speeding
         self.time_ns += self.dt_ns
         return blocked
 
@@ -215,24 +226,58 @@ class WarehouseSim:
         return sorted(mujoco.mj_id2name(self.model, mujoco.mjtObj.mjOBJ_GEOM, g)
                       for g in geoms if self.model.geom_bodyid[g] == 0)
 
-    def _place_spill(self, spill: Optional[SpillPlacement]):
-        if self._spill_mocap < 0:
-            return
-        if spill is None:  # disabled for this episode: park it under the floor
-            self.data.mocap_pos[self._spill_mocap] = (0.0, 0.0, -1.0)
-            return
-        half_yaw = spill.yaw / 2
-        self.data.mocap_pos[self._spill_mocap] = (*spill.position, SPILL_THICKNESS / 2)
-        self.data.mocap_quat[self._spill_mocap] = (math.cos(half_yaw), 0, 0, math.sin(half_yaw))
-        size = spill_geom_size(spill.shape, spill.size)
-        self.model.geom_size[self._spill_geom] = size
-        self.model.geom_rbound[self._spill_geom] = math.sqrt(sum(s * s for s in size))
+    def _marking(self, name: str) -> Tuple[int, int]:
+        """Return the (geom, mocap) ids of a floor marking built by build_mjcf."""
+        geom = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, name)
+        body = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, name)
+        return geom, int(self.model.body_mocapid[body])
+
+    def _place_markings(self, episode: Optional[Episode]):
+        """Move the spills and the slow zone where the episode has them; park the rest."""
+        spills = episode.spills if episode else ()
+        for index, (geom, mocap) in enumerate(self._spill_markings):
+            spill = spills[index] if index < len(spills) else None
+            if spill is None:  # not in this episode: park it under the floor
+                self.data.mocap_pos[mocap] = (0.0, 0.0, -1.0)
+                continue
+            size = spill_geom_size(spill.shape, spill.size)
+            self._move(geom, mocap, spill.position, spill.yaw, SPILL_THICKNESS, size)
+            if spill.rgba is not None:
+                self.model.geom_rgba[geom] = spill.rgba
+        zone = episode.slow_zone if episode else None
+        if self._zone_marking is not None:
+            geom, mocap = self._zone_marking
+            if zone is None:
+                self.data.mocap_pos[mocap] = (0.0, 0.0, -1.0)
+            else:
+                size = (zone.size[0] / 2, zone.size[1] / 2, SLOW_ZONE_THICKNESS / 2)
+                self._move(geom, mocap, zone.position, zone.yaw, SLOW_ZONE_THICKNESS, size)
         mujoco.mj_kinematics(self.model, self.data)
 
+    def _move(self, geom: int, mocap: int, position, yaw: float, thickness: float, size):
+        half_yaw = yaw / 2
+        self.data.mocap_pos[mocap] = (*position, thickness / 2)
+        self.data.mocap_quat[mocap] = (math.cos(half_yaw), 0, 0, math.sin(half_yaw))
+        self.model.geom_size[geom] = size
+        self.model.geom_rbound[geom] = math.sqrt(sum(s * s for s in size))
+
+    def _speeding(self, x: float, y: float, yaw: float, speed: float) -> bool:
+        zone = self.episode.slow_zone if self.episode else None
+        return zone is not None and speed > zone.speed_limit + 1e-9 and \
+            self._footprint_on(x, y, yaw, zone)
+
+    def _footprint_on(self, x: float, y: float, yaw: float, zone: ZonePlacement) -> bool:
+        length, width = zone.size
+        area = rectangle_corners(*zone.position, zone.yaw,
+                                 (-length / 2, length / 2, -width / 2, width / 2))
+        return polygons_overlap(rectangle_corners(x, y, yaw, self._footprint), area)
+
     def _touches_spill(self, x: float, y: float, yaw: float) -> bool:
-        spill = self.episode.spill if self.episode else None
-        if spill is None:
-            return False
+        """Whether the footprint touches any of the episode's spills."""
+        return any(self._touches(x, y, yaw, spill)
+                   for spill in (self.episode.spills if self.episode else ()))
+
+    def _touches(self, x: float, y: float, yaw: float, spill: SpillPlacement) -> bool:
         if spill.shape == 'cylinder':
             return rectangle_overlaps_disc(x, y, yaw, self._footprint, spill.position,
                                            spill.size[0])

@@ -1,0 +1,89 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``adapter-switcher train-demo``: DAgger for the visuomotor base and its three adapters.
+
+It trains on episodes of the full route (config/scenario.yaml) switched by
+config/route_rules.yaml, on seeds ``TRAINING_SEEDS`` onwards, validates on
+``VALIDATION_SEEDS`` onwards, and writes to ``--out`` only: the package's own models/ change only
+when ``--out`` names them. Held-out seeds for bench/closed_loop.py start at
+``HELD_OUT_FIRST_SEED``, which no training or validation run reaches.
+"""
+
+from pathlib import Path
+
+ROUTE_SCENARIO = 'config/scenario.yaml'
+ROUTE_RULES = 'config/route_rules.yaml'
+ROUTE_ADAPTERS = ('navigation', 'hazard', 'slow_zone')
+TRAINING_SEEDS = 0            # round r drives seeds r * episodes ...
+VALIDATION_SEEDS = 50_000
+HELD_OUT_FIRST_SEED = 100_000
+DEFAULT_OUT = 'demo_models'
+
+
+def register(subparsers) -> None:
+    """Add the ``train-demo`` subcommand."""
+    train = subparsers.add_parser(
+        'train-demo', help="train the demo policy and adapters on the simulator's experts",
+        description='DAgger in the embedded simulator on the full warehouse route: the '
+                    'visuomotor base and the navigation, hazard and slow_zone adapters learn '
+                    'from the scripted experts, then are validated in closed loop through the '
+                    'engine (2 resident slots, prefetch). Writes OUT/base_policy.safetensors '
+                    'and OUT/adapters/<name>/.')
+    train.add_argument('--out', type=Path, default=Path(DEFAULT_OUT),
+                       help=f'output directory (default: ./{DEFAULT_OUT}; the shipped models '
+                            'change only if this names them)')
+    train.add_argument('--steps', type=int, default=3000, help='training steps per model')
+    train.add_argument('--seed', type=int, default=0, help='random seed')
+    train.add_argument('--rounds', type=int, default=3, help='DAgger rounds after the experts')
+    train.add_argument('--episodes', type=int, default=10, help='episodes per round')
+    train.add_argument('--validation-episodes', type=int, default=10,
+                       help='closed-loop validation episodes')
+    train.add_argument('--scenario', default=ROUTE_SCENARIO, help='scenario file')
+    train.set_defaults(handler=_train_demo)
+
+
+def _train_demo(args) -> int:
+    import torch
+
+    from adapter_switcher.demo.closed_loop import open_demo_loop
+    from adapter_switcher.demo.policy_kinds import VISUOMOTOR
+    from adapter_switcher.demo.training import train_demo
+
+    for name in ('steps', 'rounds', 'episodes', 'validation_episodes'):
+        if getattr(args, name) < (0 if name == 'rounds' else 1):
+            print(f'train-demo: --{name.replace("_", "-")} must be positive, got '
+                  f'{getattr(args, name)}')
+            return 2
+    torch.set_num_threads(1)
+    loop = open_demo_loop(scenario=args.scenario, rules=ROUTE_RULES, encoder=VISUOMOTOR.encoder)
+    try:
+        report = train_demo(loop, args.out, rounds=args.rounds, episodes=args.episodes,
+                            steps=args.steps, seed=args.seed, adapters=ROUTE_ADAPTERS,
+                            kind=VISUOMOTOR, first_seed=TRAINING_SEEDS,
+                            evaluation_seeds=range(VALIDATION_SEEDS,
+                                                   VALIDATION_SEEDS + args.validation_episodes))
+    finally:
+        loop.sim.close()
+    for round_index, successes in report.rounds:
+        driver = 'experts' if round_index == 0 else 'learned models'
+        print(f'round {round_index} ({driver}): {successes}/{args.episodes} episodes succeeded')
+    wins = sum(result.success for result in report.evaluation)
+    print(f'validation (switched, 2 slots, prefetch): {wins}/{len(report.evaluation)} episodes '
+          'completed without collision, spill entry or slow-zone violation')
+    alone = sum(result.success for result in report.navigation_only)
+    print(f'navigation adapter alone: {alone}/{len(report.navigation_only)}')
+    print(f'models written to {args.out}')
+    return 0

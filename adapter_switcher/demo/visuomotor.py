@@ -1,0 +1,133 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The visuomotor driving policy: camera pixels and lidar ranges in, a velocity command out.
+
+The network perceives for itself: its observation is the camera image (downscaled), the lidar
+ranges (min-pooled to fewer beams), the odometry velocities and the route carrot (where the
+route continues, in the robot frame: what a global planner hands a local one). No spill,
+clearance or zone feature goes in; the context manager still computes those to pick the adapter.
+
+Everything is packed into one flat float32 tensor (1, OBS_DIM), so the engine, the inference
+node and the training code pass a single tensor around; :class:`VisuomotorNet` unpacks it. A
+small CNN reads the image, and its features, the lidar, velocities and carrot go through an MLP;
+LoRA adapters target both the conv and the linear layers (:data:`TARGET_MODULES`).
+"""
+
+import math
+from typing import Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+IMAGE_ROWS, IMAGE_COLS = 30, 40   # the 160 x 120 camera image downscaled 4x
+IMAGE_DIM = 3 * IMAGE_ROWS * IMAGE_COLS
+LIDAR_BEAMS = 90                  # 360 beams min-pooled in fours
+STATE_DIM = 4                     # linear and angular speed, carrot x and y
+OBS_DIM = IMAGE_DIM + LIDAR_BEAMS + STATE_DIM
+CARROT_SCALE = 2.0                # metres: the carrot is divided by this
+TARGET_MODULES = ('conv1', 'conv2', 'conv3', 'fc1', 'fc2', 'head')
+
+
+class VisuomotorNet(nn.Module):
+    """obs (N, OBS_DIM) -> raw action (N, 2); ``decode_action`` maps it to velocities."""
+
+    def __init__(self, hidden: int = 512):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 5, stride=2, padding=2)    # 30x40 -> 15x20
+        self.conv2 = nn.Conv2d(16, 32, 3, stride=2, padding=1)   # -> 8x10
+        self.conv3 = nn.Conv2d(32, 32, 3, stride=2, padding=1)   # -> 4x5
+        conv_out = 32 * 4 * 5
+        self.fc1 = nn.Linear(conv_out + LIDAR_BEAMS + STATE_DIM, hidden)
+        self.fc2 = nn.Linear(hidden, hidden // 2)
+        self.head = nn.Linear(hidden // 2, 2)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        image = obs[:, :IMAGE_DIM].reshape(-1, 3, IMAGE_ROWS, IMAGE_COLS)
+        rest = obs[:, IMAGE_DIM:]
+        x = torch.relu(self.conv1(image))
+        x = torch.relu(self.conv2(x))
+        x = torch.relu(self.conv3(x))
+        x = torch.cat([x.flatten(1), rest], dim=1)
+        x = torch.relu(self.fc1(x))
+        x = torch.relu(self.fc2(x))
+        return self.head(x)
+
+
+def build_visuomotor(seed: int = 0) -> VisuomotorNet:
+    """Return a VisuomotorNet with a fixed initialisation (``BaseModelSpec.factory``)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return VisuomotorNet()
+
+
+def downscale_image(image: Optional[np.ndarray]) -> np.ndarray:
+    """Return an RGB uint8 image as (3, IMAGE_ROWS, IMAGE_COLS) float32 in 0..1 (None: black)."""
+    if image is None:
+        return np.zeros((3, IMAGE_ROWS, IMAGE_COLS), dtype=np.float32)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f'expected an H x W x 3 uint8 RGB image, got {image.shape} '
+                         f'{image.dtype}')
+    small = cv2.resize(image, (IMAGE_COLS, IMAGE_ROWS), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(small.transpose(2, 0, 1), dtype=np.float32) / 255.0
+
+
+def pooled_ranges(ranges: Optional[np.ndarray], range_max: float) -> np.ndarray:
+    """
+    Min-pool a scan to LIDAR_BEAMS ranges, normalised to 0 (contact) .. 1 (range_max or free).
+
+    NaN readings are ignored; +inf, readings past range_max and beams without a valid reading
+    count as free; negative values as contact.
+    """
+    pooled = np.ones(LIDAR_BEAMS, dtype=np.float32)
+    if ranges is None or len(ranges) == 0 or not (math.isfinite(range_max) and range_max > 0):
+        return pooled
+    scaled = np.clip(np.asarray(ranges, dtype=np.float64) / range_max, 0.0, 1.0)
+    for index, sector in enumerate(np.array_split(scaled, LIDAR_BEAMS)):
+        valid = sector[~np.isnan(sector)]
+        if valid.size:
+            pooled[index] = valid.min()
+    return pooled
+
+
+def carrot_in_robot_frame(pose: Sequence[float], carrot: Sequence[float]) -> Tuple[float, float]:
+    """Return a world point as (forward, left) metres from the robot at ``pose`` (x, y, yaw)."""
+    dx, dy = carrot[0] - pose[0], carrot[1] - pose[1]
+    c, s = math.cos(pose[2]), math.sin(pose[2])
+    return c * dx + s * dy, -s * dx + c * dy
+
+
+def encode_visuomotor(image: Optional[np.ndarray], ranges: Optional[np.ndarray],
+                      range_max: float, linear: float, angular: float,
+                      carrot: Tuple[float, float]) -> torch.Tensor:
+    """
+    Return the (1, OBS_DIM) observation: image, pooled lidar, velocities and route carrot.
+
+    ``carrot`` is in the robot frame (:func:`carrot_in_robot_frame`). Non-finite velocities or
+    carrot read as 0 and everything is clipped, so a bad reading never puts NaN into the model.
+    """
+    state = np.array([linear / 1.0, angular / 1.5, carrot[0] / CARROT_SCALE,
+                      carrot[1] / CARROT_SCALE], dtype=np.float32)
+    state = np.clip(np.nan_to_num(state, nan=0.0, posinf=0.0, neginf=0.0), -5.0, 5.0)
+    obs = np.concatenate([downscale_image(image).ravel(), pooled_ranges(ranges, range_max),
+                          state])
+    return torch.from_numpy(obs).unsqueeze(0)
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Return the number of parameters of a model."""
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,155 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Closed-loop behaviour on held-out episodes of the full warehouse route, per configuration.
+
+Every configuration drives the same held-out seeds (from ``--first-seed``, default
+HELD_OUT_FIRST_SEED: no training or validation run uses them) in the ROS-free closed loop
+(adapter_switcher.demo.closed_loop) on config/scenario.yaml with config/route_rules.yaml:
+
+- expert_switched: the scripted experts, switched by the context rules (the teachers);
+- base: the visuomotor base alone; <name>_only: one adapter, never switched;
+- switched: the learned adapters switched by the context rules, through the engine with 2
+  resident slots for 3 adapters and the predictor's prefetch, exactly as the inference node;
+- switched_no_prefetch: the same without prefetch.
+
+The configurations run interleaved in blocks of seeds (A, B, C, ..., A, B, C, ...), so machine
+load drifts hit them alike. Written to bench/results/closed_loop.json.
+
+    python bench/closed_loop.py [--episodes 200] [--first-seed 100000] [--block 5]
+"""
+
+import argparse
+import json
+from pathlib import Path
+import statistics
+import sys
+import time
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from adapter_switcher.core.metrics import percentile  # noqa: E402
+from adapter_switcher.demo.closed_loop import expert_driver  # noqa: E402
+from adapter_switcher.demo.closed_loop import open_demo_loop  # noqa: E402
+from adapter_switcher.demo.policy_kinds import VISUOMOTOR  # noqa: E402
+from adapter_switcher.demo.train_cli import HELD_OUT_FIRST_SEED  # noqa: E402
+from adapter_switcher.demo.train_cli import ROUTE_ADAPTERS  # noqa: E402
+from adapter_switcher.demo.train_cli import ROUTE_RULES  # noqa: E402
+from adapter_switcher.demo.train_cli import ROUTE_SCENARIO  # noqa: E402
+from adapter_switcher.demo.training import LearnedDriver  # noqa: E402
+from adapter_switcher.paths import share_path  # noqa: E402
+import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+RESULT = ROOT / 'bench' / 'results' / 'closed_loop.json'
+TIME_LIMIT_S = 250.0
+CONFIGURATIONS = ('expert_switched', 'base', *(f'{name}_only' for name in ROUTE_ADAPTERS),
+                  'switched', 'switched_no_prefetch')
+
+
+def make_driver(name: str, models: Path, rules):
+    """Return the driver of a configuration (None for the experts)."""
+    if name == 'expert_switched':
+        return None
+    if name == 'base':
+        return LearnedDriver(models, rules, fixed='base', kind=VISUOMOTOR)
+    if name.endswith('_only'):
+        return LearnedDriver(models, rules, fixed=name[:-len('_only')], kind=VISUOMOTOR)
+    return LearnedDriver(models, rules, kind=VISUOMOTOR, num_slots=2,
+                         prefetch=name == 'switched')
+
+
+def summarise(results, driver) -> dict:
+    """Return the configuration's object in the results file."""
+    done = [r.sim_time for r in results if r.reached_goal]
+    hits = getattr(driver, 'hits', [])
+    delays = [s * 1e3 for s in getattr(driver, 'switch_to_output_s', [])]
+    return {
+        'episodes': len(results),
+        'success_rate': sum(r.success for r in results) / len(results),
+        'reached_goal': sum(r.reached_goal for r in results),
+        'spill_entries': sum(r.spill_entries for r in results),
+        'collisions': sum(r.collisions for r in results),
+        'slow_zone_violations': sum(r.slow_zone_violations for r in results),
+        'mean_time_to_goal_s': statistics.fmean(done) if done else None,
+        'switches': len(hits),
+        'prefetch_hit_rate': sum(hits) / len(hits) if hits else None,
+        'switch_to_output_ms_p50': percentile(delays, 50) if delays else None,
+        'switch_to_output_ms_p99': percentile(delays, 99) if delays else None,
+        'failed_seeds': [r.seed for r in results if not r.success],
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--episodes', type=int, default=200)
+    parser.add_argument('--first-seed', type=int, default=HELD_OUT_FIRST_SEED)
+    parser.add_argument('--block', type=int, default=5, help='seeds per interleaved block')
+    parser.add_argument('--models', type=Path, default=share_path('models/demo'))
+    parser.add_argument('--configurations', nargs='+', default=list(CONFIGURATIONS),
+                        choices=CONFIGURATIONS)
+    parser.add_argument('--output', type=Path, default=RESULT)
+    args = parser.parse_args(argv)
+    if args.episodes < 1 or args.block < 1 or args.first_seed < 0:
+        parser.error('--episodes and --block must be positive, --first-seed non-negative')
+    torch.set_num_threads(1)
+    loop = open_demo_loop(scenario=ROUTE_SCENARIO, rules=ROUTE_RULES, encoder=VISUOMOTOR.encoder)
+    drivers = {name: make_driver(name, args.models, loop.rules) for name in args.configurations}
+    results = {name: [] for name in args.configurations}
+    seeds = list(range(args.first_seed, args.first_seed + args.episodes))
+    start = time.perf_counter()
+    progress = tqdm(total=len(seeds) * len(drivers), unit='episode', disable=None)
+    try:
+        for block in range(0, len(seeds), args.block):
+            for name, driver in drivers.items():
+                for seed in seeds[block:block + args.block]:
+                    results[name].append(loop.run(seed, driver or expert_driver(),
+                                                  time_limit_s=TIME_LIMIT_S))
+                    progress.set_description(name)
+                    progress.update()
+    finally:
+        progress.close()
+        for driver in drivers.values():
+            if driver is not None:
+                driver.close()
+        loop.sim.close()
+    report = {'first_seed': args.first_seed, 'episodes': args.episodes,
+              'wall_s': round(time.perf_counter() - start, 1),
+              'models': str(args.models), 'scenario': ROUTE_SCENARIO, 'rules': ROUTE_RULES}
+    for name in args.configurations:
+        report[name] = summarise(results[name], drivers[name])
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + '\n')
+    print(f'{"configuration":22} {"success":>8} {"spills":>6} {"coll":>5} {"zone":>5} '
+          f'{"t_goal":>7} {"hit":>5} {"s2o p50":>8} {"p99":>7}')
+    for name in args.configurations:
+        r = report[name]
+        print(f'{name:22} {r["success_rate"]:8.3f} {r["spill_entries"]:6d} '
+              f'{r["collisions"]:5d} {r["slow_zone_violations"]:5d} '
+              f'{_fmt(r["mean_time_to_goal_s"], 7, 1)} {_fmt(r["prefetch_hit_rate"], 5, 2)} '
+              f'{_fmt(r["switch_to_output_ms_p50"], 8, 2)} '
+              f'{_fmt(r["switch_to_output_ms_p99"], 7, 2)}')
+    print(f'{args.episodes} episodes from seed {args.first_seed} in {report["wall_s"]:.0f} s; '
+          f'written to {args.output}')
+    return 0
+
+
+def _fmt(value, width: int, digits: int) -> str:
+    return f'{value:{width}.{digits}f}' if value is not None else f'{"-":>{width}}'
+
+
+if __name__ == '__main__':
+    sys.exit(main())
