@@ -18,9 +18,9 @@ import argparse
 import importlib
 import sys
 
+from adapter_switcher.demo import train_cli
 from adapter_switcher.fleet import cli as fleet_cli
 from adapter_switcher.serve import cli as serve_cli
-from adapter_switcher.demo import train_cli
 
 DEMO_DIR = 'models/demo'
 SIM_NODES_MODULE = 'adapter_switcher.sim.launch_nodes'

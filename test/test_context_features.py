@@ -264,10 +264,26 @@ def test_odometry_speed_and_yaw_rate():
 def test_every_extracted_feature_is_a_known_name():
     ranges, start, increment = box_scan(**WALLS)
     image = rgb_image([(ORANGE, slice(0, 10), slice(0, 10))])
+    with_zone = FeatureExtractor(FeatureConfig(zone_hsv_lower=ORANGE_LOWER,
+                                               zone_hsv_upper=ORANGE_UPPER))
     names = (set(lidar_features(ranges, start, increment, 0.05, 10.0))
              | set(spill_features(image, 'rgb8', ORANGE_LOWER, ORANGE_UPPER))
+             | set(with_zone.update_image(image, 'rgb8', 0.0))
              | set(odom_features(0.1, 0.0, 0.0)))
     assert names == FEATURE_NAMES
+
+
+def test_zone_features_come_from_their_own_colour_range():
+    image = rgb_image([(ORANGE, slice(0, 10), slice(0, 10))])
+    plain = FeatureExtractor().update_image(image, 'rgb8', 0.0)
+    assert not any(name.startswith('zone_') for name in plain)
+    zone = FeatureExtractor(FeatureConfig(zone_hsv_lower=ORANGE_LOWER,
+                                          zone_hsv_upper=ORANGE_UPPER))
+    seen = zone.update_image(image, 'rgb8', 0.0)
+    assert seen['zone_visible'] and seen['zone_fraction'] == pytest.approx(
+        spill_features(image, 'rgb8', ORANGE_LOWER, ORANGE_UPPER)['spill_fraction'])
+    with pytest.raises(ValueError, match='zone_hsv_lower and zone_hsv_upper go together'):
+        FeatureConfig(zone_hsv_lower=ORANGE_LOWER)
 
 
 def test_snapshot_values_are_checked_and_frozen():

@@ -105,7 +105,7 @@ def random_observations(count: int, generator: torch.Generator) -> torch.Tensor:
 
 def fit_lora(base: torch.nn.Module, obs: torch.Tensor, targets: torch.Tensor,
              rank: int = 8, steps: int = 300, lr: float = 5e-3, seed: int = 0,
-             target_modules: Sequence[str] = TARGET_MODULES):
+             target_modules: Sequence[str] = TARGET_MODULES, batch: int = 256):
     """
     Return a PEFT model whose LoRA weights clone ``targets`` (N, 2 velocities) from ``obs``.
 
@@ -115,30 +115,30 @@ def fit_lora(base: torch.nn.Module, obs: torch.Tensor, targets: torch.Tensor,
     config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=list(target_modules),
                         lora_dropout=0.0)
     model = get_peft_model(copy.deepcopy(base), config)
-    _fit(model, obs, targets, steps, lr, seed)
+    _fit(model, obs, targets, steps, lr, seed, batch)
     return model
 
 
 def _fit(model: torch.nn.Module, observations: torch.Tensor, targets: torch.Tensor,
-         steps: int, lr: float, seed: int) -> None:
+         steps: int, lr: float, seed: int, batch: int = 256) -> None:
     # One thread: the model is tiny, and on a busy machine a second torch thread waiting for a
     # core makes every step many times slower.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        _train(model, observations, targets, steps, lr, seed)
+        _train(model, observations, targets, steps, lr, seed, batch)
     finally:
         torch.set_num_threads(threads)
 
 
 def _train(model: torch.nn.Module, observations: torch.Tensor, targets: torch.Tensor,
-           steps: int, lr: float, seed: int) -> None:
+           steps: int, lr: float, seed: int, batch_size: int) -> None:
     generator = torch.Generator().manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=lr)
     model.train()
     for _ in tqdm(range(steps), desc='fit', unit='step', leave=False, disable=None):
-        batch = torch.randint(0, observations.shape[0], (256,), generator=generator)
+        batch = torch.randint(0, observations.shape[0], (batch_size,), generator=generator)
         loss = torch.nn.functional.mse_loss(decode_batch(model(observations[batch])),
                                             targets[batch])
         optimiser.zero_grad()
@@ -152,15 +152,16 @@ def save_demo_models(out_dir, base_data: Tuple[torch.Tensor, torch.Tensor],
                      rank: int = 8, steps: int = 300, seed: int = 0,
                      build: Callable[[], torch.nn.Module] = build_policy,
                      target_modules: Sequence[str] = TARGET_MODULES,
-                     metrics: Optional[Mapping[str, Mapping[str, float]]] = None
-                     ) -> Dict[str, Path]:
+                     metrics: Optional[Mapping[str, Mapping[str, float]]] = None,
+                     batch: int = 256) -> Dict[str, Path]:
     """
     Fit the base on ``base_data`` and one adapter per ``adapter_data`` entry; write them.
 
     Each entry is ``(observations (N, obs dim), target velocities (N, 2))``. Layout:
     ``out_dir/base_policy.safetensors`` and ``out_dir/adapters/<name>/`` (PEFT's format plus the
     engine's manifest with the base fingerprint and ``metrics[name]``, if given). ``build``
-    makes the untrained base; ``target_modules`` are its LoRA layers. Returns the paths by name
+    makes the untrained base; ``target_modules`` are its LoRA layers; ``batch`` is the
+    minibatch size. Returns the paths by name
     ('base' included).
     """
     out_dir = Path(out_dir)
@@ -169,7 +170,7 @@ def save_demo_models(out_dir, base_data: Tuple[torch.Tensor, torch.Tensor],
     base = build()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        _fit(base, base_data[0], base_data[1], steps, 3e-3, seed)
+        _fit(base, base_data[0], base_data[1], steps, 3e-3, seed, batch)
     for param in base.parameters():
         param.requires_grad_(False)
     paths = {'base': out_dir / BASE_WEIGHTS}
@@ -179,7 +180,8 @@ def save_demo_models(out_dir, base_data: Tuple[torch.Tensor, torch.Tensor],
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed + 1 + index)
             model = fit_lora(base, observations, targets, rank=rank, steps=steps,
-                             seed=seed + 1 + index, target_modules=target_modules)
+                             seed=seed + 1 + index, target_modules=target_modules,
+                             batch=batch)
         target = adapters_dir / name
         model.save_pretrained(str(target), safe_serialization=True)
         write_manifest(target, name=name, version='1', base_fingerprint=fingerprint,

@@ -35,12 +35,17 @@ from torch import nn
 
 @dataclass(frozen=True)
 class PolicyKind:
-    """A policy network: its factory ('module:function'), encoder and LoRA target layers."""
+    """
+    A policy network: its factory ('module:function'), encoder and LoRA target layers.
+
+    ``batch`` is the training minibatch: smaller for the CNN, whose steps cost more.
+    """
 
     factory: str
     encoder: Encoder
     target_modules: Tuple[str, ...]
     obs_dim: int
+    batch: int
 
     def build(self) -> nn.Module:
         """Return a freshly initialised network (the factory's fixed seed)."""
@@ -49,6 +54,7 @@ class PolicyKind:
 
 
 FEATURE_MLP = PolicyKind('adapter_switcher.demo.policy_model:build_policy', feature_observation,
-                         policy_model.TARGET_MODULES, policy_model.OBS_DIM)
+                         policy_model.TARGET_MODULES, policy_model.OBS_DIM, 256)
 VISUOMOTOR = PolicyKind('adapter_switcher.demo.visuomotor:build_visuomotor',
-                        visuomotor_observation, visuomotor.TARGET_MODULES, visuomotor.OBS_DIM)
+                        visuomotor_observation, visuomotor.TARGET_MODULES, visuomotor.OBS_DIM,
+                        64)

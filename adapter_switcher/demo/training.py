@@ -149,7 +149,8 @@ def fit_from_ticks(out_dir: Path, ticks: Sequence[Tick], steps: int, seed: int,
         adapter_data[name] = (obs[rows], labels.reshape(-1, 2))
     navigation = torch.tensor([t.labels['navigation'] for t in ticks], dtype=torch.float32)
     save_demo_models(out_dir, (obs, navigation), adapter_data, steps=steps, seed=seed,
-                     build=kind.build, target_modules=kind.target_modules, metrics=metrics)
+                     build=kind.build, target_modules=kind.target_modules, metrics=metrics,
+                     batch=kind.batch)
 
 
 def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 12,

@@ -216,6 +216,7 @@ class HazardParams:
     detour_lookahead: float = 0.9  # pure-pursuit look-ahead while a detour shapes the path
     look_ahead_s: float = 1.0    # a command that would reach a spill this soon turns in place
     touch_margin: float = 0.05   # ... reaching = coming this close to the spill's box
+    steer_offsets: Tuple[float, ...] = (0.0, 0.4, -0.4, 0.8, -0.8, 1.5, -1.5)  # rad/s tried
 
 
 class HazardExpert:
@@ -248,7 +249,7 @@ class HazardExpert:
 
     @property
     def spill_box(self) -> Optional[Bounds]:
-        """The most recently seen spill's box (None before any is seen)."""
+        """Return the most recently seen spill's box (None before any is seen)."""
         return self.spill_boxes[self._last] if self.spill_boxes else None
 
     @property
@@ -303,9 +304,17 @@ class HazardExpert:
         limit = self.params.hazard_speed if self.active else math.inf
         lookahead = self.params.detour_lookahead if profile is not None else None
         v, w = self.navigation.act(pose, scan, profile, limit, lookahead)
-        if v > 0.0 and self._drives_onto_spill(pose, v, w) and \
-                not self._drives_onto_spill(pose, 0.0, w):
-            return 0.0, w  # e.g. leaving a turn with a spill just ahead: turn first
+        if v <= 0.0 or not self._drives_onto_spill(pose, v, w):
+            return v, w
+        # The path would reach a spill (out of a turn, a spill just ahead leaves no room to
+        # shift sideways): take the nearest command that keeps off it, slower, else turn on
+        # the spot; if none does, keep the path's command.
+        limit = self.navigation.params.max_angular
+        for speed in (v, v / 2, 0.0):
+            for dw in sorted(self.params.steer_offsets, key=abs):
+                turn = max(-limit, min(limit, w + dw))
+                if not self._drives_onto_spill(pose, speed, turn):
+                    return speed, turn
         return v, w
 
     def _drives_onto_spill(self, pose: PlanarPose, v: float, w: float) -> bool:

@@ -1,0 +1,140 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The visuomotor policy: its observation, its size, its adapters in the engine, and a short train.
+
+The observation carries pixels and ranges, never the context features; adapters on its conv and
+linear layers give the same outputs in the engine as in PEFT; and a policy trained on a small
+budget by ``train_demo`` still drives a short route to its end, through the engine, with two
+resident slots for three adapters.
+"""
+
+import copy
+import dataclasses
+import math
+
+from adapter_switcher.core import AdapterEngine
+from adapter_switcher.core import BaseModelSpec
+from adapter_switcher.core import EngineConfig
+from adapter_switcher.core import load_base_model
+from adapter_switcher.demo.adapters import ADAPTERS_SUBDIR
+from adapter_switcher.demo.adapters import BASE_WEIGHTS
+from adapter_switcher.demo.adapters import fit_lora
+from adapter_switcher.demo.closed_loop import open_demo_loop
+from adapter_switcher.demo.policy_kinds import VISUOMOTOR
+from adapter_switcher.demo.train_cli import ROUTE_ADAPTERS
+from adapter_switcher.demo.train_cli import ROUTE_RULES
+from adapter_switcher.demo.training import LearnedDriver
+from adapter_switcher.demo.training import train_demo
+from adapter_switcher.demo.visuomotor import build_visuomotor
+from adapter_switcher.demo.visuomotor import encode_visuomotor
+from adapter_switcher.demo.visuomotor import IMAGE_DIM
+from adapter_switcher.demo.visuomotor import OBS_DIM
+from adapter_switcher.demo.visuomotor import parameter_count
+from adapter_switcher.demo.visuomotor import TARGET_MODULES
+import numpy as np
+import pytest
+import torch
+
+
+def test_observation_is_pixels_ranges_velocities_and_carrot():
+    image = np.zeros((120, 160, 3), dtype=np.uint8)
+    image[:, 80:] = 255  # right half white
+    ranges = np.full(360, 5.0)
+    ranges[0] = np.nan
+    ranges[1] = np.inf
+    obs = encode_visuomotor(image, ranges, 10.0, math.nan, 0.3, (1.5, -0.2))
+    assert obs.shape == (1, OBS_DIM) and obs.dtype == torch.float32
+    assert torch.isfinite(obs).all()
+    pixels = obs[0, :IMAGE_DIM].reshape(3, 30, 40)
+    assert pixels[:, :, :20].max() == 0 and pixels[:, :, 20:].min() == 1
+    lidar = obs[0, IMAGE_DIM:-4]
+    assert torch.allclose(lidar, torch.full_like(lidar, 0.5))
+    assert obs[0, -4:].tolist() == pytest.approx([0.0, 0.2, 0.75, -0.1])
+    blind = encode_visuomotor(None, None, 10.0, 0.0, 0.0, (0.0, 0.0))
+    assert blind[0, :IMAGE_DIM].abs().sum() == 0 and (blind[0, IMAGE_DIM:-4] == 1).all()
+    with pytest.raises(ValueError, match='expected an H x W x 3 uint8 RGB image'):
+        encode_visuomotor(image[:, :, 0], ranges, 10.0, 0.0, 0.0, (0.0, 0.0))
+
+
+def test_network_size_is_within_the_budget():
+    assert 300_000 <= parameter_count(build_visuomotor()) <= 5_000_000
+
+
+def test_conv_and_linear_lora_runs_in_the_engine_as_in_peft(tmp_path):
+    base = build_visuomotor()
+    generator = torch.Generator().manual_seed(0)
+    obs = torch.rand(64, OBS_DIM, generator=generator)
+    targets = torch.rand(64, 2, generator=generator) - 0.5
+    model = fit_lora(base, obs, targets, steps=5, target_modules=TARGET_MODULES, batch=16)
+    wrapped = {name for name, module in model.named_modules() if hasattr(module, 'lora_A')}
+    assert {name.rsplit('.', 1)[-1] for name in wrapped} == set(TARGET_MODULES)
+    for name, param in model.named_parameters():  # make every LoRA weight matter
+        if 'lora_B' in name:
+            param.data.normal_(0.0, 0.05, generator=generator)
+    model.save_pretrained(str(tmp_path / 'adapter'), safe_serialization=True)
+    engine = AdapterEngine(copy.deepcopy(base), [tmp_path], EngineConfig(num_slots=2),
+                           probe_inputs=((obs[:1],), {}))
+    try:
+        engine.activate('adapter')
+        with torch.inference_mode():
+            expected = model(obs[:4])
+        got = torch.cat([engine.step(obs[i:i + 1]).output for i in range(4)])
+    finally:
+        engine.close()
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """Train on a tiny budget on the straight demo aisle (one spill, no zone)."""
+    torch.set_num_threads(1)
+    loop = open_demo_loop(scenario='config/demo_scenario.yaml', rules=ROUTE_RULES,
+                          encoder=VISUOMOTOR.encoder)
+    out = tmp_path_factory.mktemp('visuomotor')
+    report = train_demo(loop, out, rounds=0, episodes=3, steps=300, seed=0,
+                        evaluation_seeds=[], adapters=ROUTE_ADAPTERS, kind=VISUOMOTOR)
+    yield loop, out, report
+    loop.sim.close()
+
+
+@pytest.mark.sim
+def test_small_budget_training_writes_models_the_engine_accepts(trained):
+    _, out, report = trained
+    assert report.rounds[0] == (0, report.rounds[0][1]) and len(report.rounds) == 1
+    base = load_base_model(BaseModelSpec(factory=VISUOMOTOR.factory,
+                                         weights=str(out / BASE_WEIGHTS)))
+    engine = AdapterEngine(base, [out / ADAPTERS_SUBDIR], EngineConfig(num_slots=2))
+    try:
+        assert sorted(a.name for a in engine.adapters()) == sorted(ROUTE_ADAPTERS)
+        assert engine.rejections() == {}
+    finally:
+        engine.close()
+
+
+@pytest.mark.sim
+def test_small_budget_policy_still_drives_the_short_route(trained):
+    loop, out, _ = trained
+    scenario = loop.sim.scenario
+    loop.sim.scenario = dataclasses.replace(scenario, waypoints=((-3.0, -3.2),))
+    driver = LearnedDriver(out, loop.rules, kind=VISUOMOTOR, num_slots=2)
+    try:
+        results = [loop.run(seed, driver, time_limit_s=40.0) for seed in (900, 901)]
+    finally:
+        driver.close()
+        loop.sim.scenario = scenario
+    for result in results:
+        assert result.reached_goal and result.collisions == 0, result
+        assert result.distance > 3.0
