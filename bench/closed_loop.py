@@ -43,12 +43,12 @@ sys.path.insert(0, str(ROOT))
 
 from adapter_switcher.core.metrics import percentile  # noqa: E402
 from adapter_switcher.demo.closed_loop import expert_driver  # noqa: E402
-from adapter_switcher.demo.closed_loop import open_demo_loop  # noqa: E402
+from adapter_switcher.demo.closed_loop import open_route_loop  # noqa: E402
+from adapter_switcher.demo.closed_loop import ROUTE_RULES  # noqa: E402
+from adapter_switcher.demo.closed_loop import ROUTE_SCENARIO  # noqa: E402
 from adapter_switcher.demo.policy_kinds import VISUOMOTOR  # noqa: E402
 from adapter_switcher.demo.train_cli import HELD_OUT_FIRST_SEED  # noqa: E402
 from adapter_switcher.demo.train_cli import ROUTE_ADAPTERS  # noqa: E402
-from adapter_switcher.demo.train_cli import ROUTE_RULES  # noqa: E402
-from adapter_switcher.demo.train_cli import ROUTE_SCENARIO  # noqa: E402
 from adapter_switcher.demo.training import LearnedDriver  # noqa: E402
 from adapter_switcher.paths import share_path  # noqa: E402
 import torch  # noqa: E402
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     if args.episodes < 1 or args.block < 1 or args.first_seed < 0:
         parser.error('--episodes and --block must be positive, --first-seed non-negative')
     torch.set_num_threads(1)
-    loop = open_demo_loop(scenario=ROUTE_SCENARIO, rules=ROUTE_RULES, encoder=VISUOMOTOR.encoder)
+    loop = open_route_loop(VISUOMOTOR.encoder)
     drivers = {name: make_driver(name, args.models, loop.rules) for name in args.configurations}
     results = {name: [] for name in args.configurations}
     seeds = list(range(args.first_seed, args.first_seed + args.episodes))

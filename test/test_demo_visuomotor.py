@@ -33,9 +33,9 @@ from adapter_switcher.demo.adapters import ADAPTERS_SUBDIR
 from adapter_switcher.demo.adapters import BASE_WEIGHTS
 from adapter_switcher.demo.adapters import fit_lora
 from adapter_switcher.demo.closed_loop import open_demo_loop
+from adapter_switcher.demo.closed_loop import ROUTE_RULES
 from adapter_switcher.demo.policy_kinds import VISUOMOTOR
 from adapter_switcher.demo.train_cli import ROUTE_ADAPTERS
-from adapter_switcher.demo.train_cli import ROUTE_RULES
 from adapter_switcher.demo.training import LearnedDriver
 from adapter_switcher.demo.training import train_demo
 from adapter_switcher.demo.visuomotor import build_visuomotor

@@ -28,6 +28,8 @@ from adapter_switcher.context.features import FeatureExtractor
 from adapter_switcher.context.rules import load_rules
 from adapter_switcher.demo.closed_loop import DemoLoop
 from adapter_switcher.demo.closed_loop import expert_driver
+from adapter_switcher.demo.closed_loop import ROUTE_HAZARD
+from adapter_switcher.demo.closed_loop import ROUTE_RULES
 from adapter_switcher.paths import share_path
 from adapter_switcher.sim.scenario import DEFAULT_SCENARIO
 from adapter_switcher.sim.scenario import Episode
@@ -39,7 +41,7 @@ from adapter_switcher.sim.simulator import WarehouseSim
 
 import pytest
 
-RULES = 'config/route_rules.yaml'
+RULES = ROUTE_RULES
 
 
 @pytest.fixture(scope='module')
@@ -100,7 +102,7 @@ def _hard(episode: Episode, scenario) -> bool:
 
 @pytest.mark.sim
 def test_switched_experts_pass_a_spill_at_a_turn_and_the_slow_zone(sim):
-    loop = DemoLoop(sim, load_rules(share_path(RULES)))
+    loop = DemoLoop(sim, load_rules(share_path(RULES)), hazard=ROUTE_HAZARD)
     seed = _seed_with(sim.scenario, lambda e: _hard(e, sim.scenario))
     result = loop.run(seed, expert_driver(), time_limit_s=250.0)
     assert result.success, result

@@ -56,7 +56,12 @@ Command = Tuple[float, float]
 # Gentler experts than the defaults: a long look-ahead and a long detour ramp steer smoothly
 # instead of turning on the spot, which a small policy network can imitate.
 DEMO_NAVIGATION = NavigationParams(lookahead=1.5, heading_gain=1.5, turn_in_place=1.2)
-DEMO_HAZARD = HazardParams(lead=1.0, ramp=2.0, margin=0.5, hazard_speed=0.3)
+DEMO_HAZARD = HazardParams(lead=1.0, ramp=2.5, margin=0.5)
+# On the full route spills lie next to turns: the detour is tracked tighter and slower.
+ROUTE_HAZARD = HazardParams(lead=1.0, ramp=2.0, margin=0.5, hazard_speed=0.3,
+                            detour_lookahead=0.9)
+ROUTE_SCENARIO = 'config/scenario.yaml'
+ROUTE_RULES = 'config/route_rules.yaml'
 CARROT_DISTANCE = 1.5  # metres ahead on the route: the visuomotor policy's route input
 
 
@@ -209,6 +214,13 @@ def open_demo_loop(world: str = 'worlds/warehouse.sdf',
     loaded_world = load_world(share_path(world))
     sim = WarehouseSim(loaded_world, load_scenario(share_path(scenario)))
     return DemoLoop(sim, load_rules(share_path(rules)), encoder=encoder)
+
+
+def open_route_loop(encoder: Encoder = feature_observation) -> DemoLoop:
+    """Return a DemoLoop on the full route: config/scenario.yaml and config/route_rules.yaml."""
+    loop = open_demo_loop(scenario=ROUTE_SCENARIO, rules=ROUTE_RULES, encoder=encoder)
+    loop.hazard_params = ROUTE_HAZARD
+    return loop
 
 
 def _finite(command: Command) -> Command:

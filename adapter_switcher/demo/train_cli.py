@@ -24,8 +24,6 @@ when ``--out`` names them. Held-out seeds for bench/closed_loop.py start at
 
 from pathlib import Path
 
-ROUTE_SCENARIO = 'config/scenario.yaml'
-ROUTE_RULES = 'config/route_rules.yaml'
 ROUTE_ADAPTERS = ('navigation', 'hazard', 'slow_zone')
 TRAINING_SEEDS = 0            # round r drives seeds r * episodes ...
 VALIDATION_SEEDS = 50_000
@@ -51,14 +49,13 @@ def register(subparsers) -> None:
     train.add_argument('--episodes', type=int, default=10, help='episodes per round')
     train.add_argument('--validation-episodes', type=int, default=10,
                        help='closed-loop validation episodes')
-    train.add_argument('--scenario', default=ROUTE_SCENARIO, help='scenario file')
     train.set_defaults(handler=_train_demo)
 
 
 def _train_demo(args) -> int:
     import torch
 
-    from adapter_switcher.demo.closed_loop import open_demo_loop
+    from adapter_switcher.demo.closed_loop import open_route_loop
     from adapter_switcher.demo.policy_kinds import VISUOMOTOR
     from adapter_switcher.demo.training import train_demo
 
@@ -68,7 +65,7 @@ def _train_demo(args) -> int:
                   f'{getattr(args, name)}')
             return 2
     torch.set_num_threads(1)
-    loop = open_demo_loop(scenario=args.scenario, rules=ROUTE_RULES, encoder=VISUOMOTOR.encoder)
+    loop = open_route_loop(VISUOMOTOR.encoder)
     try:
         report = train_demo(loop, args.out, rounds=args.rounds, episodes=args.episodes,
                             steps=args.steps, seed=args.seed, adapters=ROUTE_ADAPTERS,

@@ -213,7 +213,7 @@ class HazardParams:
     max_offset: float = 0.9      # the detour never leaves the centreline by more than this
     hazard_speed: float = 0.4    # speed limit while a spill is visible or being passed
     merge_distance: float = 0.5  # a blob this close to a known spill's box is that spill
-    detour_lookahead: float = 0.9  # pure-pursuit look-ahead while a detour shapes the path
+    detour_lookahead: Optional[float] = None  # look-ahead during a detour (None: the usual)
     look_ahead_s: float = 1.0    # a command that would reach a spill this soon turns in place
     touch_margin: float = 0.05   # ... reaching = coming this close to the spill's box
     steer_offsets: Tuple[float, ...] = (0.0, 0.4, -0.4, 0.8, -0.8, 1.5, -1.5)  # rad/s tried
