@@ -219,7 +219,23 @@ class HazardParams:
     steer_offsets: Tuple[float, ...] = (0.0, 0.4, -0.4, 0.8, -0.8, 1.5, -1.5)  # rad/s tried
 
 
-class HazardExpert:
+class _OnRoute:
+    """An expert built on the navigation expert: route progress is the navigation expert's."""
+
+    navigation: NavigationExpert
+
+    @property
+    def done(self) -> bool:
+        """Whether the route is complete."""
+        return self.navigation.done
+
+    @property
+    def waypoints_reached(self) -> int:
+        """Route progress."""
+        return self.navigation.waypoints_reached
+
+
+class HazardExpert(_OnRoute):
     """
     The navigation expert plus spill avoidance from the camera.
 
@@ -251,16 +267,6 @@ class HazardExpert:
     def spill_box(self) -> Optional[Bounds]:
         """Return the most recently seen spill's box (None before any is seen)."""
         return self.spill_boxes[self._last] if self.spill_boxes else None
-
-    @property
-    def done(self) -> bool:
-        """Whether the route is complete."""
-        return self.navigation.done
-
-    @property
-    def waypoints_reached(self) -> int:
-        """Route progress."""
-        return self.navigation.waypoints_reached
 
     @property
     def active(self) -> bool:
@@ -385,7 +391,7 @@ class SlowParams:
     slow_speed: float = 0.2
 
 
-class SlowExpert:
+class SlowExpert(_OnRoute):
     """
     The navigation expert at a capped speed: how to drive through a slow zone.
 
@@ -400,16 +406,6 @@ class SlowExpert:
     def reset(self):
         """Start the route again."""
         self.navigation.reset()
-
-    @property
-    def done(self) -> bool:
-        """Whether the route is complete."""
-        return self.navigation.done
-
-    @property
-    def waypoints_reached(self) -> int:
-        """Route progress."""
-        return self.navigation.waypoints_reached
 
     def act(self, pose: PlanarPose, scan: Scan) -> Tuple[float, float]:
         """Return ``(v, w)``: the navigation command at no more than ``slow_speed``."""
