@@ -95,7 +95,11 @@ class LocalServe:
     @property
     def url(self) -> str:
         """Return the application's base URL, for :class:`PolicyClient`."""
-        return f'http://{self.host}:{self.port}{self.config.route_prefix.rstrip("/")}'
+        return self.url_for(self.config)
+
+    def url_for(self, config: ServeConfig) -> str:
+        """Return the base URL of an application deployed on this cluster."""
+        return f'http://{self.host}:{self.port}{config.route_prefix.rstrip("/")}'
 
     def start(self) -> 'LocalServe':
         """Start the cluster and deploy; on any failure shut down what started and raise."""
@@ -104,12 +108,17 @@ class LocalServe:
         self._started = True
         try:
             serve.start(http_options={'host': self.host, 'port': self.port})
-            serve.run(build_app(self.config.args, self.config.deployment_options),
-                      name=self.config.app_name, route_prefix=self.config.route_prefix)
+            self.deploy(self.config)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def deploy(self, config: ServeConfig) -> str:
+        """Deploy one more application (its own name and prefix) and return its URL."""
+        serve.run(build_app(config.args, config.deployment_options),
+                  name=config.app_name, route_prefix=config.route_prefix)
+        return self.url_for(config)
 
     def stop(self) -> None:
         """Shut Serve and Ray down (idempotent)."""
