@@ -33,6 +33,10 @@ Which adapter runs:
 Safety: if a required sensor has been silent for ``sensor_timeout_s``, the node publishes zero
 velocity and reports ERROR on /diagnostics until data returns.
 
+Offload (``inference_backend: serve``, :mod:`adapter_switcher.nodes.serve_backend`): the engine
+still picks the adapter between ticks, the forward runs on the policy server; on a server
+failure the tick runs on board (``serve_fallback: local``) or stops the robot with ERROR.
+
 Lifecycle (:class:`ManagedNode`): configure loads the model and the registry (a missing adapters
 directory or a bad rules file fails it with one line), activate starts the control loop,
 deactivate stops it after one zero velocity, cleanup releases the model.
@@ -72,6 +76,9 @@ from adapter_switcher.nodes.qos import LATCHED_QOS
 from adapter_switcher.nodes.resolve import load_rules_parameter
 from adapter_switcher.nodes.runner import run_node
 from adapter_switcher.nodes.runner import StartupError
+from adapter_switcher.nodes.serve_backend import make_offload
+from adapter_switcher.nodes.serve_backend import offload_diagnostics
+from adapter_switcher.nodes.serve_backend import SERVE_PARAMETERS
 from adapter_switcher.nodes.sensor_inputs import SENSOR_TOPICS
 from adapter_switcher.nodes.sensor_inputs import SensorInputs
 from adapter_switcher.nodes.sensor_inputs import stale_sensors
@@ -145,7 +152,7 @@ PARAMETERS = (
               'JSON file keeping the active adapter, its version and the mode across crashes '
               '(written atomically on change, restored at configure; a corrupt file is '
               'reported and ignored). Empty: nothing is kept.', read_only=True),
-) + FLEET_PARAMETERS
+) + FLEET_PARAMETERS + SERVE_PARAMETERS
 STATE_SAVE_PERIOD_S = 0.1
 
 
@@ -167,6 +174,7 @@ class InferenceNode(ManagedNode):
         self._engine = None
         self._state_file = None
         self._fleet = None
+        self._offload = None
         self._running = False
         self._desired: Optional[str] = None
         self._predicted = ''
@@ -182,6 +190,7 @@ class InferenceNode(ManagedNode):
         self._setup = build_engine(with_fleet_store(params))
         self._engine = self._setup.engine
         self._fleet = open_fleet(self, self._engine, params)
+        self._offload = make_offload(params)
         self._required = tuple(params['required_sensors'])
         self._stats = SwapStats()
         self._desired = None
@@ -245,9 +254,11 @@ class InferenceNode(ManagedNode):
         if self._fleet is not None:
             self._fleet.close()
             self._fleet = None
+        if self._offload is not None:
+            self._offload.close()
         if self._setup is not None:
             self._setup.close()
-        self._setup = self._engine = None
+        self._setup = self._engine = self._offload = None
 
     def _apply_initial_override(self, name: str) -> None:
         if not name:
@@ -329,6 +340,8 @@ class InferenceNode(ManagedNode):
             self._predicted = msg.data
         if msg.data and self._setup.prefetcher is not None:
             self._setup.prefetcher.retarget([(msg.data, 1.0)])
+        if msg.data and self._offload is not None:
+            self._offload.hint(msg.data)
 
     def _on_set_parameters(self, parameters) -> SetParametersResult:
         """
@@ -371,7 +384,8 @@ class InferenceNode(ManagedNode):
             scan = self._sensors.latest_scan()
             obs = self._setup.encode(snapshot.values, scan.ranges if scan else None,
                                      scan.range_max if scan else 10.0)
-            result = self._engine.step(obs)
+            result = (self._offload.step(self._engine, obs) if self._offload
+                      else self._engine.step(obs))
             if self._fleet is not None:
                 self._fleet.after_step(result, ((obs,), {}))
             if result.swap is not None:
@@ -494,8 +508,12 @@ class InferenceNode(ManagedNode):
         values.update({f'engine.{k}': v for k, v in self._engine.metrics_dict().items()})
         if self._fleet is not None:
             values.update(self._fleet.diagnostic_values())
+        backend_level, backend_values = offload_diagnostics(self._offload)
+        values.update(backend_values)
         if stale:
             level, message = ERROR, f'sensor timeout: {_describe_stale(stale)}; stopped'
+        elif backend_level and backend_level[0] != OK:
+            level, message = backend_level
         elif rejections:
             level, message = WARN, f'{len(rejections)} adapter(s) rejected'
         else:
