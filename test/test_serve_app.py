@@ -168,7 +168,7 @@ def test_refusals_name_the_problem_and_leave_the_server_serving(fleet):
     inputs = torch.rand(1, OBS_DIM, generator=torch.Generator().manual_seed(9))
     refusals = {
         'no_such': "unknown adapter 'no_such'",
-        'nav_r8@9.9': "'nav_r8' is at version",
+        'nav_r8@9.9': "unknown adapter 'nav_r8@9.9'",
         '../nav_r8': 'invalid adapter name',
     }
     for adapter, message in refusals.items():

@@ -27,7 +27,6 @@ from adapter_switcher.serve.client import ServeError
 from adapter_switcher.serve.local import ServeConfig
 from adapter_switcher.serve.settings import ServerSettings
 from adapter_switcher.serve.wire import act_body
-from adapter_switcher.serve.wire import AdapterId
 from adapter_switcher.serve.wire import parse_act
 from adapter_switcher.serve.wire import parse_output
 from adapter_switcher.serve.wire import WireError
@@ -35,16 +34,15 @@ import pytest
 import torch
 
 
-def test_adapter_ids_with_and_without_version():
-    assert AdapterId.parse('navigation') == AdapterId('navigation', None)
-    assert AdapterId.parse('navigation@1.2.0') == AdapterId('navigation', '1.2.0')
-    assert str(AdapterId.parse('hazard@2')) == 'hazard@2'
-    with pytest.raises(WireError, match='empty version'):
-        AdapterId.parse('navigation@')
-    with pytest.raises(InvalidAdapterName, match='path separators'):
-        AdapterId.parse('../navigation')
-    with pytest.raises(InvalidAdapterName):
-        AdapterId.parse('navigation@../../etc')
+def test_adapter_refs_with_and_without_version():
+    assert parse_act({'inputs': [[0.5]], 'adapter': 'navigation'}).adapter == 'navigation'
+    assert parse_act({'inputs': [[0.5]]}, 'navigation@1.2.0').adapter == 'navigation@1.2.0'
+    for bad, message in (('../navigation', 'path separators'), ('navigation@', 'version'),
+                         ('navigation@../../etc', 'invalid adapter version')):
+        with pytest.raises(InvalidAdapterName, match=message):
+            parse_act({'inputs': [[0.5]], 'adapter': bad})
+    with pytest.raises(WireError, match='must be a string or null'):
+        parse_act({'inputs': [[0.5]], 'adapter': 3})
 
 
 def test_act_round_trip_is_exact_for_float32():
@@ -52,7 +50,7 @@ def test_act_round_trip_is_exact_for_float32():
     body = act_body(inputs, 'navigation')
     request = parse_act(body)
     assert torch.equal(request.inputs, inputs)
-    assert request.adapter == AdapterId('navigation')
+    assert request.adapter == 'navigation'
     assert torch.equal(parse_output({'output': inputs.tolist(), 'dtype': 'float32'}), inputs)
 
 
@@ -71,7 +69,7 @@ def test_malformed_requests_are_refused_with_the_reason(body, header, message):
 
 
 def test_header_only_request_uses_the_header_adapter():
-    assert parse_act({'inputs': [[0.5]]}, 'hazard').adapter == AdapterId('hazard')
+    assert parse_act({'inputs': [[0.5]]}, 'hazard').adapter == 'hazard'
     assert parse_act({'inputs': [[0.5]]}).adapter is None
 
 

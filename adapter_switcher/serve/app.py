@@ -43,12 +43,12 @@ from typing import Any, Dict, Mapping, Optional
 from adapter_switcher.core import AdapterError
 from adapter_switcher.core import InvalidAdapterName
 from adapter_switcher.core import UnknownAdapter
+from adapter_switcher.core.names import check_adapter_ref
 from adapter_switcher.serve.batch_runner import BatchRunner
 from adapter_switcher.serve.batch_runner import Row
 from adapter_switcher.serve.settings import build_engine
 from adapter_switcher.serve.settings import ServerSettings
 from adapter_switcher.serve.wire import ACT
-from adapter_switcher.serve.wire import AdapterId
 from adapter_switcher.serve.wire import MODEL_ID_HEADER
 from adapter_switcher.serve.wire import output_fields
 from adapter_switcher.serve.wire import parse_act
@@ -98,12 +98,12 @@ class AdapterPolicyServer:
         self._metrics = ServerMetrics()
         self.replica = serve.get_replica_context().replica_id.unique_id
 
-        async def make_resident(model_id: str) -> AdapterId:
-            adapter = self._resolve(model_id)
-            await self._in_engine_thread(self.engine.load_to_slot, adapter.name)
-            self._loads[str(adapter)] += 1
-            self._metrics.loads.inc(tags={'adapter': str(adapter)})
-            return adapter
+        async def make_resident(ref: str) -> str:
+            self.engine.check(ref)
+            await self._in_engine_thread(self.engine.load_to_slot, ref)
+            self._loads[ref] += 1
+            self._metrics.loads.inc(tags={'adapter': ref})
+            return ref
 
         # Serve's LRU over the adapters this replica holds, sized to the slot budget; the ids
         # it holds are what Serve's router uses for affinity.
@@ -145,27 +145,25 @@ class AdapterPolicyServer:
         """Run one request's rows in the next batch; return its output and how it was served."""
         request = parse_act(body, header_id)
         self._check_inputs(request.inputs)
-        name, resident = None, True
-        if request.adapter is not None:
-            self._resolve(str(request.adapter))
-            name = request.adapter.name
-            resident = self.engine.is_ready(name)
+        ref, resident = request.adapter, True
+        if ref is not None:
+            self.engine.check(ref)
+            resident = self.engine.is_ready(ref)
             if header_id:
-                await self._multiplexed(str(request.adapter))
+                await self._multiplexed(ref)
         self._metrics.rows.inc(request.inputs.shape[0], tags={
-            'adapter': str(request.adapter or ''), 'resident': str(resident)})
+            'adapter': ref or '', 'resident': str(resident)})
         # A fresh context: the batcher sees no multiplexed model id, so rows of every adapter
         # share one batch (it would split a batch per model id otherwise).
         task = contextvars.Context().run(asyncio.get_running_loop().create_task,
-                                         self._batch(Row(request.inputs, name)))
+                                         self._batch(Row(request.inputs, ref)))
         outcome = await task
         if isinstance(outcome, AdapterError):
             raise outcome
         response = output_fields(outcome.output)
         response.update({
-            'adapter': None if request.adapter is None else str(request.adapter),
-            'replica': self.replica, 'resident': resident,
-            'loads': self._loads[str(request.adapter)] if request.adapter else 0,
+            'adapter': ref, 'replica': self.replica, 'resident': resident,
+            'loads': self._loads[ref] if ref else 0,
             'batch_rows': outcome.batch_rows, 'batch_adapters': outcome.batch_adapters,
         })
         return response
@@ -174,11 +172,12 @@ class AdapterPolicyServer:
         """Make the adapter resident on this replica, the one Serve routes its ticks to."""
         if not model_id:
             raise WireError(f'warm needs the adapter id in the {MODEL_ID_HEADER} header')
-        adapter = self._resolve(model_id)
-        resident = self.engine.is_ready(adapter.name)
-        await self._multiplexed(str(adapter))
-        return {'adapter': str(adapter), 'replica': self.replica, 'resident': resident,
-                'loads': self._loads[str(adapter)]}
+        check_adapter_ref(model_id)
+        self.engine.check(model_id)
+        resident = self.engine.is_ready(model_id)
+        await self._multiplexed(model_id)
+        return {'adapter': model_id, 'replica': self.replica, 'resident': resident,
+                'loads': self._loads[model_id]}
 
     def stats(self) -> Dict[str, Any]:
         """Return this replica's id, process, memory, resident adapters and load counts."""
@@ -206,15 +205,6 @@ class AdapterPolicyServer:
         return outcomes
 
     # ------------------------------------------------------------------------------ helpers
-    def _resolve(self, model_id: str) -> AdapterId:
-        """Return the parsed id of an adapter this server has; raise AdapterError if not."""
-        adapter = AdapterId.parse(model_id)
-        record = self.engine.check(adapter.name)
-        if adapter.version is not None and adapter.version != record.version:
-            raise UnknownAdapter(f"adapter '{adapter.name}' is at version '{record.version}' "
-                                 f"on this server, not '{adapter.version}'")
-        return adapter
-
     def _check_inputs(self, inputs: torch.Tensor) -> None:
         want = tuple(self._probe.shape[1:])
         if tuple(inputs.shape[1:]) != want or inputs.dtype != self._probe.dtype:

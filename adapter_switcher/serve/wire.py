@@ -15,9 +15,11 @@
 """
 The JSON wire format between robots and the policy server, shared by both ends.
 
-A tick is ``POST <prefix>/act`` with ``{"inputs": [[...], ...], "adapter": "name" | null}``: the
+A tick is ``POST <prefix>/act`` with ``{"inputs": [[...], ...], "adapter": ref | null}``: the
 model input with the batch dimension first (one row per robot tick, usually), and the adapter id
-in the body, so the server can put rows of different adapters into one batch. The same id goes
+in the body, so the server can put rows of different adapters into one batch. An adapter
+reference is the registry's: ``name`` (the version the server's registry serves) or
+``name@version`` (that version exactly). The same id goes
 in the ``serve_multiplexed_model_id`` header, which Serve uses to route to a replica holding
 that adapter. JSON keeps float32 values exact (a float32 widened to a double prints and parses
 back to the same value), so served outputs equal local ones bit for bit.
@@ -26,7 +28,7 @@ back to the same value), so served outputs equal local ones bit for bit.
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from adapter_switcher.core.names import check_adapter_name
+from adapter_switcher.core.names import check_adapter_ref
 
 import torch
 
@@ -39,30 +41,6 @@ DTYPES = {'float32': torch.float32, 'float64': torch.float64, 'int64': torch.int
 
 class WireError(ValueError):
     """A request or response that does not follow the wire format; the message says how."""
-
-
-@dataclass(frozen=True)
-class AdapterId:
-    """An adapter id as robots send it: ``name`` or ``name@version`` (a pinned version)."""
-
-    name: str
-    version: Optional[str] = None
-
-    @classmethod
-    def parse(cls, text: str) -> 'AdapterId':
-        """Parse ``name[@version]``; raise InvalidAdapterName/WireError naming the problem."""
-        if not isinstance(text, str):
-            raise WireError(f'adapter id must be a string, got {type(text).__name__}')
-        name, at, version = text.partition('@')
-        check_adapter_name(name)
-        if at and not version:
-            raise WireError(f"adapter id {text!r}: empty version after '@'")
-        if version:
-            check_adapter_name(version)
-        return cls(name, version or None)
-
-    def __str__(self) -> str:
-        return self.name if self.version is None else f'{self.name}@{self.version}'
 
 
 def act_body(inputs: torch.Tensor, adapter: Optional[str]) -> dict:
@@ -78,7 +56,7 @@ class ActRequest:
     """A parsed ``act`` request: the input rows and the adapter (None: the base alone)."""
 
     inputs: torch.Tensor
-    adapter: Optional[AdapterId]
+    adapter: Optional[str]
 
 
 def parse_act(body: Any, header_id: str = '') -> ActRequest:
@@ -110,7 +88,9 @@ def parse_act(body: Any, header_id: str = '') -> ActRequest:
     if adapter is not None and header_id and adapter != header_id:
         raise WireError(f'adapter {adapter!r} in the body but {header_id!r} in the '
                         f'{MODEL_ID_HEADER} header')
-    return ActRequest(inputs, None if adapter is None else AdapterId.parse(adapter))
+    if adapter is not None and not isinstance(adapter, str):
+        raise WireError(f'"adapter" must be a string or null, got {type(adapter).__name__}')
+    return ActRequest(inputs, None if adapter is None else check_adapter_ref(adapter))
 
 
 def output_fields(output: Any) -> dict:
