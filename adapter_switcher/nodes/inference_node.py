@@ -76,12 +76,12 @@ from adapter_switcher.nodes.qos import LATCHED_QOS
 from adapter_switcher.nodes.resolve import load_rules_parameter
 from adapter_switcher.nodes.runner import run_node
 from adapter_switcher.nodes.runner import StartupError
-from adapter_switcher.nodes.serve_backend import make_offload
-from adapter_switcher.nodes.serve_backend import offload_diagnostics
-from adapter_switcher.nodes.serve_backend import SERVE_PARAMETERS
 from adapter_switcher.nodes.sensor_inputs import SENSOR_TOPICS
 from adapter_switcher.nodes.sensor_inputs import SensorInputs
 from adapter_switcher.nodes.sensor_inputs import stale_sensors
+from adapter_switcher.nodes.serve_backend import make_offload
+from adapter_switcher.nodes.serve_backend import offload_diagnostics
+from adapter_switcher.nodes.serve_backend import SERVE_PARAMETERS
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
