@@ -28,7 +28,6 @@ import copy
 import random
 import socket
 
-from adapter_switcher.core import AdapterEngine
 from adapter_switcher.demo.policy_model import build_policy
 from adapter_switcher.demo.policy_model import OBS_DIM
 from adapter_switcher.serve.client import PolicyClient
@@ -40,9 +39,6 @@ from lora_fixtures import write_adapter
 import pytest
 import torch
 
-# The server batches rows of different adapters through the engine's step_batch.
-pytestmark = pytest.mark.skipif(not hasattr(AdapterEngine, 'step_batch'),
-                                reason='needs AdapterEngine.step_batch (mixed-adapter batches)')
 TOLERANCE = 1e-5
 ADAPTERS = {
     'nav_r8': {'r': 8, 'lora_alpha': 16, 'target_modules': ['fc1', 'fc2', 'head']},

@@ -35,7 +35,6 @@ import sys
 
 from adapter_switcher.bringup.robot_nodes import robot_node_specs
 from adapter_switcher.context import load_rules
-from adapter_switcher.core import AdapterEngine
 from adapter_switcher.demo.adapters import make_demo_adapters
 from adapter_switcher.demo.reference import ReferencePolicy
 from adapter_switcher.nodes.diagnostics import ERROR
@@ -58,10 +57,7 @@ from geometry_msgs.msg import Twist
 import pytest
 from std_msgs.msg import String
 
-# The server batches rows of different adapters through the engine's step_batch.
-pytestmark = [pytest.mark.dds,
-              pytest.mark.skipif(not hasattr(AdapterEngine, 'step_batch'),
-                                 reason='needs AdapterEngine.step_batch (mixed-adapter batches)')]
+pytestmark = pytest.mark.dds
 
 DOMAIN_ID = 70
 START_TIMEOUT = 240.0   # a Ray cluster and two torch processes on a busy 2-core machine

@@ -100,7 +100,10 @@ class AdapterPolicyServer:
 
         async def make_resident(ref: str) -> str:
             self.engine.check(ref)
-            await self._in_engine_thread(self.engine.load_to_slot, ref)
+            # One probe row through step_batch: loads the adapter into a slot and probes it
+            # there, so a broken adapter fails here, not in a batch of other robots' rows.
+            await self._in_engine_thread(
+                lambda: self.engine.step_batch(self._probe, adapters=[ref]))
             self._loads[ref] += 1
             self._metrics.loads.inc(tags={'adapter': ref})
             return ref

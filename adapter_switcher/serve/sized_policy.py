@@ -13,11 +13,11 @@
 # limitations under the License.
 
 """
-A server-sized driving policy: the demo policy's input and output, 2048-wide hidden layers.
+A server-sized driving policy: the demo policy's input and output, 4096-wide hidden layers.
 
 The demo policy (23k parameters) runs in microseconds, so a server's cost for it is all HTTP
-hop. A policy worth a server is one whose forward costs real time: this one has about 8.5M
-parameters (34 MB in fp32), so one row's forward reads every weight once and a batch of rows
+hop. A policy worth a server is one whose forward costs real time: this one has about 34M
+parameters (135 MB in fp32), so one row's forward reads every weight once and a batch of rows
 reads them once for all, which is what batching on a server buys. The benchmark serves it.
 """
 
@@ -26,13 +26,13 @@ from adapter_switcher.demo.policy_model import OBS_DIM
 import torch
 from torch import nn
 
-HIDDEN = 2048
+HIDDEN = 4096
 # The LoRA target modules of ServedPolicy.
 TARGET_MODULES = ('fc1', 'fc2', 'fc3', 'head')
 
 
 class ServedPolicy(nn.Module):
-    """obs (N, OBS_DIM) -> raw action (N, 2), through three 2048-wide ReLU layers."""
+    """obs (N, OBS_DIM) -> raw action (N, 2), through three wide ReLU layers."""
 
     def __init__(self, obs_dim: int = OBS_DIM, hidden: int = HIDDEN):
         super().__init__()
