@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``adapter-switcher serve``: the policy server on this machine, until Ctrl-C."""
+"""``adapter-switcher serve`` (the policy server, until Ctrl-C) and ``serve-fleet``."""
 
 import argparse
 import signal
@@ -41,6 +41,22 @@ def register(subparsers) -> None:
     parser.add_argument('--object-store-mb', type=int, default=96,
                         help="Ray's object store size in MiB (the server passes no objects)")
     parser.set_defaults(handler=_serve)
+
+    fleet = subparsers.add_parser(
+        'serve-fleet', help='simulate N robots offloading to one policy server',
+        description='Start N robots, each with its own embedded warehouse simulator, context '
+                    'manager and inference node (inference_backend=serve) in namespace '
+                    'robot_<i>, against one policy server (started here from --config unless '
+                    '--url names a running one); run for --seconds and summarise each robot.')
+    fleet.add_argument('--robots', type=int, default=4, help='number of robots')
+    fleet.add_argument('--seconds', type=float, default=60.0, help='wall-clock run time')
+    fleet.add_argument('--url', default=None, help='a running policy server to use instead')
+    fleet.add_argument('--config', default='config/serve.yaml', help='Serve config file')
+    fleet.add_argument('--fallback', choices=('local', 'stop'), default='local',
+                       help="the inference nodes' serve_fallback")
+    fleet.add_argument('--real-time-factor', type=float, default=1.0,
+                       help='simulation speed of every robot (1.0 = real time)')
+    fleet.set_defaults(handler=_serve_fleet)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -75,4 +91,26 @@ def _serve(args: argparse.Namespace) -> int:
         stop.wait()
     finally:
         server.stop()
+    return 0
+
+
+def _serve_fleet(args: argparse.Namespace) -> int:
+    from adapter_switcher.serve.fleet import run_fleet
+
+    if args.url:
+        print(run_fleet(args.robots, args.url, args.seconds, fallback=args.fallback,
+                        real_time_factor=args.real_time_factor))
+        return 0
+    from adapter_switcher.serve.local import LocalServe
+    from adapter_switcher.serve.local import ServeConfig
+
+    try:
+        config = ServeConfig.from_file(args.config)
+    except ValueError as error:
+        print(f'adapter-switcher serve-fleet: {error}', file=sys.stderr)
+        return 2
+    with LocalServe(config) as server:
+        print(f'policy server at {server.url}; starting {args.robots} robots', flush=True)
+        print(run_fleet(args.robots, server.url, args.seconds, fallback=args.fallback,
+                        real_time_factor=args.real_time_factor))
     return 0
