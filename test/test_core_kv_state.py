@@ -20,15 +20,18 @@ adapter then active, and the test first shows that reusing the other adapter's c
 """
 
 import copy
+import warnings
 
 from adapter_switcher.core import AdapterEngine
 from adapter_switcher.core import EngineConfig
+from adapter_switcher.core.generation import cache_argument
 from adapter_switcher.core.generation import GenerationSession
 from lora_fixtures import peft_reference
 from lora_fixtures import tiny_base
 from lora_fixtures import write_adapter
 import pytest
 import torch
+from transformers import Cache
 
 TOLERANCE = 1e-4
 SCRIPT = [('a', 6), ('a', 1), ('b', 1), ('b', 2), ('a', 1), (None, 1), ('b', 1)]
@@ -55,9 +58,10 @@ def test_stale_cache_would_be_wrong(setup):
     _, _, models = setup
     torch.manual_seed(0)
     prompt, nxt = torch.randint(0, 256, (1, 6)), torch.randint(0, 256, (1, 1))
+    keyword = cache_argument(models['a'].get_base_model())
     with torch.no_grad():
-        cache = models['a'](input_ids=prompt, use_cache=True).past_key_values
-        stale = models['b'](input_ids=nxt, past_key_values=cache).logits
+        cache = getattr(models['a'](input_ids=prompt, use_cache=True), keyword)
+        stale = models['b'](input_ids=nxt, **{keyword: cache}).logits
     correct = _full_history_logits(models['b'], torch.cat([prompt, nxt], 1), 1)
     assert (stale - correct).abs().max() > 1e-3
 
@@ -100,3 +104,21 @@ def test_session_rejects_bad_token_shapes(setup):
         session.feed(torch.ones(3, dtype=torch.long))
     with pytest.raises(ValueError, match='unknown KV cache policy'):
         GenerationSession(engine, policy='keep')
+
+
+@pytest.mark.parametrize('policy', ['flush', 'per_adapter'])
+def test_caches_are_transformers_cache_objects_not_legacy_tuples(setup, policy):
+    base, root, _ = setup
+    engine = AdapterEngine(copy.deepcopy(base), [root], EngineConfig(num_slots=2),
+                           probe_inputs=((torch.zeros(1, 4, dtype=torch.long),), {}))
+    session = GenerationSession(engine, policy=policy)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        for adapter, count in SCRIPT:
+            engine.activate(adapter) if adapter else engine.deactivate()
+            session.feed(torch.ones(1, count, dtype=torch.long))
+            cache = session.cache_for(adapter)
+            assert isinstance(cache, Cache) and cache.get_seq_length() == session.history.shape[1]
+    legacy = [str(w.message) for w in caught if 'past_key_values' in str(w.message)
+              or 'tuple' in str(w.message).lower()]
+    assert legacy == []

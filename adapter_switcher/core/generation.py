@@ -21,8 +21,15 @@ reusing them after a swap would mix two adapters in one attention pass. A
 runs the step: with ``policy='flush'`` any swap drops the cache and the new adapter re-encodes
 the history; with ``policy='per_adapter'`` each adapter keeps its own cache and only catches up
 on the tokens added since it last ran.
+
+The caches are transformers ``Cache`` objects (a :class:`~transformers.DynamicCache` per
+adapter), not legacy tuples, passed as the model's ``cache`` argument where it has one
+(transformers 5: ``past_key_values`` is deprecated there and removed in 5.40) and as
+``past_key_values`` on older versions. transformers is imported only when a session runs, so
+the core stays importable without it.
 """
 
+import inspect
 from typing import Dict, Optional, Tuple
 
 from adapter_switcher.core.engine import AdapterEngine
@@ -57,14 +64,31 @@ class GenerationSession:
     def _forward(self, model: nn.Module, adapter: Optional[str], new_tokens: int):
         if self.policy == 'flush' and adapter not in self._caches:
             self._caches.clear()
-        cache, cached_len = self._caches.get(adapter, (None, 0))
+        cache, cached_len = self._caches.get(adapter) or (_new_cache(), 0)
         pending = self.history[:, cached_len:]
         self.recomputed_tokens += pending.shape[1] - new_tokens
-        output = model(input_ids=pending, past_key_values=cache, use_cache=True)
-        self._caches[adapter] = (output.past_key_values, self.history.shape[1])
+        keyword = cache_argument(model)
+        output = model(input_ids=pending, use_cache=True, **{keyword: cache})
+        self._caches[adapter] = (getattr(output, keyword), self.history.shape[1])
         return output.logits[:, -new_tokens:]
+
+    def cache_for(self, adapter: Optional[str]):
+        """Return the Cache kept for ``adapter`` (None: the base), or None if it has none."""
+        entry = self._caches.get(adapter)
+        return None if entry is None else entry[0]
 
     def reset(self) -> None:
         """Forget the history and every cache."""
         self.history = self.history[:, :0]
         self._caches.clear()
+
+
+def cache_argument(model: nn.Module) -> str:
+    """Return the name under which ``model`` takes and returns its KV cache."""
+    parameters = inspect.signature(model.forward).parameters
+    return 'cache' if 'cache' in parameters else 'past_key_values'
+
+
+def _new_cache():
+    from transformers import DynamicCache
+    return DynamicCache()
