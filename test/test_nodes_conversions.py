@@ -95,8 +95,9 @@ def test_empty_image_is_refused():
 
 
 def test_scan_keeps_nan_and_inf_for_the_features_to_handle():
-    msg = LaserScan(angle_min=-math.pi, angle_increment=math.pi / 2, range_min=0.1,
-                    range_max=12.0, ranges=[1.0, float('nan'), float('inf'), -float('inf')])
+    msg = LaserScan(angle_min=-math.pi, angle_max=math.pi / 2, angle_increment=math.pi / 2,
+                    range_min=0.1, range_max=12.0,
+                    ranges=[1.0, float('nan'), float('inf'), -float('inf')])
     msg.header.stamp = Time(sec=3, nanosec=500_000_000)
     scan = scan_to_data(msg)
     assert scan.ranges.dtype == np.float32 and scan.ranges[0] == 1.0
@@ -106,12 +107,14 @@ def test_scan_keeps_nan_and_inf_for_the_features_to_handle():
     assert scan.stamp == pytest.approx(3.5)
 
 
-def test_odometry_gives_body_twist():
+def test_odometry_gives_body_twist_and_refuses_a_non_finite_one():
     msg = Odometry()
     msg.twist.twist.linear.x, msg.twist.twist.linear.y = 0.7, -0.1
+    msg.twist.twist.angular.z = 0.25
+    assert odom_to_twist(msg) == pytest.approx((0.7, -0.1, 0.25))
     msg.twist.twist.angular.z = float('nan')
-    linear_x, linear_y, angular_z = odom_to_twist(msg)
-    assert (linear_x, linear_y) == pytest.approx((0.7, -0.1)) and math.isnan(angular_z)
+    with pytest.raises(ValueError, match='odometry twist angular.z is nan'):
+        odom_to_twist(msg)
 
 
 def test_stamp_to_seconds():

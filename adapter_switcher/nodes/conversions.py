@@ -16,12 +16,16 @@
 Sensor messages to numpy arrays and back, without cv_bridge.
 
 The feature extractors and the policy take plain arrays so they stay ROS-free; this module is the
-only place that knows the message layouts. Values are passed through as they are (NaN and inf in
-a scan stay NaN and inf): deciding what they mean is the feature functions' job. Malformed
-messages raise ValueError naming the field, so a node can log and drop them.
+only place that knows the message layouts. Readings are passed through as they are (NaN and inf
+in a scan's ranges stay NaN and inf, REP 117): deciding what they mean is the feature functions'
+job. A message that cannot be trusted as a whole raises ValueError naming the field, so a node
+logs and drops it and its watchdog does not count it as the sensor being alive: non-finite or
+inconsistent scan geometry, a scan without one usable reading, a non-finite odometry twist,
+image sizes that do not add up, and messages larger than any real sensor sends.
 """
 
 from dataclasses import dataclass
+import math
 from typing import Tuple
 
 import numpy as np
@@ -29,6 +33,9 @@ from sensor_msgs.msg import Image
 
 # Channels per pixel of the 8-bit encodings the nodes accept.
 IMAGE_CHANNELS = {'rgb8': 3, 'bgr8': 3, 'mono8': 1}
+# Larger messages are refused before any copy: no lidar or camera the nodes serve sends them.
+MAX_SCAN_RANGES = 100_000
+MAX_IMAGE_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -49,14 +56,42 @@ def stamp_to_seconds(stamp) -> float:
 
 
 def scan_to_data(msg) -> ScanData:
-    """Convert a sensor_msgs/LaserScan, keeping NaN and inf ranges as they are."""
+    """Convert a sensor_msgs/LaserScan, keeping NaN and inf ranges; raise ValueError if unusable."""
+    count = len(msg.ranges)
+    if count == 0:
+        raise ValueError('scan has no ranges')
+    if count > MAX_SCAN_RANGES:
+        raise ValueError(f'scan has {count} ranges, more than {MAX_SCAN_RANGES}')
+    geometry = {name: float(getattr(msg, name)) for name in
+                ('angle_min', 'angle_max', 'angle_increment', 'range_min', 'range_max')}
+    for name, value in geometry.items():
+        if not math.isfinite(value):
+            raise ValueError(f'scan {name} is {value}')
+    step = geometry['angle_increment']
+    if step == 0.0 and count > 1:
+        raise ValueError('scan angle_increment is 0 with several ranges')
+    last = geometry['angle_min'] + step * (count - 1)
+    if abs(last - geometry['angle_max']) > abs(step) + 1e-3:
+        raise ValueError(f'scan angles do not match its {count} ranges: angle_min + '
+                         f'{count - 1} x angle_increment = {last:.4f}, angle_max '
+                         f"{geometry['angle_max']:.4f}")
+    if abs(step) * (count - 1) > 2 * math.pi + abs(step) + 1e-3:
+        raise ValueError(f'scan covers {abs(step) * (count - 1):.2f} rad, more than a turn')
+    if not 0.0 <= geometry['range_min'] < geometry['range_max']:
+        raise ValueError(f"scan needs 0 <= range_min < range_max, got {geometry['range_min']:g} "
+                         f"and {geometry['range_max']:g}")
     ranges = np.asarray(msg.ranges, dtype=np.float32)
+    usable = np.isinf(ranges) | ((ranges >= geometry['range_min'])
+                                 & (ranges <= geometry['range_max']))
+    if not usable.any():
+        raise ValueError('scan has no usable range: every one is NaN or outside '
+                         f"[{geometry['range_min']:g}, {geometry['range_max']:g}]")
     return ScanData(
         ranges=ranges,
-        angle_min=float(msg.angle_min),
-        angle_increment=float(msg.angle_increment),
-        range_min=float(msg.range_min),
-        range_max=float(msg.range_max),
+        angle_min=geometry['angle_min'],
+        angle_increment=step,
+        range_min=geometry['range_min'],
+        range_max=geometry['range_max'],
         stamp=stamp_to_seconds(msg.header.stamp),
     )
 
@@ -80,6 +115,9 @@ def image_to_array(msg) -> Tuple[np.ndarray, str]:
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height == 0 or width == 0:
         raise ValueError(f'image is empty ({width}x{height})')
+    if len(msg.data) > MAX_IMAGE_BYTES or height * step > MAX_IMAGE_BYTES:
+        raise ValueError(f'image of {max(len(msg.data), height * step)} bytes is larger than '
+                         f'{MAX_IMAGE_BYTES}')
     row_bytes = width * channels
     if step < row_bytes:
         raise ValueError(
@@ -126,4 +164,8 @@ def array_to_image(array: np.ndarray, encoding: str, step: int = 0):
 def odom_to_twist(msg) -> Tuple[float, float, float]:
     """Return ``(linear_x, linear_y, angular_z)`` of a nav_msgs/Odometry, in the body frame."""
     twist = msg.twist.twist
-    return float(twist.linear.x), float(twist.linear.y), float(twist.angular.z)
+    values = float(twist.linear.x), float(twist.linear.y), float(twist.angular.z)
+    for name, value in zip(('linear.x', 'linear.y', 'angular.z'), values):
+        if not math.isfinite(value):
+            raise ValueError(f'odometry twist {name} is {value}')
+    return values

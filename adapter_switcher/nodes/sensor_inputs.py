@@ -18,7 +18,9 @@ The sensor subscriptions both nodes share: scan, camera and odometry into a Feat
 Each message is converted (:mod:`conversions`), fed to the extractor, and its arrival time on the
 node's clock recorded, so the inference node's watchdog sees a sensor as alive only while it
 delivers usable data. A message that cannot be used (an unsupported image encoding, a size that
-does not add up) is logged, throttled, and dropped; no sensor value can take a node down.
+does not add up, non-finite scan geometry or odometry) is dropped and counted, with a warning
+throttled per sensor (a broken camera cannot hide a broken lidar); no sensor value can take a
+node down.
 """
 
 import threading
@@ -54,6 +56,8 @@ class SensorInputs:
         self._on_update = on_update
         self._lock = threading.Lock()
         self._last_seen: Dict[str, float] = {}
+        self._dropped: Dict[str, int] = {name: 0 for name in SENSOR_TOPICS}
+        self._loggers = {name: node.get_logger().get_child(name) for name in SENSOR_TOPICS}
         self._scan: Optional[ScanData] = None
         handlers = {'scan': self._on_scan, 'camera': self._on_image, 'odom': self._on_odom}
         self.subscriptions = [
@@ -71,8 +75,11 @@ class SensorInputs:
                 update(now)
                 self._last_seen[sensor] = now
         except (ValueError, TypeError, ArithmeticError) as error:
-            self._node.get_logger().warning(
-                f'dropping a {sensor} message: {error}',
+            with self._lock:
+                self._dropped[sensor] += 1
+                dropped = self._dropped[sensor]
+            self._loggers[sensor].warning(
+                f'dropping a {sensor} message ({dropped} so far): {error}',
                 throttle_duration_sec=BAD_MESSAGE_LOG_PERIOD_S)
             return
         if self._on_update is not None:
@@ -105,6 +112,11 @@ class SensorInputs:
     def latest_scan(self) -> Optional[ScanData]:
         with self._lock:
             return self._scan
+
+    def dropped(self) -> Dict[str, int]:
+        """Return ``{sensor: messages dropped as unusable}`` since start."""
+        with self._lock:
+            return dict(self._dropped)
 
     def last_seen(self) -> Dict[str, float]:
         """Return ``{sensor: node-clock seconds of its last usable message}``."""
