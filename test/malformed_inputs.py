@@ -34,38 +34,34 @@ from dds_harness import scene_scan
 NAN, INF = float('nan'), float('inf')
 
 
-def _image(**fields):
+def _with(scene_message, **fields):
+    """Return a factory of the scene's message with ``fields`` set."""
     def make():
-        msg = scene_image(Scene())
+        msg = scene_message(Scene())
         for name, value in fields.items():
             setattr(msg, name, value)
         return msg
     return make
+
+
+def _image(**fields):
+    return _with(scene_image, **fields)
 
 
 def _image_data(size: int):
-    def make():
-        msg = scene_image(Scene())
-        msg.data = bytes(size)
-        return msg
-    return make
+    return _with(scene_image, data=bytes(size))
 
 
 def _scan(**fields):
-    def make():
-        msg = scene_scan(Scene())
-        for name, value in fields.items():
-            setattr(msg, name, value)
-        return msg
-    return make
+    return _with(scene_scan, **fields)
 
 
 def _scan_ranges(values: Callable[[int], list], **fields):
+    make_scan = _scan(**fields)
+
     def make():
-        msg = scene_scan(Scene())
+        msg = make_scan()
         msg.ranges = values(len(msg.ranges))
-        for name, value in fields.items():
-            setattr(msg, name, value)
         return msg
     return make
 

@@ -68,18 +68,25 @@ def test_stale_cache_would_be_wrong(setup):
 
 @pytest.mark.parametrize('policy', ['flush', 'per_adapter'])
 def test_session_matches_full_recompute_across_swaps(setup, policy):
+    """Also: the caches are transformers Cache objects, no legacy past_key_values tuples."""
     base, root, models = setup
     engine = AdapterEngine(copy.deepcopy(base), [root], EngineConfig(num_slots=2),
                            probe_inputs=((torch.zeros(1, 4, dtype=torch.long),), {}))
     session = GenerationSession(engine, policy=policy)
     torch.manual_seed(1)
-    for adapter, count in SCRIPT:
-        engine.activate(adapter) if adapter else engine.deactivate()
-        tokens = torch.randint(0, 256, (1, count))
-        result = session.feed(tokens)
-        assert result.adapter == adapter
-        expected = _full_history_logits(models[adapter], session.history, count)
-        assert (result.output - expected).abs().max() <= TOLERANCE, (policy, adapter)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        for adapter, count in SCRIPT:
+            engine.activate(adapter) if adapter else engine.deactivate()
+            tokens = torch.randint(0, 256, (1, count))
+            result = session.feed(tokens)
+            assert result.adapter == adapter
+            expected = _full_history_logits(models[adapter], session.history, count)
+            assert (result.output - expected).abs().max() <= TOLERANCE, (policy, adapter)
+            cache = session.cache_for(adapter)
+            assert isinstance(cache, Cache)
+            assert cache.get_seq_length() == session.history.shape[1]
+    assert [str(w.message) for w in caught if 'past_key_values' in str(w.message)] == []
 
 
 def test_per_adapter_caches_recompute_less_than_flush(setup):
@@ -104,21 +111,3 @@ def test_session_rejects_bad_token_shapes(setup):
         session.feed(torch.ones(3, dtype=torch.long))
     with pytest.raises(ValueError, match='unknown KV cache policy'):
         GenerationSession(engine, policy='keep')
-
-
-@pytest.mark.parametrize('policy', ['flush', 'per_adapter'])
-def test_caches_are_transformers_cache_objects_not_legacy_tuples(setup, policy):
-    base, root, _ = setup
-    engine = AdapterEngine(copy.deepcopy(base), [root], EngineConfig(num_slots=2),
-                           probe_inputs=((torch.zeros(1, 4, dtype=torch.long),), {}))
-    session = GenerationSession(engine, policy=policy)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always')
-        for adapter, count in SCRIPT:
-            engine.activate(adapter) if adapter else engine.deactivate()
-            session.feed(torch.ones(1, count, dtype=torch.long))
-            cache = session.cache_for(adapter)
-            assert isinstance(cache, Cache) and cache.get_seq_length() == session.history.shape[1]
-    legacy = [str(w.message) for w in caught if 'past_key_values' in str(w.message)
-              or 'tuple' in str(w.message).lower()]
-    assert legacy == []

@@ -56,7 +56,7 @@ def stamp_to_seconds(stamp) -> float:
 
 
 def scan_to_data(msg) -> ScanData:
-    """Convert a sensor_msgs/LaserScan, keeping NaN and inf ranges; raise ValueError if unusable."""
+    """Convert a sensor_msgs/LaserScan, keeping NaN and inf ranges; ValueError if unusable."""
     count = len(msg.ranges)
     if count == 0:
         raise ValueError('scan has no ranges')

@@ -56,7 +56,7 @@ class SensorInputs:
         self._on_update = on_update
         self._lock = threading.Lock()
         self._last_seen: Dict[str, float] = {}
-        self._dropped: Dict[str, int] = {name: 0 for name in SENSOR_TOPICS}
+        self._dropped: Dict[str, int] = dict.fromkeys(SENSOR_TOPICS, 0)
         self._loggers = {name: node.get_logger().get_child(name) for name in SENSOR_TOPICS}
         self._scan: Optional[ScanData] = None
         handlers = {'scan': self._on_scan, 'camera': self._on_image, 'odom': self._on_odom}
