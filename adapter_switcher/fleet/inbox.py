@@ -157,17 +157,19 @@ class Inbox:
         message = f'{path.name} installed as {ref}'
         if self.controller is not None:
             try:
-                message = self.controller.on_installed(ref)
+                self.controller.on_installed(ref)   # announces what its policy did
+                message = None
             except AdapterError as error:
                 message = f'{ref} installed, but its policy could not start: {error}'
         self._count('installed', message)
         return 1
 
-    def _count(self, kind: str, message: str) -> None:
+    def _count(self, kind: str, message: Optional[str]) -> None:
         with self._idle:
             setattr(self, kind, getattr(self, kind) + 1)
             self._idle.notify_all()
-        self.on_event(message)
+        if message is not None:
+            self.on_event(message)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
