@@ -35,6 +35,7 @@ import sys
 from typing import Dict, Mapping, Optional, Tuple
 
 from adapter_switcher.core.lora_config import LoraSettings
+import torch
 from torch import nn
 
 _PEFT_PREFIX = 'base_model.model.'
@@ -73,7 +74,7 @@ class AdapterPlan:
 
 def layer_features(module: nn.Module) -> Tuple[int, int]:
     """Return ``(in, out)`` as PEFT counts them: features, channels or (num, dim) embeddings."""
-    if isinstance(module, nn.Linear):
+    if isinstance(module, nn.Linear) or is_int8_dynamic(module):
         return module.in_features, module.out_features
     if isinstance(module, _CONV_LAYERS):
         return module.in_channels, module.out_channels
@@ -83,13 +84,31 @@ def layer_features(module: nn.Module) -> Tuple[int, int]:
     return in_features, out_features
 
 
+def is_int8_dynamic(module: nn.Module) -> bool:
+    """
+    Return whether ``module`` is a Linear of torch's dynamic quantization (int8 weights).
+
+    It computes in float32 (activations are quantized on the fly inside the layer), so its
+    LoRA runs in float32 beside it. torch.ao is not imported for this check.
+    """
+    dynamic = sys.modules.get('torch.ao.nn.quantized.dynamic')
+    return dynamic is not None and isinstance(module, dynamic.Linear)
+
+
+def slot_options(module: nn.Module) -> dict:
+    """Return the dtype and device the layer computes in: those of its LoRA slots."""
+    if is_int8_dynamic(module):
+        return {'dtype': torch.float32, 'device': torch.device('cpu')}
+    return {'dtype': module.weight.dtype, 'device': module.weight.device}
+
+
 def is_linear(module: nn.Module) -> bool:
     """
     Return whether ``module`` is a Linear or a transformers Conv1D.
 
     transformers is not imported for this: if it is not loaded, no module can be its Conv1D.
     """
-    if isinstance(module, nn.Linear):
+    if isinstance(module, nn.Linear) or is_int8_dynamic(module):
         return True
     pytorch_utils = sys.modules.get('transformers.pytorch_utils')
     return pytorch_utils is not None and isinstance(module, pytorch_utils.Conv1D)
@@ -97,6 +116,15 @@ def is_linear(module: nn.Module) -> bool:
 
 def layer_problem(module: nn.Module) -> Optional[str]:
     """Return why the engine cannot run LoRA on this layer, or None if it can."""
+    if is_int8_dynamic(module):
+        return None
+    if type(module).__module__.startswith('torch.ao.nn.quantized'):
+        return ('statically quantized layers take quantized tensors: quantize the base with '
+                'torch.ao.quantization.quantize_dynamic (int8 weights, float compute) instead')
+    weight = getattr(module, 'weight', None)
+    if isinstance(weight, torch.Tensor) and not weight.is_floating_point():
+        return (f'weights of dtype {weight.dtype}: LoRA runs on float layers (fp32, bf16, fp16) '
+                'and on torch dynamic int8 Linear')
     if isinstance(module, _CONV_LAYERS):
         if any(d != 1 for d in module.dilation):
             return (f'dilation {tuple(module.dilation)}: the LoRA conv of PEFT has no '

@@ -36,6 +36,7 @@ import math
 from typing import List, Optional, Tuple
 
 from adapter_switcher.core.lora_plan import layer_features
+from adapter_switcher.core.lora_plan import slot_options
 
 import torch
 from torch import nn
@@ -85,8 +86,7 @@ class SlotLoraLayer(nn.Module):
         self.base_layer = base_layer
         self.selector = selector
         self.in_features, self.out_features = layer_features(base_layer)
-        weight = base_layer.weight
-        options = {'dtype': weight.dtype, 'device': weight.device}
+        options = slot_options(base_layer)
         self.register_buffer('lora_A', torch.zeros(num_slots, *a_shape, **options),
                              persistent=False)
         self.register_buffer('lora_B', torch.zeros(num_slots, *b_shape, **options),
