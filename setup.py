@@ -79,6 +79,7 @@ setup(
             'pydocstyle>=6',
             'hypothesis>=6',
             'psutil>=5',
+            'py-spy',  # bench/footprint.py --profile: where the inference node's CPU goes
         ],
         # The policy server (adapter_switcher.serve) and the robots' HTTP client for it.
         'serve': ['ray[serve]==2.60.0', 'requests>=2.28'],

@@ -1,0 +1,274 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Edge footprint: each node's resident memory and CPU share at 20 Hz with the demo policy.
+
+Starts ``adapter-switcher bringup --with-sim`` (simulator, context manager, inference node and
+the lifecycle manager, each its own process) on a private ROS domain, waits for steady state,
+and samples every node process from /proc over a window: RSS (VmRSS) and CPU share (user +
+system time over wall time, percent of one core). In this process it measures the floors the
+numbers compare against: the RSS of a bare ``import torch``, what importing the inference node
+costs and whether that pulls in transformers or peft, and the demo policy's forward (CPU time
+of ``engine.step``, per tick). ``inference_overhead_cpu_pct`` is the inference node's CPU share
+minus the forward's share at the tick rate: what the node spends around the model.
+With ``--profile`` it also samples the running inference node with py-spy and lists where its
+CPU goes. Prints a table and writes bench/results/footprint.json.  Run: python bench/footprint.py
+"""
+
+import argparse
+import collections
+import json
+import os
+from pathlib import Path
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+RESULTS = Path(__file__).resolve().parent / 'results' / 'footprint.json'
+NODES = {
+    'inference_node': 'adapter_switcher.nodes.inference_node',
+    'context_manager': 'adapter_switcher.nodes.context_manager_node',
+    'simulator': 'adapter_switcher.sim.simulator_node',
+    'lifecycle_manager': 'adapter_switcher.nodes.lifecycle_manager_node',
+}
+RATE_HZ = 20.0
+TICKS = os.sysconf('SC_CLK_TCK')
+RSS_SCRIPT = ('import re, sys\n{imports}\n'
+              "rss = int(re.search(r'VmRSS:\\s+(\\d+)', open('/proc/self/status').read())[1])\n"
+              "print(rss * 1024, int('transformers' in sys.modules), int('peft' in sys.modules))")
+
+
+def import_rss(imports: str):
+    """Return ``(rss_bytes, imports_transformers, imports_peft)`` of a fresh interpreter."""
+    out = subprocess.run([sys.executable, '-c', RSS_SCRIPT.format(imports=imports)],
+                         capture_output=True, text=True, check=True, timeout=300).stdout
+    rss, transformers, peft = out.split()[-3:]
+    return int(rss), bool(int(transformers)), bool(int(peft))
+
+
+def forward_cpu_s(repeats: int) -> float:
+    """Return the median CPU time of one demo-policy tick (engine.step), as the node runs it."""
+    from adapter_switcher.nodes.engine_setup import build_engine
+    from adapter_switcher.nodes.inference_node import PARAMETERS
+    import torch
+    params = {p.name: p.default for p in PARAMETERS}
+    setup = build_engine(params)
+    obs = setup.encode({})
+    setup.engine.activate(sorted(a.name for a in setup.engine.adapters())[0])
+    samples = []
+    with torch.inference_mode():
+        for _ in range(repeats):
+            start = time.thread_time()
+            setup.engine.step(obs)
+            samples.append(time.thread_time() - start)
+    setup.close()
+    return statistics.median(samples[repeats // 10:])
+
+
+def descendants(root: int):
+    """Return ``{pid: cmdline}`` of every process below ``root``."""
+    parents = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                stat = Path(f'/proc/{entry}/stat').read_text()
+                parents[int(entry)] = int(stat.rsplit(')', 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = {}, [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in found:
+                try:
+                    found[child] = Path(f'/proc/{child}/cmdline').read_bytes().replace(
+                        b'\0', b' ').decode(errors='replace')
+                except OSError:
+                    continue
+                frontier.append(child)
+    return found
+
+
+def node_pids(root: int):
+    """Return ``{node: pid}`` for the node processes started under ``root``."""
+    pids = {}
+    for pid, cmdline in descendants(root).items():
+        for node, module in NODES.items():
+            if f'-m {module}' in cmdline or f'{module.replace(".", "/")}.py' in cmdline:
+                pids[node] = pid
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith('VmRSS:'):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def sample_nodes(pids, window_s: float):
+    """Return ``{node: {'rss_mb', 'cpu_pct'}}`` over ``window_s`` of steady state."""
+    start_cpu = {n: cpu_seconds(p) for n, p in pids.items()}
+    start = time.monotonic()
+    rss = collections.defaultdict(list)
+    try:
+        while time.monotonic() - start < window_s:
+            for node, pid in pids.items():
+                rss[node].append(rss_bytes(pid))
+            time.sleep(1.0)
+        wall = time.monotonic() - start
+        return {node: {'rss_mb': statistics.median(rss[node]) / 1e6,
+                       'cpu_pct': (cpu_seconds(pid) - start_cpu[node]) / wall * 100}
+                for node, pid in pids.items()}
+    except FileNotFoundError:
+        gone = sorted(n for n, p in pids.items() if not Path(f'/proc/{p}').exists())
+        raise RuntimeError(f'node process(es) {gone} exited during the measurement') from None
+
+
+def profile(pid: int, seconds: float, out_dir: Path, top: int = 15):
+    """Sample ``pid`` with py-spy; return the functions holding the most CPU (self samples)."""
+    py_spy = shutil.which('py-spy')
+    if py_spy is None:
+        return {'error': 'py-spy is not installed (python -m pip install py-spy)'}
+    raw = out_dir / 'inference_node.txt'
+    result = subprocess.run([py_spy, 'record', '--pid', str(pid), '--duration', str(int(seconds)),
+                             '--rate', '200', '--format', 'raw', '--output', str(raw),
+                             '--nonblocking'], capture_output=True, text=True)
+    if result.returncode != 0 or not raw.exists():
+        return {'error': (result.stderr or result.stdout).strip()[-300:]}
+    own, inclusive, total = collections.Counter(), collections.Counter(), 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(' ')
+        frames = [f.split(' (')[0] + ' (' + f.split(' (')[-1].split(':')[0].rsplit('/', 1)[-1]
+                  for f in stack.split(';') if f]
+        count = int(count)
+        total += count
+        if frames:
+            own[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    return {'samples': total,
+            'self_pct': {k: 100 * v / total for k, v in own.most_common(top)},
+            'inclusive_pct': {k: 100 * v / total for k, v in inclusive.most_common(top * 2)}}
+
+
+def run_bringup(domain: int, warmup_s: float, window_s: float, profile_s: float, log: Path):
+    """Start the stack, measure it, stop it; return per-node samples and the profile."""
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED='1')
+    with open(log, 'w') as stream:
+        proc = subprocess.Popen([sys.executable, '-m', 'adapter_switcher.cli', 'bringup',
+                                 '--with-sim'], stdout=stream, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + warmup_s
+        pids = {}
+        while time.monotonic() < deadline or len(pids) < 3:
+            if proc.poll() is not None:
+                raise RuntimeError(f'bringup exited early; see {log}')
+            pids = node_pids(proc.pid)
+            if time.monotonic() > deadline + 120:
+                raise RuntimeError(f'nodes not found after warm-up: {pids}; see {log}')
+            time.sleep(1.0)
+        samples = sample_nodes(pids, window_s)
+        profiled = (profile(pids['inference_node'], profile_s, log.parent)
+                    if profile_s else None)
+        return samples, profiled
+    except RuntimeError as error:
+        tail = log.read_text(errors='replace').splitlines()[-15:]
+        raise RuntimeError(f'{error}; last lines of the bringup log:\n' + '\n'.join(tail))
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--warmup-s', type=float, default=25.0)
+    parser.add_argument('--window-s', type=float, default=20.0)
+    parser.add_argument('--profile', type=float, default=0.0, metavar='SECONDS',
+                        help='also sample the inference node with py-spy for SECONDS')
+    parser.add_argument('--domain', type=int, default=int(os.environ.get('FOOTPRINT_DOMAIN',
+                                                                         20)))
+    parser.add_argument('--output', type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    torch_rss, _, _ = import_rss('import torch')
+    node_import_rss, with_transformers, with_peft = import_rss(
+        'import torch\nimport adapter_switcher.nodes.inference_node')
+    forward_s = forward_cpu_s(400)
+    with tempfile.TemporaryDirectory() as tmp:
+        nodes, profiled = run_bringup(args.domain, args.warmup_s, args.window_s, args.profile,
+                                      Path(tmp) / 'bringup.log')
+    forward_pct = forward_s * RATE_HZ * 100
+    inference = nodes['inference_node']
+    results = {
+        'nodes': nodes,
+        'torch_import_rss_mb': torch_rss / 1e6,
+        'inference_node_import_rss_mb': node_import_rss / 1e6,
+        'inference_node_imports_transformers': with_transformers,
+        'inference_node_imports_peft': with_peft,
+        'forward_cpu_ms': forward_s * 1e3,
+        'forward_cpu_pct_at_20hz': forward_pct,
+        'inference_overhead_cpu_pct': inference['cpu_pct'] - forward_pct,
+        'inference_rss_over_torch_floor_mb': inference['rss_mb'] - torch_rss / 1e6,
+        'rate_hz': RATE_HZ,
+        'window_s': args.window_s,
+        'workload': 'adapter-switcher bringup --with-sim, demo policy and adapters, 20 Hz',
+        'machine': f'{platform.machine()} {os.cpu_count()} cpus, load average '
+                   f'{os.getloadavg()[0]:.1f} at the end',
+    }
+    if profiled is not None:
+        results['inference_node_profile'] = profiled
+    results['targets_met'] = {
+        'inference_rss_over_torch_floor_mb': results['inference_rss_over_torch_floor_mb'] <= 100,
+        'inference_overhead_cpu_pct': results['inference_overhead_cpu_pct'] <= 3.0,
+    }
+    print_table(results)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
+    print(f'\nwrote {args.output}')
+    return 0
+
+
+def print_table(r):
+    for node, values in sorted(r['nodes'].items()):
+        print(f"{node:18s} RSS {values['rss_mb']:7.1f} MB   CPU {values['cpu_pct']:5.1f} %")
+    print(f"torch import floor {r['torch_import_rss_mb']:.1f} MB; importing the inference node "
+          f"{r['inference_node_import_rss_mb']:.1f} MB (transformers: "
+          f"{r['inference_node_imports_transformers']}, peft: {r['inference_node_imports_peft']})")
+    print(f"inference RSS over the torch floor: {r['inference_rss_over_torch_floor_mb']:.1f} MB"
+          ' (target <= 100)')
+    print(f"forward {r['forward_cpu_ms']:.3f} ms CPU per tick = {r['forward_cpu_pct_at_20hz']:.2f}"
+          f" % at 20 Hz; overhead {r['inference_overhead_cpu_pct']:.2f} % of a core "
+          '(target <= 3)')
+    for name, pct in (r.get('inference_node_profile') or {}).get('self_pct', {}).items():
+        print(f'  {pct:5.1f} %  {name}')
+
+
+if __name__ == '__main__':
+    sys.exit(main())
