@@ -66,6 +66,11 @@ setup(
         'cryptography>=42',
         'watchdog>=4',
         'tqdm>=4.60',
+        # the demo's output folder: video, plots, bag
+        'matplotlib>=3.7',
+        'imageio>=2.31',
+        'av>=12',
+        'rosbags>=0.10',
     ],
     extras_require={
         'test': [

@@ -12,12 +12,19 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The ``adapter-switcher`` command line."""
+"""
+adapter-switcher: hot-swappable LoRA adapters on one frozen base model, driven by ROS 2.
+
+Run the simulated demo, start the robot's nodes, serve the policy, manage a fleet's adapters,
+or train the demo models.
+"""
 
 import argparse
 import importlib
+from importlib import metadata
 import sys
 
+from adapter_switcher.demo import demo_command
 from adapter_switcher.demo import train_cli
 from adapter_switcher.fleet import cli as fleet_cli
 from adapter_switcher.serve import cli as serve_cli
@@ -61,11 +68,34 @@ def _make_demo_adapters(args) -> int:
     return 0
 
 
-def _demo(args) -> int:
-    from adapter_switcher.demo.run_demo import run_demo
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Append '(default: X)' to an option's help, unless it has no default or says it itself."""
 
-    return run_demo(episodes=args.episodes, first_seed=args.seed,
-                    real_time_factor=args.real_time_factor, log_path=args.log)
+    def _get_help_string(self, action):
+        text = action.help or ''
+        if ('(default' in text or not action.option_strings
+                or action.default is None or action.default is False
+                or action.default == argparse.SUPPRESS):
+            return text
+        return text + ' (default: %(default)s)'
+
+
+class Parser(argparse.ArgumentParser):
+    """Defaults shown in every --help; a usage mistake is one line on stderr and status 2."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault('formatter_class', DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
+
+def _version() -> str:
+    try:
+        return metadata.version('adapter_switcher')
+    except metadata.PackageNotFoundError:
+        return 'unknown (not installed)'
 
 
 def _model_options(parser: argparse.ArgumentParser, out_required: bool, steps: int) -> None:
@@ -79,8 +109,9 @@ def _model_options(parser: argparse.ArgumentParser, out_required: bool, steps: i
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog='adapter-switcher', description=__doc__)
-    commands = parser.add_subparsers(dest='command', metavar='COMMAND')
+    parser = Parser(prog='adapter-switcher', description=__doc__)
+    parser.add_argument('--version', action='version', version=f'%(prog)s {_version()}')
+    commands = parser.add_subparsers(dest='command', metavar='COMMAND', parser_class=Parser)
 
     bringup = commands.add_parser(
         'bringup', help='start the robot nodes as processes (ros2 launch without launch)',
@@ -117,18 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train_cli.register(commands)
 
-    run = commands.add_parser(
-        'demo', help="run the closed-loop simulated demo (the README's main job)",
-        description='Start the embedded simulator, the context manager and the inference node '
-                    'as separate processes over DDS, drive episodes of '
-                    'config/demo_scenario.yaml and report each one.')
-    run.add_argument('--episodes', type=int, default=3, help='episodes to drive')
-    run.add_argument('--seed', type=int, default=0, help='seed of the first episode')
-    run.add_argument('--real-time-factor', type=float, default=1.0,
-                     help='simulation speed (1.0 = real time)')
-    run.add_argument('--log', default='demo_nodes.log',
-                     help="file for the nodes' output (default: demo_nodes.log)")
-    run.set_defaults(handler=_demo)
+    demo_command.register(commands)
     serve_cli.register(commands)
     fleet_cli.register(commands)
     return parser

@@ -153,3 +153,21 @@ def test_a_respawning_node_is_restarted_and_the_others_keep_running(tmp_path):
     assert output.count('hello from crasher') == 2
     assert (tmp_path / 'steady.stopped').exists() and (tmp_path / 'crasher.stopped').exists()
     assert code == 0
+
+
+def test_a_failing_nodes_fatal_line_comes_last_without_interrupt_tracebacks(tmp_path):
+    env = _env(tmp_path)
+    # 'slow' is still importing (a long sleep at import time) when 'broken' fails.
+    (tmp_path / 'slow_node.py').write_text(
+        'import time\nprint("importing", flush=True)\ntime.sleep(60)\n')
+    (tmp_path / 'broken_node.py').write_text(
+        'import sys, time\ntime.sleep(0.5)\n'
+        'print("[FATAL] [1.0] [broken]: cannot start: rules_file x: missing", flush=True)\n'
+        'sys.exit(1)\n')
+    slow = NodeSpec(executable='slow', module='slow_node', name='slow')
+    broken = NodeSpec(executable='broken', module='broken_node', name='broken')
+    code, output = _run([slow, broken], env, grace_s=10.0)
+    assert code == 1
+    assert 'KeyboardInterrupt' not in output and 'Traceback' not in output
+    assert output.strip().splitlines()[-1] == (
+        '[bringup] broken failed: [FATAL] [1.0] [broken]: cannot start: rules_file x: missing')

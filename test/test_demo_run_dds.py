@@ -13,13 +13,15 @@
 # limitations under the License.
 
 """
-The README's main job end to end: ``adapter-switcher demo`` over DDS, as separate processes.
+``adapter-switcher demo`` in free-running mode (``--real-time-factor``), as ros2 launch runs.
 
-One episode at twice real time on its own DDS domain: the command must exit 0, and its report
-must show the robot reaching the end of the aisle without collision, the inference node
-switching to the hazard adapter and back, and the swap statistics from /diagnostics.
+One episode at twice real time on its own DDS domain. Free-running, the outcome depends on the
+machine's speed (the lock-step default does not: test_demo_lockstep_equality.py), so this checks
+that the run completes and reports: the episode line, the table, the swap statistics, the
+output folder, and the nodes' log inside it.
 """
 
+import json
 import subprocess
 import sys
 
@@ -31,16 +33,20 @@ DOMAIN_ID = 88
 
 @pytest.mark.dds
 @pytest.mark.sim
-def test_demo_drives_an_episode_and_reports_it(tmp_path):
-    log = tmp_path / 'nodes.log'
+def test_free_running_demo_drives_an_episode_and_reports_it(tmp_path):
+    out = tmp_path / 'out'
     command = [sys.executable, '-m', 'adapter_switcher.cli', 'demo', '--episodes', '1',
-               '--real-time-factor', '2.0', '--log', str(log)]
+               '--real-time-factor', '2.0', '--out', str(out), '--no-video']
     done = subprocess.run(command, env=node_env(DOMAIN_ID), capture_output=True, text=True,
-                          timeout=240)
+                          timeout=600)
+    log = out / 'demo_nodes.log'
     report = done.stdout
-    assert done.returncode == 0, report + done.stderr + log.read_text()[-3000:]
-    assert 'episode seed 0: success' in report
-    assert 'collisions 0' in report
-    assert 'active adapter -> hazard' in report and 'active adapter -> navigation' in report
-    assert 'inference node: swaps' in report and 'prefetch_hit_rate' in report
+    assert done.returncode in (0, 1), report + done.stderr + log.read_text()[-3000:]
+    assert 'free-running at 2x real time' in report
+    assert 'episode seed 0: ' in report and 'inference node: swaps' in report
+    assert f'outputs in {out}' in report
+    summary = json.loads((out / 'summary.json').read_text())
+    assert summary['mode'] == 'free-running' and len(summary['episodes']) == 1
+    assert done.returncode == (0 if summary['episodes'][0]['success'] else 1)
+    assert (out / 'timeline.png').stat().st_size > 0 and not (out / 'demo.mp4').exists()
     assert '[inference_node]' in log.read_text()

@@ -20,7 +20,10 @@ process group, its output prefixed with ``[name]`` as ``ros2 launch`` does. SIGI
 are forwarded to every node. A node whose spec asks for ``respawn`` is restarted after
 ``respawn_delay`` when it exits on its own (a crash); when any other node exits on its own, the
 others are stopped too, since the robot cannot run with part of its graph. Nodes get SIGINT
-first (their clean-shutdown path), then SIGTERM, then SIGKILL, each after a grace period.
+first (their clean-shutdown path), then SIGTERM, then SIGKILL, each after a grace period. A
+node interrupted while still importing prints a KeyboardInterrupt traceback: once a stop has
+begun, such tracebacks are dropped, and when a node failed, its last FATAL line is printed last,
+so the reason stays in sight.
 """
 
 import os
@@ -38,8 +41,11 @@ POLL_S = 0.1
 
 
 class _Child:
-    def __init__(self, spec: NodeSpec, env: Dict[str, str], out: TextIO):
+    def __init__(self, spec: NodeSpec, env: Dict[str, str], out: TextIO,
+                 stopping: threading.Event):
         self.spec = spec
+        self.fatal = ''
+        self.stopping = stopping
         self.popen = subprocess.Popen(
             spec.command(), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True, text=True, errors='replace', bufsize=1)
@@ -47,9 +53,23 @@ class _Child:
         self._pump.start()
 
     def _forward(self, out: TextIO) -> None:
+        traceback: List[str] = []
         for line in self.popen.stdout:
-            out.write(f'[{self.spec.name}] {line}')
+            if '[FATAL]' in line:
+                self.fatal = line.strip()
+            if traceback or line.startswith('Traceback (most recent call last)'):
+                traceback.append(line)
+                if line.startswith((' ', '\t', 'Traceback')):
+                    continue   # the traceback goes on
+                if self.stopping.is_set() and line.startswith('KeyboardInterrupt'):
+                    traceback = []   # our own interrupt of a node still starting: noise
+                    continue
+                lines, traceback = traceback, []
+            else:
+                lines = [line]
+            out.write(''.join(f'[{self.spec.name}] {text}' for text in lines))
             out.flush()
+        out.write(''.join(f'[{self.spec.name}] {text}' for text in traceback))
 
     def signal(self, signum: int) -> None:
         if self.popen.poll() is None:
@@ -82,6 +102,7 @@ def run_processes(specs: Sequence[NodeSpec], env: Optional[Dict[str, str]] = Non
     env.setdefault('PYTHONUNBUFFERED', '1')
     stop = stop_event or threading.Event()
     requested: List[int] = []
+    stopping = threading.Event()
 
     def on_signal(signum, _frame):
         requested.append(signum)
@@ -92,14 +113,18 @@ def run_processes(specs: Sequence[NodeSpec], env: Optional[Dict[str, str]] = Non
     try:
         for spec in specs:
             out.write(f'[bringup] starting {spec.name}: {" ".join(spec.command())}\n')
-            children.append(_Child(spec, env, out))
+            children.append(_Child(spec, env, out, stopping))
         first_exit = _wait_first_exit(children, stop, env, out)
+        stopping.set()
         if first_exit is not None:
             out.write(f'[bringup] {first_exit.spec.name} exited with '
                       f'{first_exit.popen.returncode}; stopping the others\n')
         else:
             out.write('[bringup] stop requested; stopping all nodes\n')
         codes = _stop_all(children, grace_s, out)
+        if first_exit is not None and first_exit.fatal:
+            out.write(f'[bringup] {first_exit.spec.name} failed: {first_exit.fatal}\n')
+            out.flush()
     finally:
         for child in children:
             child.signal(signal.SIGKILL)
@@ -125,7 +150,7 @@ def _wait_first_exit(children: List[_Child], stop: threading.Event, env: Dict[st
             if stop.wait(child.spec.respawn_delay):
                 return None
             child.join_output()
-            children[index] = _Child(child.spec, env, out)
+            children[index] = _Child(child.spec, env, out, child.stopping)
     return None
 
 

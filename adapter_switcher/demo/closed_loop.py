@@ -15,10 +15,12 @@
 """
 The demo's closed loop without ROS: simulator, context policy and a driver, on the sim clock.
 
-It has the timing of the ROS graph (lidar and camera at their SDF rates, the driver ticking at
-``control_hz`` on the latest data, its command held until the next tick) without the transport,
-so the demo adapters can be trained (DAgger, :mod:`adapter_switcher.demo.training`) and checked
-in seconds. The scripted experts always run alongside as labellers: whatever drives, each tick
+It has the timing of the ROS graph in lock-step (lidar and camera at their SDF rates, every
+sensor sampled once at the reset instant, odometry at every tick, the context policy and the
+driver ticking at ``control_hz`` on the latest data, its command held until the next tick)
+without the transport, so the demo adapters can be trained (DAgger,
+:mod:`adapter_switcher.demo.training`) and checked in seconds, and the demo over DDS
+(:mod:`adapter_switcher.demo.run_demo`) reproduces it episode for episode. The scripted experts always run alongside as labellers: whatever drives, each tick
 records the observation the inference node would build and what each expert would command.
 """
 
@@ -63,6 +65,8 @@ ROUTE_HAZARD = HazardParams(lead=1.0, ramp=2.0, margin=0.5, hazard_speed=0.3,
 ROUTE_SCENARIO = 'config/scenario.yaml'
 ROUTE_RULES = 'config/route_rules.yaml'
 CARROT_DISTANCE = 1.5  # metres ahead on the route: the visuomotor policy's route input
+CONTROL_HZ = 20.0          # the inference node's rate_hz
+EPISODE_TIME_LIMIT_S = 90.0
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,7 @@ class EpisodeResult:
     sim_time: float = 0.0
     distance: float = 0.0
     switches: List[Tuple[float, str, float]] = field(default_factory=list)  # time, name, x
+    final_pose: Tuple[float, float] = (0.0, 0.0)
 
     @property
     def success(self) -> bool:
@@ -140,7 +145,7 @@ Driver = Callable[[Tick], Command]
 class DemoLoop:
     """Runs episodes of the demo scenario with any driver, recording labelled ticks."""
 
-    def __init__(self, sim: WarehouseSim, rules: ContextRules, control_hz: float = 20.0,
+    def __init__(self, sim: WarehouseSim, rules: ContextRules, control_hz: float = CONTROL_HZ,
                  navigation: NavigationParams = DEMO_NAVIGATION,
                  hazard: HazardParams = DEMO_HAZARD, slow: SlowParams = SlowParams(),
                  encoder: Encoder = feature_observation):
@@ -152,7 +157,7 @@ class DemoLoop:
         self.hazard_params = hazard
         self.slow_params = slow
 
-    def run(self, seed: int, driver: Driver, time_limit_s: float = 90.0,
+    def run(self, seed: int, driver: Driver, time_limit_s: float = EPISODE_TIME_LIMIT_S,
             record: Optional[List[Tick]] = None) -> EpisodeResult:
         """Drive one episode with ``driver``; append every tick to ``record`` if given."""
         sim, world = self.sim, self.sim.world
@@ -166,21 +171,17 @@ class DemoLoop:
         schedules = [RateSchedule(rate, sim.time_ns) for rate in
                      (world.robot.camera.update_rate, lidar.update_rate, self.control_hz)]
         result = EpisodeResult(seed)
-        start, command, ranges, adapter, image = sim.time, (0.0, 0.0), None, None, None
+        start, command, adapter = sim.time, (0.0, 0.0), None
+        odometry, image, ranges = self._sense(features, hazard, camera=True, lidar=True)
         while sim.time - start < time_limit_s and not navigation.done:
             sim.step(*command)
-            odometry = sim.odometry()
+            odometry, seen, scanned = self._sense(features, hazard,
+                                                  schedules[0].due(sim.time_ns),
+                                                  schedules[1].due(sim.time_ns))
+            image = image if seen is None else seen
+            ranges = ranges if scanned is None else scanned
             pose, now = (odometry.x, odometry.y, odometry.yaw), sim.time
-            features.update_odom(odometry.linear, 0.0, odometry.angular, now)
-            if schedules[0].due(sim.time_ns):
-                image = sim.image()
-                features.update_image(image, 'rgb8', now)
-                hazard.observe(image, pose)
-            if schedules[1].due(sim.time_ns):
-                ranges = sim.scan()
-                features.update_scan(ranges, lidar.min_angle, lidar.angle_increment,
-                                     lidar.range_min, lidar.range_max, now)
-            if not schedules[2].due(sim.time_ns) or ranges is None:
+            if not schedules[2].due(sim.time_ns):
                 continue
             scan = Scan(ranges, lidar.min_angle, lidar.angle_increment)
             snapshot = features.snapshot(now)
@@ -203,7 +204,28 @@ class DemoLoop:
         result.slow_zone_violations = sim.stats.slow_zone_violations
         result.sim_time = sim.time - start
         result.distance = sim.stats.distance
+        result.final_pose = (odometry.x, odometry.y)
         return result
+
+    def _sense(self, features: FeatureExtractor, hazard, camera: bool, lidar: bool):
+        """Feed the sensors due now to the features (and the hazard expert).
+
+        Return the odometry, and the image and the scan when they were due (else None).
+        """
+        sim = self.sim
+        odometry, now = sim.odometry(), sim.time
+        features.update_odom(odometry.linear, 0.0, odometry.angular, now)
+        image = ranges = None
+        if camera:
+            image = sim.image()
+            features.update_image(image, 'rgb8', now)
+            hazard.observe(image, (odometry.x, odometry.y, odometry.yaw))
+        if lidar:
+            spec = sim.world.robot.lidar
+            ranges = sim.scan().astype(np.float32)  # as a LaserScan carries them
+            features.update_scan(ranges, spec.min_angle, spec.angle_increment,
+                                 spec.range_min, spec.range_max, now)
+        return odometry, image, ranges
 
 
 def open_demo_loop(world: str = 'worlds/warehouse.sdf',

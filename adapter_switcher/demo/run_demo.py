@@ -16,33 +16,45 @@
 The closed-loop simulated demo: the README's main job, over real DDS.
 
 Starts the embedded simulator on config/demo_scenario.yaml, the context manager and the
-inference node (with the shipped demo models) as separate processes, exactly as
-``adapter-switcher bringup --with-sim`` does, then drives episodes: for each seed it resets the
-simulator (``~/reset`` after setting its ``seed`` parameter), watches /odom, the simulator's
-``~/collision`` and ``~/on_spill`` flags and the inference node's ``active_adapter`` on sim
-time, and ends the episode when the robot reaches the end of the aisle or the time runs out.
-It prints every adapter switch with where the robot was, each episode's outcome, and the
-inference node's swap statistics from /diagnostics. Node output goes to a log file.
+inference node (with the shipped demo models) as separate processes, then drives episodes: for
+each seed it resets the simulator (``~/reset`` after setting its ``seed`` parameter), follows
+/odom, the simulator's ``~/collision`` and ``~/on_spill`` flags and the inference node's
+``active_adapter``, and ends the episode on the first odometry stamp at which the robot is at
+the end of the aisle or the time limit has passed. All timing is sim time, from message stamps.
+
+By default the simulator runs in lock-step (:mod:`adapter_switcher.sim.lockstep`): the context
+manager evaluates once per control tick, the inference node answers each evaluation
+(``tick_source: context``) and the simulator steps only then. The result then does not depend on
+the machine's load, and each episode equals the ROS-free closed loop's
+(:class:`adapter_switcher.demo.closed_loop.DemoLoop`) for the same seed. With a real-time factor
+the simulator runs free, as in ``ros2 launch adapter_switcher sim.launch.py``.
 """
 
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
 import math
 import os
-import sys
+import re
 import threading
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
+from adapter_switcher.bringup.node_spec import NodeSpec
 from adapter_switcher.bringup.process_bringup import run_processes
 from adapter_switcher.bringup.robot_nodes import robot_node_specs
+from adapter_switcher.demo.closed_loop import CONTROL_HZ
+from adapter_switcher.demo.closed_loop import EPISODE_TIME_LIMIT_S
 from adapter_switcher.demo.closed_loop import EpisodeResult
 from adapter_switcher.nodes.diagnostics import status_values
 from adapter_switcher.nodes.qos import LATCHED_QOS
-from adapter_switcher.nodes.qos import SENSOR_QOS
 from adapter_switcher.paths import share_path
 from adapter_switcher.sim.launch_nodes import simulator_node_spec
 from adapter_switcher.sim.scenario import load_scenario
 
 from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Twist
+from geometry_msgs.msg import TwistStamped
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType
@@ -52,56 +64,109 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.qos import HistoryPolicy
+from rclpy.qos import QoSProfile
 from std_msgs.msg import Bool
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 SCENARIO = 'config/demo_scenario.yaml'
-STARTUP_TIMEOUT_S = 120.0
-EPISODE_TIMEOUT_S = 60.0       # sim time
+STARTUP_TIMEOUT_S = 300.0      # wall: model loading on a busy machine
+EPISODE_WALL_TIMEOUT_S = 900.0
 CALL_TIMEOUT_S = 30.0
+RESET_TIME = re.compile(r'at sim time ([0-9.]+) s')
+# The simulator keeps this many messages per topic for slow readers (the demo's recorders).
+PUBLISH_DEPTH = 1000
+# Every odometry message counts (the episode's end and its timing check): reliable, deep.
+RELIABLE_DEEP = QoSProfile(history=HistoryPolicy.KEEP_ALL, depth=1)
+# The latched topics, without losing a change that comes before the last one is read.
+LATCHED_ALL = QoSProfile(history=HistoryPolicy.KEEP_ALL, depth=1,
+                         durability=LATCHED_QOS.durability)
+
+
+@dataclass
+class EpisodeTrace:
+    """What the monitor saw of one episode: odometry samples with the adapter active then."""
+
+    start_ns: int
+    samples: List[Tuple[float, float, float, float, str]] = field(default_factory=list)
+    # (seconds into the episode, x, y, speed, active adapter)
+
+
+@dataclass
+class DemoRun:
+    """The reports of a demo run, and the inference node's last /diagnostics values."""
+
+    episodes: List[EpisodeResult]
+    traces: List[EpisodeTrace]
+    diagnostics: Dict[str, str]
+    lockstep: bool
+    active_messages: List[Tuple[int, str]] = field(default_factory=list)  # (stamp ns, adapter)
+    observers: List[Node] = field(default_factory=list)
 
 
 class DemoMonitor(Node):
-    """Watches the robot on sim time and drives the simulator's episodes."""
+    """Watches the robot on sim time (message stamps) and drives the simulator's episodes."""
 
-    def __init__(self, goal: Tuple[float, float], tolerance: float):
+    def __init__(self, goal: Tuple[float, float], tolerance: float, time_limit_s: float,
+                 stamped_commands: bool):
         super().__init__('demo_monitor',
                          parameter_overrides=[Parameter('use_sim_time', value=True)])
-        self.goal, self.tolerance = goal, tolerance
+        self.goal, self.tolerance, self.time_limit_s = goal, tolerance, time_limit_s
         self._lock = threading.Lock()
         self.pose: Optional[Tuple[float, float]] = None
         self.active = ''
         self.diagnostics: Dict[str, str] = {}
         self._episode: Optional[EpisodeResult] = None
+        self._trace: Optional[EpisodeTrace] = None
+        self._done = threading.Event()
         self._flags = {'collision': False, 'on_spill': False}
-        self.create_subscription(Odometry, '/odom', self._on_odom, SENSOR_QOS)
-        self.create_subscription(String, '/active_adapter', self._on_active, LATCHED_QOS)
+        self.active_messages: List[Tuple[int, str]] = []
+        self._commands = 0
+        self.create_subscription(TwistStamped if stamped_commands else Twist, '/cmd_vel',
+                                 self._on_command, 10)
+        self._last_ns = 0
+        self.create_subscription(Odometry, '/odom', self._on_odom, RELIABLE_DEEP)
+        self.create_subscription(String, '/active_adapter', self._on_active, LATCHED_ALL)
         self.create_subscription(Bool, '/simulator/collision',
-                                 lambda m: self._on_flag('collision', m.data), LATCHED_QOS)
+                                 lambda m: self._on_flag('collision', m.data), LATCHED_ALL)
         self.create_subscription(Bool, '/simulator/on_spill',
-                                 lambda m: self._on_flag('on_spill', m.data), LATCHED_QOS)
+                                 lambda m: self._on_flag('on_spill', m.data), LATCHED_ALL)
         self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
         self._reset = self.create_client(Trigger, '/simulator/reset')
         self._set_params = self.create_client(SetParameters, '/simulator/set_parameters')
 
-    def now_s(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
-
     def _on_odom(self, msg: Odometry) -> None:
+        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
         with self._lock:
+            self._last_ns = stamp
             self.pose = (msg.pose.pose.position.x, msg.pose.pose.position.y)
+            episode, trace = self._episode, self._trace
+            # The last tick before the reset has the reset's stamp too: only later ones count.
+            if episode is None or self._done.is_set() or stamp <= trace.start_ns:
+                return
+            elapsed = (stamp - trace.start_ns) * 1e-9
+            twist = msg.twist.twist
+            trace.samples.append((elapsed, *self.pose, math.hypot(twist.linear.x,
+                                                                  twist.linear.y), self.active))
+            # The scripted route's own test: the goal counts once strictly within tolerance.
+            episode.reached_goal = math.dist(self.pose, self.goal) < self.tolerance
+            if episode.reached_goal or elapsed >= self.time_limit_s:
+                episode.sim_time, episode.final_pose = elapsed, self.pose
+                self._done.set()
 
     def _on_active(self, msg: String) -> None:
         with self._lock:
             self.active = msg.data
-            if self._episode is not None and self.pose is not None:
-                self._episode.switches.append(
-                    (self.now_s() - self._started, msg.data, self.pose[0]))
+            self.active_messages.append((self._last_ns, msg.data))
+            if self._episode is not None and not self._done.is_set() and self._trace.samples:
+                when, x = self._trace.samples[-1][0], self._trace.samples[-1][1]
+                self._episode.switches.append((when, msg.data, x))
 
     def _on_flag(self, name: str, value: bool) -> None:
         with self._lock:
-            if value and not self._flags[name] and self._episode is not None:
+            if value and not self._flags[name] and self._episode is not None \
+                    and not self._done.is_set():
                 if name == 'collision':
                     self._episode.collisions += 1
                 else:
@@ -114,35 +179,39 @@ class DemoMonitor(Node):
                 with self._lock:
                     self.diagnostics = status_values(status)
 
+    def _on_command(self, _msg) -> None:
+        with self._lock:
+            self._commands += 1
+
     def ready(self) -> bool:
+        """Return whether the robot's nodes are up and the controller answers ticks."""
         with self._lock:
-            return self.pose is not None and bool(self.active) and bool(self.diagnostics)
+            return (self.pose is not None and bool(self.active) and bool(self.diagnostics)
+                    and self._commands > 0)
 
-    def reached(self) -> bool:
-        with self._lock:
-            return self.pose is not None and math.dist(self.pose, self.goal) <= self.tolerance
-
-    def start_episode(self, seed: int) -> EpisodeResult:
-        """Set the simulator's seed and reset it; return the report that fills from now on."""
+    def start_episode(self, seed: int) -> Tuple[EpisodeResult, EpisodeTrace]:
+        """Set the simulator's seed and reset it; return the records that fill from now on."""
         value = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=seed)
         request = SetParameters.Request(parameters=[ParameterMsg(name='seed', value=value)])
         result = _call(self._set_params, request)
         if not result.results[0].successful:
             raise RuntimeError(f'the simulator refused seed {seed}: {result.results[0].reason}')
+        with self._lock:
+            self._done.clear()
+            self._episode, self._trace = None, None
         reply = _call(self._reset, Trigger.Request())
         if not reply.success:
             raise RuntimeError(f'the simulator refused the reset: {reply.message}')
+        found = RESET_TIME.search(reply.message)
+        if found is None:
+            raise RuntimeError(f'the simulator did not say when it reset: {reply.message}')
         with self._lock:
-            self.pose = None
-            self._started = self.now_s()
             self._episode = EpisodeResult(seed)
-            return self._episode
+            self._trace = EpisodeTrace(round(float(found.group(1)) * 1e9))
+            return self._episode, self._trace
 
-    def finish_episode(self) -> EpisodeResult:
-        with self._lock:
-            episode, self._episode = self._episode, None
-            episode.sim_time = self.now_s() - self._started
-            return episode
+    def episode_done(self) -> bool:
+        return self._done.is_set()
 
 
 def _call(client, request):
@@ -164,73 +233,89 @@ def _wait(predicate, timeout_s: float, nodes: threading.Thread) -> bool:
             return True
         if not nodes.is_alive():
             raise RuntimeError('the nodes stopped; see the log')
-        time.sleep(0.05)
+        time.sleep(0.02)
     return False
 
 
-def run_demo(episodes: int = 3, first_seed: int = 0, real_time_factor: float = 1.0,
-             log_path: str = 'demo_nodes.log', out=sys.stdout) -> int:
-    """Run the demo; return 0 if at least one episode succeeded and nothing broke."""
+def demo_node_specs(first_seed: int = 0, real_time_factor: Optional[float] = None,
+                    adapters_dir: Optional[str] = None,
+                    rules: Optional[str] = None) -> List[NodeSpec]:
+    """
+    Return the demo's nodes: simulator (demo scenario), context manager, inference node.
+
+    They run in lock-step when ``real_time_factor`` is None.
+    """
+    lockstep = real_time_factor is None
+    sim = {'scenario': str(share_path(SCENARIO)), 'seed': first_seed,
+           'real_time_factor': 0.0 if lockstep else real_time_factor,
+           'reset_services': ['/context_manager/reset'], 'publish_depth': PUBLISH_DEPTH}
+    context: Dict[str, object] = {}
+    inference: Dict[str, object] = {}
+    if lockstep:
+        sim.update(lockstep=True, lockstep_rate_hz=CONTROL_HZ, enable_stamped_cmd_vel=True,
+                   odom_rate_hz=CONTROL_HZ)
+        context.update(evaluation_rate_hz=CONTROL_HZ, publish_features=True)
+        inference.update(tick_source='context', enable_stamped_cmd_vel=True, rate_hz=CONTROL_HZ)
+    # Diagnostics ten times per sim second: the timeline marks prefetch completions and swaps.
+    inference['diagnostics_period_s'] = 0.1
+    if rules:
+        context['rules_file'] = inference['rules_file'] = str(rules)
+    manager, infer = robot_node_specs(adapters_dir=adapters_dir, use_sim_time=True)
+    return [simulator_node_spec(**sim),
+            replace(manager, parameters=manager.parameters + (context,)),
+            replace(infer, parameters=infer.parameters + (inference,))]
+
+
+def run_demo_episodes(seeds: Sequence[int], log: TextIO, real_time_factor: Optional[float] = None,
+                      adapters_dir: Optional[str] = None, rules: Optional[str] = None,
+                      on_episode: Callable[[EpisodeResult], None] = lambda _: None,
+                      say: Callable[[str], None] = lambda _: None,
+                      make_observers: Callable[[], List[Node]] = list) -> DemoRun:
+    """
+    Start the nodes, drive one episode per seed, stop the nodes; raise RuntimeError on failure.
+
+    ``make_observers`` returns further nodes (recorders) to spin beside the monitor; they are
+    created once ROS is initialised, returned in ``DemoRun.observers`` and destroyed at the end.
+    """
     scenario = load_scenario(share_path(SCENARIO))
-    goal, tolerance = scenario.waypoints[-1], scenario.tolerance
-    specs = [simulator_node_spec(scenario=str(share_path(SCENARIO)), seed=first_seed,
-                                 real_time_factor=real_time_factor)]
-    specs += robot_node_specs(use_sim_time=True)
+    specs = demo_node_specs(seeds[0], real_time_factor, adapters_dir, rules)
     stop = threading.Event()
-    codes = []
-    with open(log_path, 'w') as log:
-        nodes = threading.Thread(target=lambda: codes.append(run_processes(
-            specs, env=dict(os.environ), out=log, install_signal_handlers=False,
-            stop_event=stop)), daemon=True)
-        nodes.start()
-        rclpy.init()
-        monitor = DemoMonitor(tuple(goal), tolerance)
-        executor = SingleThreadedExecutor()
-        executor.add_node(monitor)
-        spinner = threading.Thread(target=executor.spin, daemon=True)
-        spinner.start()
-        reports = []
+    nodes = threading.Thread(target=lambda: run_processes(
+        specs, env=dict(os.environ), out=log, install_signal_handlers=False, stop_event=stop),
+        daemon=True)
+    nodes.start()
+    rclpy.init()
+    monitor = DemoMonitor(tuple(scenario.waypoints[-1]), scenario.tolerance,
+                          EPISODE_TIME_LIMIT_S, stamped_commands=real_time_factor is None)
+    executor = SingleThreadedExecutor()
+    executor.add_node(monitor)
+    run = DemoRun([], [], {}, real_time_factor is None, monitor.active_messages,
+                  list(make_observers()))
+    for observer in run.observers:
+        executor.add_node(observer)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        say('starting the simulator, context manager and inference node')
+        if not _wait(monitor.ready, STARTUP_TIMEOUT_S, nodes):
+            raise RuntimeError('the nodes did not come up; see the log')
+        wall = EPISODE_WALL_TIMEOUT_S if real_time_factor is None else \
+            EPISODE_TIME_LIMIT_S / max(real_time_factor, 0.05) + 120.0
+        for seed in seeds:
+            episode, trace = monitor.start_episode(seed)
+            if not _wait(monitor.episode_done, wall, nodes):
+                raise RuntimeError(f'episode seed {seed} did not end within {wall:.0f} s')
+            run.episodes.append(episode)
+            run.traces.append(trace)
+            on_episode(episode)
+        run.diagnostics = dict(monitor.diagnostics)
+        return run
+    finally:
+        stop.set()   # first: whatever fails below, no node process outlives the demo
         try:
-            print(f'starting the simulator, context manager and inference node (log: '
-                  f'{log_path})', file=out)
-            if not _wait(monitor.ready, STARTUP_TIMEOUT_S, nodes):
-                raise RuntimeError('the nodes did not come up; see the log')
-            for seed in range(first_seed, first_seed + episodes):
-                report = monitor.start_episode(seed)
-                deadline = monitor.now_s() + EPISODE_TIMEOUT_S
-                _wait(lambda: monitor.reached() or monitor.now_s() > deadline,
-                      EPISODE_TIMEOUT_S / max(real_time_factor, 0.05) + 60.0, nodes)
-                report.reached_goal = monitor.reached()
-                reports.append(monitor.finish_episode())
-                _print_episode(reports[-1], out)
-            _print_summary(reports, monitor.diagnostics, out)
-        except RuntimeError as error:
-            print(f'demo failed: {error}', file=out)
-            reports = []
-        finally:
             executor.shutdown()
-            monitor.destroy_node()
+            for node in [monitor] + run.observers:
+                node.destroy_node()
+        finally:
             rclpy.try_shutdown()
-            stop.set()
             nodes.join(timeout=60.0)
-    return 0 if any(r.success for r in reports) else 1
-
-
-def _print_episode(report: EpisodeResult, out) -> None:
-    outcome = 'success' if report.success else (
-        'spill entered' if report.spill_entries else
-        'collision' if report.collisions else 'goal not reached')
-    print(f'episode seed {report.seed}: {outcome} in {report.sim_time:.1f} s sim time '
-          f'(collisions {report.collisions}, spill entries {report.spill_entries})', file=out)
-    for when, adapter, x in report.switches:
-        print(f'    {when:6.2f} s  x = {x:6.2f} m  active adapter -> {adapter}', file=out)
-
-
-def _print_summary(reports: List[EpisodeResult], diagnostics: Dict[str, str], out) -> None:
-    wins = sum(r.success for r in reports)
-    print(f'\n{wins}/{len(reports)} episodes reached the end of the aisle without collision or '
-          'spill entry', file=out)
-    keys = ('swaps', 'swap_ms_p50', 'swap_ms_p99', 'cold_swaps', 'prefetch_hit_rate',
-            'engine.switch_to_output_hit_us_p50', 'engine.resident')
-    shown = ', '.join(f'{k} {diagnostics[k]}' for k in keys if k in diagnostics)
-    print(f'inference node: {shown}', file=out)

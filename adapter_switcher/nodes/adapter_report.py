@@ -47,18 +47,19 @@ class SwapStats:
             self.total += 1
 
     def summary(self) -> Dict[str, float]:
-        """Return swap count, latency p50/p99 in ms, cold swaps, and the hit rate (warm share)."""
+        """Return swap count, latency p50/p99/last in ms, cold swaps, hit rate (warm share)."""
         with self._lock:
             seconds = np.asarray(self._seconds, dtype=np.float64)
             cold = sum(self._cold)
             total = self.total
         if seconds.size == 0:
-            return {'swaps': total, 'swap_ms_p50': 0.0, 'swap_ms_p99': 0.0, 'cold_swaps': 0,
-                    'prefetch_hit_rate': 0.0}
+            return {'swaps': total, 'swap_ms_p50': 0.0, 'swap_ms_p99': 0.0, 'last_swap_ms': 0.0,
+                    'cold_swaps': 0, 'prefetch_hit_rate': 0.0}
         return {
             'swaps': total,
             'swap_ms_p50': float(np.percentile(seconds, 50)) * 1e3,
             'swap_ms_p99': float(np.percentile(seconds, 99)) * 1e3,
+            'last_swap_ms': float(seconds[-1]) * 1e3,
             'cold_swaps': cold,
             'prefetch_hit_rate': 1.0 - cold / seconds.size,
         }

@@ -22,6 +22,9 @@ prefetch it. Both go out on latched std_msgs/String topics, like Nav2's selector
 prediction is published only when its confidence reaches ``min_prediction_confidence`` (an empty
 string otherwise), so the confidence decision stays here and the topic stays a plain String.
 A managed node (:class:`ManagedNode`): configure loads the rules, activate starts evaluating.
+
+``~/reset`` (std_srvs/Trigger) forgets the current decision (back to the default adapter, as at
+start-up; the learned transitions stay): a simulator calls it at every episode reset.
 """
 
 import sys
@@ -47,6 +50,7 @@ from adapter_switcher.nodes.sensor_inputs import SensorInputs
 
 from diagnostic_msgs.msg import DiagnosticArray
 from std_msgs.msg import String
+from std_srvs.srv import Trigger
 
 PARAMETERS = (
     AUTOSTART,
@@ -106,6 +110,7 @@ class ContextManagerNode(ManagedNode):
             on_update=None if rate > 0 else self._on_sensor_update)
         for subscription in self._sensors.subscriptions:
             keep(subscription)
+        keep(self.create_service(Trigger, '~/reset', self._on_reset))
         self.get_logger().info(
             f"rules {resolve_path(params['rules_file'])}: adapters "
             f"{sorted(self._rules.adapters)}, default '{self._rules.default}'; evaluating "
@@ -145,6 +150,13 @@ class ContextManagerNode(ManagedNode):
                           confidence=float(decision.confidence), reason=decision.reason)
             self._features_pub.publish(make_array(now.to_msg(), make_status(
                 f'{self.get_name()}: features', OK, decision.reason, values)))
+
+    def _on_reset(self, _request, response):
+        self._policy.reset()
+        response.success = True
+        response.message = f"back to the default adapter '{self._rules.default}'"
+        self.get_logger().info(f'reset: {response.message}')
+        return response
 
     def _publish_latched(self, key: str, publisher, name: str) -> None:
         if self._published[key] != name:

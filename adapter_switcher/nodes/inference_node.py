@@ -30,6 +30,10 @@ Which adapter runs:
   context manager is ignored until ``~/set_auto`` true (or the override is cleared).
 * ``~/rollback`` returns to the previous adapter and switches to manual so it sticks.
 
+When ticks come from the context manager (``tick_source: context``, for a lock-step simulator;
+:mod:`adapter_switcher.nodes.context_tick`), each evaluation starts one tick with the decision
+for that instant; a load it needs is waited for, as sim time stands still meanwhile.
+
 Safety: if a required sensor has been silent for ``sensor_timeout_s``, the node publishes zero
 velocity and reports ERROR on /diagnostics until data returns.
 
@@ -54,6 +58,9 @@ from adapter_switcher.nodes.adapter_report import list_adapters_message
 from adapter_switcher.nodes.adapter_report import scan_message
 from adapter_switcher.nodes.adapter_report import SwapStats
 from adapter_switcher.nodes.adapter_report import tier_lists
+from adapter_switcher.nodes.context_tick import context_tick
+from adapter_switcher.nodes.context_tick import FEATURES_TOPIC
+from adapter_switcher.nodes.context_tick import TICK_SOURCES
 from adapter_switcher.nodes.diagnostics import ERROR
 from adapter_switcher.nodes.diagnostics import make_array
 from adapter_switcher.nodes.diagnostics import make_status
@@ -88,7 +95,9 @@ from geometry_msgs.msg import Twist
 from geometry_msgs.msg import TwistStamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import ClockType
 from rclpy.parameter import Parameter
+from rclpy.time import Time
 from std_msgs.msg import String
 from std_srvs.srv import SetBool
 from std_srvs.srv import Trigger
@@ -126,6 +135,11 @@ PARAMETERS = (
               'for.', read_only=True),
     ParamSpec('rate_hz', 20.0, 'Control rate: model ticks and /cmd_vel messages per second.',
               read_only=True, value_range=(0.1, 1000.0)),
+    ParamSpec('tick_source', 'timer',
+              "What starts a control tick: 'timer' (rate_hz on the node's clock) or "
+              "'context' (each context_manager/features message: the decision for that "
+              'instant, answered with a command stamped the same; for lock-step simulation).',
+              read_only=True),
     ParamSpec('sensor_timeout_s', 0.5,
               'A required sensor silent this long stops the robot (zero velocity, ERROR).',
               value_range=(0.01, 60.0)),
@@ -154,6 +168,7 @@ PARAMETERS = (
               'reported and ignored). Empty: nothing is kept.', read_only=True),
 ) + FLEET_PARAMETERS + SERVE_PARAMETERS
 STATE_SAVE_PERIOD_S = 0.1
+CONTEXT_TICK_LOAD_TIMEOUT_S = 30.0
 
 
 class InferenceNode(ManagedNode):
@@ -186,6 +201,9 @@ class InferenceNode(ManagedNode):
         if unknown:
             raise StartupError(f'required_sensors: unknown sensor(s) {unknown}, use '
                                f'{sorted(SENSOR_TOPICS)}')
+        if params['tick_source'] not in TICK_SOURCES:
+            raise StartupError(f"tick_source: expected one of {', '.join(TICK_SOURCES)}, got "
+                               f"{params['tick_source']!r}")
         features = load_rules_parameter(params['rules_file']).features
         self._setup = build_engine(with_fleet_store(params))
         self._engine = self._setup.engine
@@ -210,7 +228,11 @@ class InferenceNode(ManagedNode):
             String, 'active_adapter', LATCHED_QOS))
         self._diag_pub = keep(self.create_lifecycle_publisher(
             DiagnosticArray, '/diagnostics', COMMAND_QOS))
-        self._sensors = SensorInputs(self, FeatureExtractor(features))
+        # Ticking on the context manager, a tick must see its instant's sensor data, never run
+        # beside the callbacks still storing it: they share the tick's exclusive group.
+        self._on_context = params['tick_source'] == 'context'
+        self._sensors = SensorInputs(self, FeatureExtractor(features),
+                                     self._control_group if self._on_context else None)
         for subscription in self._sensors.subscriptions:
             keep(subscription)
         keep(self.create_subscription(String, 'desired_adapter', self._on_desired, LATCHED_QOS))
@@ -234,8 +256,12 @@ class InferenceNode(ManagedNode):
                                self.publish_diagnostics))
         if self._state_file is not None:
             keep(self.create_timer(STATE_SAVE_PERIOD_S, self._save_state))
-        keep(self.create_timer(1.0 / self.get_parameter('rate_hz').value, self._tick,
-                               callback_group=self._control_group))
+        if self._on_context:
+            keep(self.create_subscription(DiagnosticArray, FEATURES_TOPIC, self._on_context_tick,
+                                          COMMAND_QOS, callback_group=self._control_group))
+        else:
+            keep(self.create_timer(1.0 / self.get_parameter('rate_hz').value, self._tick,
+                                   callback_group=self._control_group))
         with self._tick_lock:
             self._running = True
             self._published_active = None
@@ -373,8 +399,22 @@ class InferenceNode(ManagedNode):
             if self._running:
                 self._control_step()
 
-    def _control_step(self) -> None:
-        now = self.get_clock().now()
+    def _on_context_tick(self, msg: DiagnosticArray) -> None:
+        tick = context_tick(msg)
+        if tick is None:
+            return
+        with self._tick_lock:
+            if not self._running:
+                return
+            if tick.desired and self._following():
+                with self._lock:
+                    self._desired = tick.desired
+                self._request(tick.desired)
+                self._engine.worker.wait_idle(CONTEXT_TICK_LOAD_TIMEOUT_S)
+            self._control_step(Time(nanoseconds=tick.stamp_ns, clock_type=ClockType.ROS_TIME))
+
+    def _control_step(self, now: Optional[Time] = None) -> None:
+        now = self.get_clock().now() if now is None else now
         seconds = now.nanoseconds * 1e-9
         stale = stale_sensors(self._required, self._sensors.last_seen(), seconds,
                               self.get_parameter('sensor_timeout_s').value)

@@ -50,8 +50,10 @@ def run_node(name: str, factory: Callable, args=None,
         executor = executor_factory()
         executor.add_node(node)
         executor.spin()
+        # A node whose own thread failed shuts the context down and names the failure.
+        code = 1 if getattr(node, 'failure', None) else 0
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        code = 1 if getattr(node, 'failure', None) else 0
     except StartupError as error:
         rclpy.logging.get_logger(name).fatal(f'cannot start: {error}')
         code = 1

@@ -16,5 +16,11 @@
 Simulation: the warehouse world, an embedded MuJoCo simulator and scripted experts.
 
 The core modules (world reader, scene builder, simulator, scenario, experts) are ROS-free; the
-ROS nodes live in ``simulator_node`` and ``expert_driver_node``.
+ROS nodes live in ``simulator_node`` and ``expert_driver_node``. Importing the package picks
+a headless OpenGL backend for the camera when none is set (:mod:`gl_backend`).
 """
+
+from adapter_switcher.sim import gl_backend
+
+# MuJoCo reads MUJOCO_GL when first imported, which every simulation module does: choose first.
+gl_backend.configure()

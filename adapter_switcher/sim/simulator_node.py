@@ -21,12 +21,27 @@ base_link, when tf2_msgs is installed), /diagnostics, and the latched ``~/collis
 ``enable_stamped_cmd_vel``); ``~/reset`` (std_srvs/Trigger) starts a new episode with the
 ``seed`` parameter.
 
-QoS: sensor topics are published reliable with depth 10, as ros_gz_bridge does, so both
-reliable subscribers and sensor-data (best-effort) subscribers receive them.
+QoS: sensor topics are published reliable with depth 10 (``publish_depth``), as ros_gz_bridge
+does, so both reliable subscribers and sensor-data (best-effort) subscribers receive them.
 
-The simulation runs in its own thread, on the sim clock, at ``real_time_factor`` times real
-time (0: as fast as possible); the executor thread serves /cmd_vel, the service and parameter
-changes. The node itself does not use sim time: it is the clock.
+The simulation runs in its own thread, on the sim clock, in one of two modes:
+
+* free-running (the default, as Gazebo): ``real_time_factor`` times real time (0: as fast as
+  possible), /clock every physics step, the latest /cmd_vel applied;
+* lock-step (``lockstep`` true, as CARLA's synchronous mode): every ``1 / lockstep_rate_hz`` of
+  sim time it publishes the sensors due and then /clock, and waits (at most
+  ``lockstep_timeout_s`` of wall time) for the controller's command for that tick before it
+  steps on (:mod:`adapter_switcher.sim.lockstep`). Results then do not depend on machine load.
+
+A reset first calls the ``reset_services`` (std_srvs/Trigger, e.g. the context manager's
+``~/reset``, so the controller's episodic state starts afresh too), then publishes every sensor
+at once, so that nodes never act on the previous episode's data, and restarts the sensor
+schedules. In lock-step this all happens between two ticks: after the controller has answered
+the current tick (its command is dropped) and before the new episode's first data goes out.
+
+The executor thread serves /cmd_vel, the service and parameter changes. The node itself does
+not use sim time: it is the clock. If the simulation thread fails, the node logs FATAL and the
+process exits with status 1.
 """
 
 import sys
@@ -41,6 +56,7 @@ from adapter_switcher.nodes.runner import StartupError
 from adapter_switcher.paths import share_path
 from adapter_switcher.sim import messages
 from adapter_switcher.sim import topics
+from adapter_switcher.sim.lockstep import LockstepGate
 from adapter_switcher.sim.scenario import DEFAULT_SCENARIO
 from adapter_switcher.sim.scenario import load_scenario
 from adapter_switcher.sim.scenario import ScenarioError
@@ -62,7 +78,10 @@ from rcl_interfaces.msg import FloatingPointRange
 from rcl_interfaces.msg import IntegerRange
 from rcl_interfaces.msg import ParameterDescriptor
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.exceptions import InvalidParameterValueException
 from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo
 from sensor_msgs.msg import Image
@@ -99,6 +118,16 @@ class SimulatorNode(Node):
 
     def __init__(self):
         super().__init__('simulator')
+        self._stop = threading.Event()
+        self._thread = None
+        self._gate = None
+        self.failure = None
+        try:
+            self._declare_and_start()
+        except InvalidParameterValueException as error:
+            raise StartupError(str(error).splitlines()[0]) from None
+
+    def _declare_and_start(self):
         world_path = self.declare_parameter(
             'world', str(share_path(DEFAULT_WORLD)),
             _descriptor('SDF world file', read_only=True)).value
@@ -132,6 +161,37 @@ class SimulatorNode(Node):
         stamped = self.declare_parameter(
             'enable_stamped_cmd_vel', False,
             _descriptor('subscribe to /cmd_vel as TwistStamped instead of Twist', True)).value
+        lockstep = self.declare_parameter(
+            'lockstep', False,
+            _descriptor('wait for the command of every control tick before stepping on '
+                        '(CARLA synchronous mode); false: free-running', True)).value
+        lockstep_rate = self.declare_parameter(
+            'lockstep_rate_hz', 20.0,
+            _descriptor('lock-step control rate in sim time (/clock advances by its period); '
+                        'must divide physics_rate_hz', True, floats=(0.1, 1000.0))).value
+        timeout = self.declare_parameter(
+            'lockstep_timeout_s', 30.0,
+            _descriptor("lock-step: wall seconds to wait for a tick's command before failing",
+                        True, floats=(0.1, 3600.0))).value
+        first_timeout = self.declare_parameter(
+            'lockstep_startup_timeout_s', 300.0,
+            _descriptor('lock-step: wall seconds to wait for the first command (the '
+                        'controller starting up)', True, floats=(0.1, 3600.0))).value
+        steps = physics_rate / lockstep_rate
+        if lockstep and abs(steps - round(steps)) > 1e-9:
+            raise StartupError(f'lockstep_rate_hz {lockstep_rate:g} must divide physics_rate_hz '
+                               f'{physics_rate:g} (a whole number of physics steps per tick)')
+        depth = self.declare_parameter(
+            'publish_depth', 10,
+            _descriptor('history depth of every published topic (reliable): how far a slow '
+                        'subscriber may fall behind without losing messages', True,
+                        integers=(1, 100000))).value
+        reset_services = self.declare_parameter(
+            'reset_services', Parameter.Type.STRING_ARRAY,
+            _descriptor('std_srvs/Trigger services to call at every episode reset, before the '
+                        "episode's first data (e.g. /context_manager/reset)", True)).value or []
+        self._steps_per_tick = max(1, round(steps))
+        self._gate = LockstepGate(timeout, first_timeout) if lockstep else None
 
         try:
             self._world = load_world(world_path)
@@ -139,45 +199,50 @@ class SimulatorNode(Node):
                                      seed)
         except (WorldError, ScenarioError, SimulationError) as exc:
             raise StartupError(str(exc)) from None
-        self._stop = threading.Event()
         self._pacer = RealTimePacer(rtf, sleep=self._stop.wait)  # a stop cuts a pause short
         now = self._sim.time_ns
-        self._schedules = {name: RateSchedule(rate, now) for name, rate in (
-            ('lidar', lidar_rate), ('camera', camera_rate), ('odom', odom_rate),
-            ('diagnostics', DIAGNOSTICS_RATE_HZ))}
+        self._rates = {'lidar': lidar_rate, 'camera': camera_rate, 'odom': odom_rate,
+                       'diagnostics': DIAGNOSTICS_RATE_HZ}
+        self._anchor_schedules(now)
+        self._resets = self._resets_hooked = self._resets_published = 0
         self._lidar_period = 1.0 / lidar_rate
         self._lock = threading.Lock()
         self._command: Tuple[float, float, int] = (0.0, 0.0, now)
         self._flags = (None, None)
 
-        self._clock_pub = self.create_publisher(Clock, topics.CLOCK, SIM_QOS)
-        self._scan_pub = self.create_publisher(LaserScan, topics.SCAN, SIM_QOS)
-        self._image_pub = self.create_publisher(Image, topics.IMAGE, SIM_QOS)
-        self._info_pub = self.create_publisher(CameraInfo, topics.CAMERA_INFO, SIM_QOS)
-        self._odom_pub = self.create_publisher(Odometry, topics.ODOM, SIM_QOS)
+        sim_qos = QoSProfile(depth=depth, reliability=SIM_QOS.reliability,
+                             durability=SIM_QOS.durability)
+        self._clock_pub = self.create_publisher(Clock, topics.CLOCK, sim_qos)
+        self._scan_pub = self.create_publisher(LaserScan, topics.SCAN, sim_qos)
+        self._image_pub = self.create_publisher(Image, topics.IMAGE, sim_qos)
+        self._info_pub = self.create_publisher(CameraInfo, topics.CAMERA_INFO, sim_qos)
+        self._odom_pub = self.create_publisher(Odometry, topics.ODOM, sim_qos)
         self._tf_pub = None
         if TFMessage is None:
             self.get_logger().info('tf2_msgs is not installed: /tf (odom -> base_link) is off')
         else:
-            self._tf_pub = self.create_publisher(TFMessage, topics.TF, SIM_QOS)
+            self._tf_pub = self.create_publisher(TFMessage, topics.TF, sim_qos)
         self._collision_pub = self.create_publisher(Bool, '~/collision', LATCHED_QOS)
         self._spill_pub = self.create_publisher(Bool, '~/on_spill', LATCHED_QOS)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics',
                                                       COMMAND_QOS)
         if stamped:
             self.create_subscription(TwistStamped, topics.CMD_VEL,
-                                     lambda msg: self._on_cmd_vel(msg.twist), COMMAND_QOS)
+                                     lambda msg: self._on_cmd_vel(msg.twist, msg.header.stamp),
+                                     COMMAND_QOS)
         else:
             self.create_subscription(Twist, topics.CMD_VEL, self._on_cmd_vel, COMMAND_QOS)
         self.create_service(Trigger, '~/reset', self._on_reset)
+        self._reset_clients = [self.create_client(Trigger, name) for name in reset_services]
+        self._call_timeout_s = timeout
         self.add_on_set_parameters_callback(self._on_parameters)
 
         self._wall_mark = (time.monotonic(), now)
         self._thread = threading.Thread(target=self._run, name='simulation', daemon=True)
         self._thread.start()
-        self.get_logger().info(
-            f'simulating {world_path} at real_time_factor {rtf} (0: as fast as possible), '
-            f'episode seed {seed}')
+        mode = (f'lock-step at {lockstep_rate:g} Hz' if lockstep else
+                f'real_time_factor {rtf} (0: as fast as possible)')
+        self.get_logger().info(f'simulating {world_path}, {mode}, episode seed {seed}')
 
     def _on_parameters(self, parameters) -> SetParametersResult:
         """Apply run-time changes; the descriptors' ranges have already been checked."""
@@ -192,7 +257,11 @@ class SimulatorNode(Node):
             self._cmd_timeout_ns = round(1e9 * changes['cmd_vel_timeout_s'])
         return SetParametersResult(successful=True)
 
-    def _on_cmd_vel(self, twist: Twist):
+    def _on_cmd_vel(self, twist: Twist, stamp=None):
+        if self._gate is not None:
+            stamp_ns = None if stamp is None else stamp.sec * 10**9 + stamp.nanosec
+            self._gate.answer(twist.linear.x, twist.angular.z, stamp_ns)
+            return
         with self._lock:
             self._command = (twist.linear.x, twist.angular.z, self._sim.time_ns)
 
@@ -204,55 +273,112 @@ class SimulatorNode(Node):
             except SimulationError as exc:
                 response.success, response.message = False, str(exc)
                 return response
-            self._command = (0.0, 0.0, self._sim.time_ns)
+            now = self._sim.time_ns
+            self._command = (0.0, 0.0, now)
+            self._anchor_schedules(now)
+            self._resets += 1   # the simulation thread takes it from here
+            if self._gate is not None:
+                self._gate.lock()   # an episode starts: from now on every tick waits
         spill = episode.spill.position if episode.spill else None
         response.success = True
-        response.message = (f'reset episode with seed {seed}: start {episode.start}, '
-                            f'spill at {spill}')
+        response.message = (f'reset episode with seed {seed} at sim time {now * 1e-9:.3f} s: '
+                            f'start {episode.start}, spill at {spill}')
         self.get_logger().info(response.message)
         return response
 
+    def _after_reset(self) -> List[tuple]:
+        """Every sensor at the reset instant, once after a reset (call with the lock held)."""
+        if self._resets_published == self._resets:
+            return []
+        self._resets_published = self._resets
+        return self._sensor_messages(self._sim.time_ns, due=lambda _: True)
+
+    def _prepare_reset(self) -> bool:
+        """
+        Call the reset services if a reset came in; return True once none is left uncalled.
+
+        This runs outside the lock: the services' answers need the executor, which a reset
+        holds the lock from.
+        """
+        resets = self._resets
+        if resets != self._resets_hooked:
+            self._call_reset_services()
+            self._resets_hooked = resets
+        return self._resets == self._resets_hooked
+
+    def _call_reset_services(self) -> None:
+        """Call every reset service and wait for it (bounded); a failure is logged, not fatal."""
+        for client in self._reset_clients:
+            if not client.wait_for_service(timeout_sec=self._call_timeout_s):
+                self.get_logger().error(f'reset: service {client.srv_name} is not available')
+                continue
+            future = client.call_async(Trigger.Request())
+            done = threading.Event()
+            future.add_done_callback(lambda _: done.set())
+            if not done.wait(self._call_timeout_s) or not future.result().success:
+                self.get_logger().error(f'reset: {client.srv_name} did not succeed')
+
+    def _anchor_schedules(self, now: int) -> None:
+        self._schedules = {name: RateSchedule(rate, now) for name, rate in self._rates.items()}
+
     def _run(self):
         try:
-            while not self._stop.is_set():
-                with self._lock:
-                    outgoing = self._step()
-                for publisher, msg in outgoing:
-                    publisher.publish(msg)
-                self._pacer.wait(self._sim.time)
-        except Exception as exc:
-            if not self.context.ok():
+            if self._gate is None:
+                self._run_free()
+            else:
+                self._run_lockstep()
+        except Exception as exc:  # noqa: B902 - any failure must end the process
+            if not self.context.ok() or self._stop.is_set():
                 return  # shutting down: publishers went away under this thread
-            # End the process rather than spin on without a simulation.
-            self.get_logger().fatal(f'simulation stopped: {exc!r}')
+            # End the process rather than spin on without a simulation: run_node sees the
+            # failure and exits with status 1, so bringup and launch stop the graph.
+            self.failure = f'simulation stopped: {exc}'
+            self.get_logger().fatal(self.failure)
             self.context.try_shutdown()
-            raise
         finally:
             self._sim.close()  # the GL context belongs to this thread
 
-    def _step(self) -> List[tuple]:
+    def _run_free(self):
+        while not self._stop.is_set():
+            if not self._prepare_reset():
+                continue
+            with self._lock:
+                v, w, received = self._command
+                if self._cmd_timeout_ns and self._sim.time_ns - received > self._cmd_timeout_ns:
+                    v = w = 0.0
+                outgoing = self._after_reset() + self._step(v, w, with_clock=True)
+            for publisher, msg in outgoing:
+                publisher.publish(msg)
+            self._pacer.wait(self._sim.time)
+
+    def _run_lockstep(self):
+        """Each tick: step with the last command, publish sensors then /clock, await the answer."""
+        command = (0.0, 0.0)
+        while not self._stop.is_set():
+            if not self._prepare_reset():
+                continue
+            with self._lock:
+                if self._resets != self._resets_published:
+                    command = (0.0, 0.0)
+                outgoing = self._after_reset()
+                for _ in range(self._steps_per_tick):
+                    outgoing += self._step(*command, with_clock=False)
+                tick = self._sim.time_ns
+                outgoing.append((self._clock_pub, messages.clock_message(tick)))
+                self._gate.expect(tick)
+                for publisher, msg in outgoing:
+                    publisher.publish(msg)
+            command = self._gate.wait(self._stop)
+            if command is None:
+                return
+
+    def _step(self, v: float, w: float, with_clock: bool) -> List[tuple]:
         """Advance one physics step; return the (publisher, message) pairs now due."""
         sim = self._sim
-        v, w, received = self._command
-        if self._cmd_timeout_ns and sim.time_ns - received > self._cmd_timeout_ns:
-            v = w = 0.0
         sim.step(v, w)
         now = sim.time_ns
-        outgoing = [(self._clock_pub, messages.clock_message(now))]
-        robot = self._world.robot
-        if self._schedules['odom'].due(now):
-            odometry = sim.odometry()
-            outgoing.append((self._odom_pub, messages.odometry_message(
-                odometry, topics.ODOM_FRAME, robot.base_frame, now)))
-            if self._tf_pub is not None:
-                outgoing.append((self._tf_pub, self._transform(odometry, now)))
-        if self._schedules['lidar'].due(now):
-            outgoing.append((self._scan_pub, messages.scan_message(
-                sim.scan(), robot.lidar, now, self._lidar_period)))
-        if self._schedules['camera'].due(now):
-            outgoing.append((self._image_pub, messages.image_message(
-                sim.image(), robot.camera.frame_id, now)))
-            outgoing.append((self._info_pub, messages.camera_info_message(robot.camera, now)))
+        outgoing = [(self._clock_pub, messages.clock_message(now))] if with_clock else []
+        outgoing += self._sensor_messages(now, lambda name: self._schedules[name].due(now))
         flags = (sim.collision, sim.on_spill)
         if flags[0] != self._flags[0]:
             outgoing.append((self._collision_pub, Bool(data=flags[0])))
@@ -261,6 +387,26 @@ class SimulatorNode(Node):
         self._flags = flags
         if self._schedules['diagnostics'].due(now):
             outgoing.append((self._diagnostics_pub, self._diagnostics(now)))
+        return outgoing
+
+    def _sensor_messages(self, now: int, due) -> List[tuple]:
+        """Return the sensor (publisher, message) pairs for which ``due(sensor)`` is true."""
+        sim = self._sim
+        outgoing = []
+        robot = self._world.robot
+        if due('odom'):
+            odometry = sim.odometry()
+            outgoing.append((self._odom_pub, messages.odometry_message(
+                odometry, topics.ODOM_FRAME, robot.base_frame, now)))
+            if self._tf_pub is not None:
+                outgoing.append((self._tf_pub, self._transform(odometry, now)))
+        if due('lidar'):
+            outgoing.append((self._scan_pub, messages.scan_message(
+                sim.scan(), robot.lidar, now, self._lidar_period)))
+        if due('camera'):
+            outgoing.append((self._image_pub, messages.image_message(
+                sim.image(), robot.camera.frame_id, now)))
+            outgoing.append((self._info_pub, messages.camera_info_message(robot.camera, now)))
         return outgoing
 
     def _transform(self, odometry, time_ns: int):
@@ -299,7 +445,10 @@ class SimulatorNode(Node):
     def destroy_node(self):
         """Stop the simulation thread before the node goes away."""
         self._stop.set()
-        if self._thread.is_alive():
+        if self._gate is not None:
+            self._gate.stop()
+        if (self._thread is not None and self._thread.is_alive()
+                and self._thread is not threading.current_thread()):
             self._thread.join(timeout=5.0)
         return super().destroy_node()
 
