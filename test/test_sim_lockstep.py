@@ -49,9 +49,11 @@ def test_gate_takes_only_the_awaited_tick_and_times_out_with_a_clear_error():
     gate.expect(400)
     with pytest.raises(LockstepTimeout, match=r'no /cmd_vel for tick 0\.000 s within 0\.05 s'):
         gate.wait(stop)
-    locked = LockstepGate(timeout_s=0.05, first_timeout_s=60.0)
+    locked = LockstepGate(timeout_s=0.05, first_timeout_s=60.0, lock_grace_s=0.05)
     locked.expect(10)
-    locked.lock()                                        # a reset: this tick must be answered
+    locked.lock()                 # a reset: the awaited tick gets a grace, then goes on ...
+    assert locked.wait(stop) == (0.0, 0.0)
+    locked.expect(20)             # ... and every later one must be answered
     with pytest.raises(LockstepTimeout, match='waiting for a command'):
         locked.wait(stop)
     never = LockstepGate(timeout_s=60.0, first_timeout_s=0.0)

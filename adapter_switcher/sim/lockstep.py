@@ -25,8 +25,9 @@ awaited. The wait is bounded: a controller that never answers is an error, not a
 Until the controller has answered once, the clock does not stand still: a tick left unanswered
 for ``startup_tick_s`` goes on with a zero command, so nodes that start after the simulator
 (and missed the first /clock) still see time move and can join. From the first answer on, or
-once :meth:`lock` is called (an episode reset: a controller is expected now), every tick waits,
-the one being awaited included.
+once :meth:`lock` is called (an episode reset: a controller is expected now), every later tick
+waits. The tick awaited when :meth:`lock` comes may be one a lagging controller skipped while
+time was still moving on its own: it gets ``lock_grace_s`` to be answered, then goes on.
 """
 
 import threading
@@ -41,8 +42,10 @@ class LockstepTimeout(RuntimeError):
 class LockstepGate:
     """One awaited tick at a time: :meth:`expect`, then :meth:`wait` for :meth:`answer`."""
 
-    def __init__(self, timeout_s: float, first_timeout_s: float, startup_tick_s: float = 0.1):
+    def __init__(self, timeout_s: float, first_timeout_s: float, startup_tick_s: float = 0.1,
+                 lock_grace_s: float = 5.0):
         self._timeout_s = timeout_s
+        self._lock_grace_s = lock_grace_s
         self._first_deadline = time.monotonic() + first_timeout_s
         self._first_timeout_s = first_timeout_s
         self._startup_tick_s = startup_tick_s
@@ -50,11 +53,13 @@ class LockstepGate:
         self._awaited: Optional[int] = None
         self._command: Optional[Tuple[float, float]] = None
         self._locked = False
+        self._strict = False     # the awaited tick came after the lock: it must be answered
 
     def expect(self, tick_ns: int) -> None:
         """Start waiting for the command of tick ``tick_ns`` (drops any earlier answer)."""
         with self._condition:
             self._awaited, self._command = tick_ns, None
+            self._strict = self._locked
 
     def answer(self, linear: float, angular: float, stamp_ns: Optional[int] = None) -> bool:
         """Offer a command; return whether it answered the awaited tick."""
@@ -68,7 +73,7 @@ class LockstepGate:
             return True
 
     def lock(self) -> None:
-        """End the start-up phase now: this and every later tick waits for its command."""
+        """End the start-up phase: every later tick waits for its command."""
         with self._condition:
             self._locked = True
             self._condition.notify_all()
@@ -79,12 +84,13 @@ class LockstepGate:
             tick, began = self._awaited, time.monotonic()
             while self._command is None and not stop.is_set():
                 starting = not self._locked
-                limit = self._startup_tick_s if starting else self._timeout_s
+                limit = self._timeout_s if self._strict else (
+                    self._startup_tick_s if starting else self._lock_grace_s)
                 remaining = began + limit - time.monotonic()
                 if remaining > 0:
                     self._condition.wait(remaining)
                     continue
-                if starting and time.monotonic() < self._first_deadline:
+                if not self._strict and (not starting or time.monotonic() < self._first_deadline):
                     self._awaited = None
                     return (0.0, 0.0)
                 limit = self._first_timeout_s if starting else self._timeout_s
