@@ -20,8 +20,9 @@ sensor sampled once at the reset instant, odometry at every tick, the context po
 driver ticking at ``control_hz`` on the latest data, its command held until the next tick)
 without the transport, so the demo adapters can be trained (DAgger,
 :mod:`adapter_switcher.demo.training`) and checked in seconds, and the demo over DDS
-(:mod:`adapter_switcher.demo.run_demo`) reproduces it episode for episode. The scripted experts always run alongside as labellers: whatever drives, each tick
-records the observation the inference node would build and what each expert would command.
+(:mod:`adapter_switcher.demo.run_demo`) reproduces it episode for episode. The scripted
+experts always run alongside as labellers: whatever drives, each tick records the observation
+the inference node would build and what each expert would command.
 """
 
 from dataclasses import dataclass
@@ -208,7 +209,8 @@ class DemoLoop:
         return result
 
     def _sense(self, features: FeatureExtractor, hazard, camera: bool, lidar: bool):
-        """Feed the sensors due now to the features (and the hazard expert).
+        """
+        Feed the sensors due now to the features (and the hazard expert).
 
         Return the odometry, and the image and the scan when they were due (else None).
         """
