@@ -20,6 +20,7 @@ tested on the real PEFT format, never on hand-made files.
 """
 
 import copy
+import hashlib
 from pathlib import Path
 import random
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -110,3 +111,9 @@ def peft_with_all(base, dirs) -> PeftModel:
     for name in names[1:]:
         model.load_adapter(str(dirs[name]), adapter_name=name)
     return model.eval()
+
+
+def tree_digest(root: Path) -> dict:
+    """Return ``{relative path: sha256}`` of every file under ``root`` (did any change?)."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob('*')) if p.is_file()}

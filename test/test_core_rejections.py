@@ -21,7 +21,6 @@ output, and that nothing on disk changed.
 """
 
 import copy
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -37,6 +36,7 @@ from adapter_switcher.core import UnknownAdapter
 from adapter_switcher.core.adapter_files import write_manifest
 from adapter_switcher.core.probe import probe_tensors
 from lora_fixtures import tiny_base
+from lora_fixtures import tree_digest
 from lora_fixtures import write_adapter
 import pytest
 from safetensors.torch import load_file
@@ -140,11 +140,6 @@ BROKEN = {
 }
 
 
-def _tree_digest(root: Path) -> dict:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob('*')) if p.is_file()}
-
-
 @pytest.fixture(scope='module')
 def world(tmp_path_factory):
     base = tiny_base()
@@ -163,14 +158,14 @@ def world(tmp_path_factory):
                            base_fingerprint=model_fingerprint(base))
     engine.activate('good')
     before = engine.step(probe_x).output.logits
-    return engine, root, probe_x, before, _tree_digest(root)
+    return engine, root, probe_x, before, tree_digest(root)
 
 
 def _assert_unchanged(world):
     engine, root, probe_x, before, digest = world
     assert engine.active == 'good'
     assert torch.equal(engine.step(probe_x).output.logits, before)
-    assert _tree_digest(root) == digest, 'the engine must never modify adapter files'
+    assert tree_digest(root) == digest, 'the engine must never modify adapter files'
 
 
 @pytest.mark.parametrize('name', sorted(BROKEN))

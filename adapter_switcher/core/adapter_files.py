@@ -36,6 +36,8 @@ from adapter_switcher.core.names import check_adapter_name
 ADAPTER_CONFIG = 'adapter_config.json'
 ADAPTER_WEIGHTS = 'adapter_model.safetensors'
 MANIFEST = 'manifest.json'
+# adapter_config.json and manifest.json are small; a larger one is refused before it is read.
+MAX_JSON_BYTES = 1 << 20
 PICKLE_SUFFIXES = ('.bin', '.pt', '.pth', '.pkl', '.pickle', '.ckpt')
 MANIFEST_KEYS = {'name', 'version', 'files', 'base_fingerprint', 'tags', 'metrics', 'probe'}
 
@@ -80,6 +82,8 @@ def locate_files(directory: Path) -> AdapterFiles:
     """Check the directory's files and read its manifest; raise AdapterFormatError if unusable."""
     config_path = directory / ADAPTER_CONFIG
     weights_path = directory / ADAPTER_WEIGHTS
+    for path in (config_path, weights_path, directory / MANIFEST):
+        check_inside(path, directory)
     if not config_path.is_file():
         raise AdapterFormatError(f'{ADAPTER_CONFIG} is missing in {directory}')
     if not weights_path.is_file():
@@ -107,9 +111,29 @@ def read_lora_config(path: Path) -> LoraSettings:
         raise AdapterFormatError(f'{path.name} is not a valid LoraConfig: {error}') from None
 
 
+def check_inside(path: Path, directory: Path) -> None:
+    """
+    Raise AdapterFormatError if ``path`` (followed through symlinks) lies outside ``directory``.
+
+    A symlink out of an adapter directory would let whoever can write the link make the engine
+    read any file the robot can read, and it escapes the signature and hash checks that cover
+    the directory.
+    """
+    if not (path.is_symlink() or path.exists()):
+        return
+    real, home = path.resolve(), directory.resolve()
+    if real != home and home not in real.parents:
+        raise AdapterFormatError(f'{path.name} is a link to {real}, outside {home}')
+
+
 def _read_json_object(path: Path) -> dict:
     try:
-        raw = json.loads(path.read_text(encoding='utf-8'))
+        with open(path, 'rb') as stream:
+            data = stream.read(MAX_JSON_BYTES + 1)
+        if len(data) > MAX_JSON_BYTES:
+            raise AdapterFormatError(f'{path.name} is larger than a config needs '
+                                     f'({MAX_JSON_BYTES} bytes)')
+        raw = json.loads(data.decode('utf-8'))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise AdapterFormatError(f'{path.name} is not readable JSON: {error}') from None
     if not isinstance(raw, dict):

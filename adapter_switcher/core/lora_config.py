@@ -26,6 +26,7 @@ newer PEFT feature can never be run as plain LoRA by mistake.
 """
 
 from dataclasses import dataclass
+import math
 import re
 from typing import Dict, FrozenSet, Optional, Tuple, Union
 
@@ -181,6 +182,8 @@ def _number(raw: Dict, name: str, default: float) -> float:
     value = raw.get(name, default)
     if not _is_number(value):
         raise LoraConfigError(f'{name} must be a number, got {value!r}')
+    if not math.isfinite(value):
+        raise LoraConfigError(f'{name} must be finite, got {value!r}')
     return value
 
 

@@ -37,6 +37,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from adapter_switcher.core.adapter_files import AdapterFiles
 from adapter_switcher.core.adapter_files import AdapterFormatError
+from adapter_switcher.core.adapter_files import check_inside
 from adapter_switcher.core.adapter_files import is_adapter_dir
 from adapter_switcher.core.adapter_files import locate_files
 from adapter_switcher.core.adapter_files import read_lora_config
@@ -158,7 +159,10 @@ class AdapterValidator:
 
 def _check_finite(tensors: Mapping[str, torch.Tensor]) -> None:
     for key, tensor in tensors.items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        if not tensor.is_floating_point():
+            raise AdapterFormatError(f'tensor {key} has dtype {str(tensor.dtype)[6:]}: LoRA '
+                                     'weights are floating point')
+        if not bool(torch.isfinite(tensor).all()):
             bad = int((~torch.isfinite(tensor)).sum())
             raise AdapterFormatError(f'tensor {key} has {bad} non-finite values (NaN or inf)')
 
@@ -205,6 +209,7 @@ class AdapterRegistry:
                   rejections: Dict[str, Tuple[Optional[str], str]]) -> None:
         name = candidate.name
         try:
+            check_inside(candidate, candidate.parent)
             name = (_versioned_name(candidate) if VERSION_SEPARATOR in name
                     else _declared_name(candidate))
             if name in records:
@@ -214,7 +219,7 @@ class AdapterRegistry:
             record, _ = self.validator.validate(name, candidate)
         except AdapterRejected as error:
             rejections[str(candidate)] = (name, error.reason)
-        except InvalidAdapterName as error:
+        except (InvalidAdapterName, AdapterFormatError) as error:
             rejections[str(candidate)] = (None, str(error))
         else:
             records[name] = record

@@ -57,6 +57,16 @@ def read_header(path: str) -> Tuple[Dict[str, dict], int]:
         return _parse_header(stream, os.fstat(stream.fileno()).st_size, path)
 
 
+def _unique_keys(pairs) -> dict:
+    """Build a JSON object, raising KeyError on a key that appears twice (json keeps the last)."""
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise KeyError(key)
+        result[key] = value
+    return result
+
+
 def _parse_header(stream: BinaryIO, size: int, path: str) -> Tuple[Dict[str, dict], int]:
     prefix = stream.read(8)
     if len(prefix) < 8:
@@ -68,9 +78,12 @@ def _parse_header(stream: BinaryIO, size: int, path: str) -> Tuple[Dict[str, dic
             'or not a safetensors file')
     raw = stream.read(header_len)
     try:
-        header = json.loads(raw)
+        header = json.loads(raw, object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise SafetensorsFormatError(f'{path}: header is not valid JSON ({error})') from None
+    except KeyError as error:
+        raise SafetensorsFormatError(f'{path}: header has duplicate key {error}: which tensor '
+                                     'is meant is ambiguous') from None
     if not isinstance(header, dict):
         raise SafetensorsFormatError(f'{path}: header is not a JSON object')
     data_start = 8 + header_len
