@@ -194,7 +194,7 @@ def report(blocks: dict, stats: dict, on_board_rss: int, args) -> None:
         'adapters': len(ADAPTERS), 'lora': 'r=8, alpha=16, fc1/fc2/fc3/head',
         'replicas': 1, 'slots': len(ADAPTERS), 'torch_threads': 1,
         'block_s': args.block_s, 'rounds': args.rounds, 'machine': platform.machine(),
-        'cpus': os.cpu_count()}}
+        'cpus': os.cpu_count(), 'load_average_1min_at_end': round(os.getloadavg()[0], 1)}}
     for clients in (4, 16):
         entry = {c: summarise(blocks[(clients, c)]) for c in ('batched', 'unbatched')}
         entry['batched_vs_unbatched_throughput_ratio'] = round(

@@ -35,7 +35,6 @@ and batching metrics.
 
 import asyncio
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 import contextvars
 import os
 from typing import Any, Dict, Mapping, Optional
@@ -45,6 +44,7 @@ from adapter_switcher.core import InvalidAdapterName
 from adapter_switcher.core import UnknownAdapter
 from adapter_switcher.core.names import check_adapter_ref
 from adapter_switcher.serve.batch_runner import BatchRunner
+from adapter_switcher.serve.batch_runner import EngineThread
 from adapter_switcher.serve.batch_runner import Row
 from adapter_switcher.serve.settings import build_engine
 from adapter_switcher.serve.settings import ServerSettings
@@ -90,10 +90,9 @@ class AdapterPolicyServer:
     def __init__(self, settings: Mapping[str, Any]):
         self.settings = ServerSettings.from_args(settings)
         self.engine, self._probe = build_engine(self.settings)
-        self._runner = BatchRunner(self.engine, self.settings.num_slots)
         # One thread runs forwards and loads in turn, off the event loop, so the loop keeps
-        # collecting the next batch while a forward runs.
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix='adapter-engine')
+        # collecting batches while a forward runs; those queued meanwhile run as one forward.
+        self._engine_thread = EngineThread(BatchRunner(self.engine, self.settings.num_slots))
         self._loads: Counter = Counter()
         self._metrics = ServerMetrics()
         self.replica = serve.get_replica_context().replica_id.unique_id
@@ -120,6 +119,7 @@ class AdapterPolicyServer:
             raise ValueError(f'unknown user_config key(s) {unknown}; known: {list(BATCH_KEYS)}')
         if 'max_batch_size' in user_config:
             self._batch.set_max_batch_size(int(user_config['max_batch_size']))
+            self._engine_thread.max_rows = int(user_config['max_batch_size'])
         if 'batch_wait_timeout_s' in user_config:
             self._batch.set_batch_wait_timeout_s(float(user_config['batch_wait_timeout_s']))
 
@@ -193,16 +193,18 @@ class AdapterPolicyServer:
 
     async def check_health(self) -> None:
         """Check health for Serve: a base-only forward of the probe input must be finite."""
-        outcome = (await self._in_engine_thread(self._runner.run, [Row(self._probe, None)]))[0]
+        outcome = (await asyncio.wrap_future(
+            self._engine_thread.submit([Row(self._probe, None)])))[0]
         if isinstance(outcome, Exception):
             raise RuntimeError(f'health forward failed: {outcome}')
         if not bool(torch.isfinite(outcome.output).all()):
             raise RuntimeError('health forward gave non-finite outputs')
 
     # ---------------------------------------------------------------------------- batching
-    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002)
+    # Several batches may be outstanding: the engine thread merges those that queue up.
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002, max_concurrent_batches=4)
     async def _batch(self, rows):
-        outcomes = await self._in_engine_thread(self._runner.run, rows)
+        outcomes = await asyncio.wrap_future(self._engine_thread.submit(rows))
         adapters = {r.adapter for r in rows if r.adapter is not None}
         self._metrics.adapters_per_batch.observe(len(adapters))
         return outcomes
@@ -214,8 +216,13 @@ class AdapterPolicyServer:
             raise WireError(f'inputs must be (rows, {", ".join(map(str, want))}) '
                             f'{self._probe.dtype}, got {tuple(inputs.shape)} {inputs.dtype}')
 
-    async def _in_engine_thread(self, function, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+    async def _in_engine_thread(self, function):
+        return await asyncio.wrap_future(self._engine_thread.call(function))
+
+    def __del__(self):
+        engine_thread = getattr(self, '_engine_thread', None)
+        if engine_thread is not None:
+            engine_thread.close()
 
 
 def build_app(args: Mapping[str, Any], deployment_options: Optional[Mapping] = None):

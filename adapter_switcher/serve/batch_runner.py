@@ -15,6 +15,13 @@
 """
 Rows from many robots -> ``engine.step_batch`` forwards, within the replica's slot budget.
 
+Serve's ``@serve.batch`` forms a batch every ``batch_wait_timeout_s`` whether or not the previous
+one has finished, so while one forward runs, several small batches can be waiting. The
+:class:`EngineThread` runs every engine call on one thread and merges all batches queued by the
+time it is free into one forward of at most ``max_rows`` rows (the deployment's
+``max_batch_size``): the batch grows with the load instead of being cut into timeout-sized
+pieces.
+
 A dynamic batch may name more distinct adapters than the replica has slots; it is cut, in
 arrival order, into groups that each fit, and each group is one ``step_batch`` forward. If a
 group fails with an adapter error (a broken adapter failing its probe, say), its rows are run
@@ -22,8 +29,11 @@ again adapter by adapter, so only the broken adapter's rows get the error and th
 in the batch are served.
 """
 
+from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Sequence, Union
+import threading
+from typing import Any, Callable, Deque, Iterator, List, Optional, Sequence, Tuple, Union
 
 from adapter_switcher.core import AdapterEngine
 from adapter_switcher.core import AdapterError
@@ -108,3 +118,83 @@ class BatchRunner:
             results.append(RowResult(output[start:end], len(adapters), distinct))
             start = end
         return results
+
+
+class EngineThread:
+    """The one thread that calls the engine; queued batches are merged into one forward."""
+
+    def __init__(self, runner: BatchRunner, max_rows: int = 16):
+        self.runner = runner
+        self.max_rows = max_rows
+        self._queue: Deque[Tuple[str, Any, Future]] = deque()
+        self._ready = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name='adapter-engine', daemon=True)
+        self._thread.start()
+
+    def submit(self, rows: Sequence[Row]) -> Future:
+        """Queue rows for the next forward; the future gets their outcomes, in order."""
+        return self._put('rows', list(rows))
+
+    def call(self, function: Callable[[], Any]) -> Future:
+        """Run ``function()`` on the engine thread, between forwards (loads, health checks)."""
+        return self._put('call', function)
+
+    def _put(self, kind: str, payload: Any) -> Future:
+        future: Future = Future()
+        with self._ready:
+            if self._closed:
+                raise RuntimeError('the engine thread is stopped')
+            self._queue.append((kind, payload, future))
+            self._ready.notify()
+        return future
+
+    def _serve(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue and not self._closed:
+                    self._ready.wait()
+                if self._closed:
+                    return
+                kind, payload, future = self._queue.popleft()
+                merged = [(payload, future)] if kind == 'rows' else []
+                rows = len(payload) if kind == 'rows' else 0
+                while (kind == 'rows' and self._queue and self._queue[0][0] == 'rows'
+                       and rows + len(self._queue[0][1]) <= self.max_rows):
+                    _, more, more_future = self._queue.popleft()
+                    merged.append((more, more_future))
+                    rows += len(more)
+            if kind == 'call':
+                _run(future, payload)
+            else:
+                self._forward(merged)
+
+    def _forward(self, merged: List[Tuple[List[Row], Future]]) -> None:
+        rows = [row for batch, _ in merged for row in batch]
+        try:
+            outcomes = self.runner.run(rows)
+        except Exception as error:  # noqa: B902 - every waiting request must get the error
+            for _, future in merged:
+                future.set_exception(error)
+            return
+        start = 0
+        for batch, future in merged:
+            future.set_result(outcomes[start:start + len(batch)])
+            start += len(batch)
+
+    def close(self) -> None:
+        """Stop after the call in progress; what is still queued fails."""
+        with self._ready:
+            self._closed = True
+            pending, self._queue = list(self._queue), deque()
+            self._ready.notify()
+        for _, _, future in pending:
+            future.set_exception(RuntimeError('the engine thread stopped'))
+        self._thread.join(timeout=30.0)
+
+
+def _run(future: Future, function: Callable[[], Any]) -> None:
+    try:
+        future.set_result(function())
+    except Exception as error:  # noqa: B902 - handed to the caller through the future
+        future.set_exception(error)
