@@ -37,6 +37,8 @@ import numpy as np
 import pytest
 import torch
 
+PERIOD = 0.02
+
 
 def _outputs(engine, ref, xs):
     engine.activate(ref)
@@ -183,6 +185,7 @@ def test_shadow_divergence_equals_the_directly_computed_difference(tmp_path):
         published.append(result.output.clone())
         controller.after_step(result, ((x,), {}))
         assert shadow.wait_compared(i + 1, timeout=30.0)
+        time.sleep(PERIOD)      # a control loop's rhythm: the shadow runs in the gaps
     candidate = _outputs(engine, 'nav@1.1.0', xs)
     active = _outputs(engine, 'nav@1.0.0', xs)
     assert all(p.equal(a) for p, a in zip(published, active)), 'only the active is published'
@@ -209,6 +212,7 @@ def test_shadow_promotes_only_within_its_divergence_budget(tmp_path, max_share, 
     for i, x in enumerate(observations(5)):
         controller.after_step(robot.engine.step(x), ((x,), {}))
         assert shadow.wait_compared(i + 1, timeout=30.0)
+        time.sleep(PERIOD)
     deadline = time.monotonic() + 30
     verdict = 'nav@1.1.0 promoted' if promoted == '1.1.0' else 'stays a shadow candidate'
     while not any(verdict in event for event in controller.events):

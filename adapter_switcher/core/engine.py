@@ -872,9 +872,12 @@ class AdapterEngine:
 
         For evaluating a candidate on the inputs the active adapter just saw (its output goes
         nowhere else): the forward waits for an idle gap between ticks, and the active adapter
-        and the next tick are untouched. ``name`` must be resident and probed.
+        and the next tick are untouched. ``name`` must be resident and probed. Return None,
+        running nothing, when the control loop leaves no gap as long as a forward.
         """
         record = self.check(name)
+        if not self._clock.fits_in_gap(self._clock.duration):
+            return None
         self._clock.wait_for_room(self._clock.duration)
         with self._forward_lock:
             with self._state:

@@ -88,6 +88,12 @@ class TickClock:
     def _ticking(self, now: float) -> bool:
         return bool(self._period) and now - self._start < 3 * self._period
 
+    def fits_in_gap(self, seconds: float) -> bool:
+        """Return whether ``seconds`` of work fit between two ticks (always, if none tick)."""
+        with self._cond:
+            return (not self._ticking(time.perf_counter())
+                    or seconds <= self._period - self._duration - MARGIN_S)
+
     def wait_for_room(self, seconds: float) -> None:
         """
         Return when ``seconds`` of work fit before the next tick is due.

@@ -21,7 +21,8 @@ copy; a worker thread runs the candidate on those inputs through
 The candidate's output is never returned to anyone. Per compared tick the divergence is the
 largest absolute difference between the two outputs; reported are its mean, its 99th
 percentile, and the share of ticks above the policy's threshold. A tick arriving while the
-previous one is still being compared replaces it (counted as skipped).
+previous one is still being compared replaces it, and a tick is not compared when the loop
+leaves no gap as long as a forward (both counted as skipped).
 """
 
 from collections import deque
@@ -122,6 +123,10 @@ class ShadowEvaluator:
             except AdapterError as error:
                 _LOG.warning('shadow %s: %s; loading it', self.candidate, error)
                 self._reload()
+                continue
+            if output is None:      # no idle gap long enough: never delay a tick for this
+                with self._cond:
+                    self.skipped += 1
                 continue
             if not bool(torch.isfinite(output).all()):
                 self.on_nonfinite(self.candidate)

@@ -132,7 +132,10 @@ class FleetInterface:
     # ------------------------------------------------------------------------- control loop
     def after_step(self, result: StepResult, inputs) -> None:
         """Call after every tick (cheap: counts, finiteness, shadow hand-over, canary)."""
-        self.controller.after_step(result, inputs)
+        try:
+            self.controller.after_step(result, inputs)
+        except AdapterError as error:   # a refused switch must not cost the tick its command
+            self.node.get_logger().warning(f'fleet: {error}', throttle_duration_sec=2.0)
 
     # ----------------------------------------------------------------------------- services
     def _target(self):
