@@ -29,6 +29,7 @@ Measured, each against its stock counterpart in the same run:
                     engines: the probe forward runs) and reloads (the probe result is reused)
   forward           engine.step() vs PEFT's unmerged forward, interleaved, same adapter
   host RAM          RSS growth per host-cached adapter vs its file size
+  CNN, mixed batch, precision: see bench/engine_workloads.py (rows added to the same JSON)
 Prints a table and writes bench/results/engine.json.  Run: python bench/engine.py
 """
 
@@ -48,6 +49,7 @@ import time
 from adapter_switcher.core import AdapterEngine
 from adapter_switcher.core import EngineConfig
 from adapter_switcher.core.metrics import percentile
+import engine_workloads
 from peft import get_peft_model
 from peft import LoraConfig
 from peft import PeftModel
@@ -66,6 +68,7 @@ TARGETS = {
     'cold_activation_vs_peft_hotswap_ratio': ('<=', 1.0),
     'forward_vs_peft_unmerged_ratio': ('<=', 1.02),
     'rss_per_adapter_ratio': ('<=', 1.2),
+    **engine_workloads.TARGETS,
 }
 
 
@@ -216,6 +219,8 @@ def main(argv=None):
                         help='fresh engines for first-time cold activations')
     parser.add_argument('--reloads', type=int, default=60,
                         help='cold reactivations per engine after the first round')
+    parser.add_argument('--workload-rounds', type=int, default=20,
+                        help='interleaved rounds of the CNN, mixed-batch and precision rows')
     parser.add_argument('--output', type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
@@ -235,6 +240,8 @@ def main(argv=None):
         load_ours, load_stock = bench_cold_load(base, root, names, x, args.loads)
         first, reload, hot = bench_cold_activation(base, root, names, x, args.engines,
                                                    args.reloads)
+        workloads = engine_workloads.run(base, root, names, x, Path(tmp) / 'workloads',
+                                         args.workload_rounds)
     med = statistics.median
     results = {
         'resident_switch_speedup_vs_peft': med(switch_peft) / med(switch_ours),
@@ -259,6 +266,7 @@ def main(argv=None):
         'workload': 'GPT-2 6x512, vocab 8192, 6 adapters r=16 alpha=32 c_attn/c_proj/c_fc, '
                     'input 1x64, 2 threads',
         'machine': f'{platform.machine()} {os.cpu_count()} cpus, torch {torch.__version__}',
+        **workloads,
     }
     results['targets_met'] = {k: _meets(results[k], *t) for k, t in TARGETS.items()}
     print_table(results)
@@ -299,6 +307,7 @@ def print_table(r):
     for row in [header] + rows:
         print('  '.join(str(c).ljust(w) for c, w in zip(row, widths)))
     print(f"forward max |diff| vs PEFT: {r['forward_max_abs_diff_vs_peft']:.2e}")
+    engine_workloads.print_rows(r)
     print('targets met: ' + ', '.join(f'{k}={v}' for k, v in r['targets_met'].items()))
 
 

@@ -153,6 +153,10 @@ PARAMETERS = (
     ParamSpec('auto_mode', True,
               'Follow desired_adapter from the context manager (false: stay on the current '
               'adapter).'),
+    ParamSpec('handover_ticks', 0,
+              'Blend from the old adapter to a newly desired one over this many ticks (their '
+              'LoRA outputs weighted linearly), instead of jumping. 0: switch at once.',
+              value_range=(0, 10000)),
     ParamSpec('adapter_override', '',
               'Set to an adapter name to activate it now and stay on it (manual); refused '
               'with the reason if the adapter is unknown or broken. Empty: no override.'),
@@ -350,7 +354,7 @@ class InferenceNode(ManagedNode):
 
     def _request(self, name: str) -> None:
         try:
-            self._engine.request(name)
+            self._engine.request(name, blend_ticks=self.get_parameter('handover_ticks').value)
         except AdapterError as error:
             self._note_error(f"desired adapter '{name}' refused: {error}")
 
