@@ -56,6 +56,8 @@ def register(subparsers) -> None:
                        help="the inference nodes' serve_fallback")
     fleet.add_argument('--real-time-factor', type=float, default=1.0,
                        help='simulation speed of every robot (1.0 = real time)')
+    fleet.add_argument('--serve-timeout', type=float, default=0.5,
+                       help="the inference nodes' serve_timeout_s")
     fleet.set_defaults(handler=_serve_fleet)
 
 
@@ -99,7 +101,7 @@ def _serve_fleet(args: argparse.Namespace) -> int:
 
     if args.url:
         print(run_fleet(args.robots, args.url, args.seconds, fallback=args.fallback,
-                        real_time_factor=args.real_time_factor))
+                        real_time_factor=args.real_time_factor, timeout_s=args.serve_timeout))
         return 0
     from adapter_switcher.serve.local import LocalServe
     from adapter_switcher.serve.local import ServeConfig
@@ -112,5 +114,5 @@ def _serve_fleet(args: argparse.Namespace) -> int:
     with LocalServe(config) as server:
         print(f'policy server at {server.url}; starting {args.robots} robots', flush=True)
         print(run_fleet(args.robots, server.url, args.seconds, fallback=args.fallback,
-                        real_time_factor=args.real_time_factor))
+                        real_time_factor=args.real_time_factor, timeout_s=args.serve_timeout))
     return 0

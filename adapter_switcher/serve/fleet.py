@@ -52,7 +52,8 @@ def robot_namespace(index: int) -> str:
 
 
 def fleet_node_specs(robots: int, url: str, adapters_dir: Optional[str] = None,
-                     fallback: str = 'local', real_time_factor: float = 1.0) -> List[NodeSpec]:
+                     fallback: str = 'local', real_time_factor: float = 1.0,
+                     timeout_s: float = 0.5) -> List[NodeSpec]:
     """Return every node of an N-robot fleet whose inference nodes offload to ``url``."""
     if robots < 1:
         raise ValueError(f'a fleet needs at least one robot, got {robots}')
@@ -62,7 +63,8 @@ def fleet_node_specs(robots: int, url: str, adapters_dir: Optional[str] = None,
         into_namespace = tuple((topic, f'/{namespace}{topic}') for topic in SIM_TOPICS)
         simulator = simulator_node_spec(seed=index, real_time_factor=real_time_factor)
         specs.append(replace(simulator, namespace=namespace, remappings=into_namespace))
-        offload = {'inference_backend': 'serve', 'serve_url': url, 'serve_fallback': fallback}
+        offload = {'inference_backend': 'serve', 'serve_url': url, 'serve_fallback': fallback,
+                   'serve_timeout_s': float(timeout_s)}
         for spec in robot_node_specs(namespace=namespace, adapters_dir=adapters_dir,
                                      use_sim_time=True):
             parameters = tuple(spec.parameters) + ((offload,) if spec.name == 'inference_node'
@@ -160,9 +162,10 @@ class FleetMonitor:
 
 
 def run_fleet(robots: int, url: str, seconds: float, adapters_dir: Optional[str] = None,
-              fallback: str = 'local', real_time_factor: float = 1.0) -> str:
+              fallback: str = 'local', real_time_factor: float = 1.0,
+              timeout_s: float = 0.5) -> str:
     """Run the fleet for ``seconds`` of wall time against the server at ``url``; summarise."""
-    specs = fleet_node_specs(robots, url, adapters_dir, fallback, real_time_factor)
+    specs = fleet_node_specs(robots, url, adapters_dir, fallback, real_time_factor, timeout_s)
     stop = threading.Event()
     monitor = FleetMonitor(robots)
     nodes = threading.Thread(target=run_processes, args=(specs,),
