@@ -19,21 +19,32 @@ Warehouse simulation in the embedded MuJoCo simulator, with the robot's nodes (o
         [driver:=robot|navigation|hazard|auto] [world:=...] [scenario:=...]
 
 The node list comes from adapter_switcher.sim.launch_nodes.sim_launch_specs (tested there).
+The launch ends when the simulator exits.
 """
 
 from adapter_switcher.sim.launch_nodes import SIM_LAUNCH_ARGUMENTS
 from adapter_switcher.sim.launch_nodes import sim_launch_specs
+from adapter_switcher.sim.launch_nodes import SIMULATOR
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.actions import OpaqueFunction
+from launch.actions import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 
 def _nodes(context):
     arguments = {name: LaunchConfiguration(name).perform(context) for name in SIM_LAUNCH_ARGUMENTS}
-    return [Node(**spec.launch_kwargs()) for spec in sim_launch_specs(arguments)]
+    return [_node(spec) for spec in sim_launch_specs(arguments)]
+
+
+def _node(spec):
+    """Return the launch Node; the launch ends when the simulator exits (the world is gone)."""
+    kwargs = spec.launch_kwargs()
+    if spec.name == SIMULATOR:
+        kwargs['on_exit'] = Shutdown(reason='the simulator exited')
+    return Node(**kwargs)
 
 
 def generate_launch_description():

@@ -51,9 +51,11 @@ def test_sim_launch_with_an_expert_starts_simulator_and_expert_driver():
                                   'scenario': '/s.yaml'},)
 
 
-def test_sim_launch_defaults_leave_files_to_the_nodes():
+def test_sim_launch_defaults_simulate_the_demo_scenario_and_leave_the_world_to_the_node():
     simulator, _ = sim_launch_specs({'driver': 'auto'})
-    assert simulator.parameters == ({'seed': 0, 'real_time_factor': 1.0},)
+    # The scenario the shipped demo models drive, so a plain launch shows the switches.
+    assert simulator.parameters == ({'seed': 0, 'real_time_factor': 1.0,
+                                     'scenario': 'config/demo_scenario.yaml'},)
     assert set(SIM_LAUNCH_ARGUMENTS) == {'world', 'scenario', 'seed', 'real_time_factor',
                                          'driver'}
 
@@ -61,7 +63,7 @@ def test_sim_launch_defaults_leave_files_to_the_nodes():
 def test_sim_launch_with_the_robot_starts_the_robot_nodes_on_sim_time():
     from adapter_switcher.bringup.robot_nodes import robot_node_specs
     specs = sim_launch_specs({})
-    assert specs[0] == simulator_node_spec()
+    assert specs[0] == simulator_node_spec(scenario='config/demo_scenario.yaml')
     assert specs[1:] == list(robot_node_specs(use_sim_time=True))
 
 

@@ -50,7 +50,7 @@ HUD_BACKGROUND = (30, 30, 35)
 # Adapter colours (RGB), in order of first appearance; navigation blue, hazard orange.
 PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189), (140, 86, 75),
            (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
-GIF_SCALE = 0.5
+GIF_SCALE = 0.75
 GIF_EVERY = 3                     # every third camera frame: 5 fps from a 15 Hz camera
 GIF_MAX_FRAMES = 120
 

@@ -49,6 +49,7 @@ deactivate stops it after one zero velocity, cleanup releases the model.
 import math
 import sys
 import threading
+import time
 from typing import Dict, Optional
 
 from adapter_switcher.context.features import FeatureExtractor
@@ -173,6 +174,8 @@ PARAMETERS = (
 ) + FLEET_PARAMETERS + SERVE_PARAMETERS
 STATE_SAVE_PERIOD_S = 0.1
 CONTEXT_TICK_LOAD_TIMEOUT_S = 30.0
+SENSOR_STARTUP_GRACE_S = 10.0   # wall time after activation: sensors not yet received are normal
+SENSOR_LOG_PERIOD_S = 5.0       # at most one timeout / back line per this many seconds
 
 
 class InferenceNode(ManagedNode):
@@ -195,6 +198,8 @@ class InferenceNode(ManagedNode):
         self._fleet = None
         self._offload = None
         self._running = False
+        self._activated_at = 0.0
+        self._waiting_for_sensors = False
         self._desired: Optional[str] = None
         self._predicted = ''
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -267,6 +272,8 @@ class InferenceNode(ManagedNode):
             keep(self.create_timer(1.0 / self.get_parameter('rate_hz').value, self._tick,
                                    callback_group=self._control_group))
         with self._tick_lock:
+            self._activated_at = time.monotonic()
+            self._waiting_for_sensors = False
             self._running = True
             self._published_active = None
             self._publish_active()
@@ -447,15 +454,35 @@ class InferenceNode(ManagedNode):
             linear = angular = 0.0
         self._publish_cmd(now, linear, angular)
         self._publish_active()
-        if bool(stale) != bool(self._stale):
-            self._stale = stale
-            if stale:
-                self.get_logger().error(f'sensor timeout: {_describe_stale(stale)}; '
-                                        'publishing zero velocity')
-            else:
-                self.get_logger().info('all required sensors are back')
-            self.publish_diagnostics()
+        changed = bool(stale) != bool(self._stale)
         self._stale = stale
+        if changed or (stale and self._waiting_for_sensors and not self._starting()):
+            self._log_sensor_state(stale)
+        if changed:
+            self.publish_diagnostics()
+
+    def _starting(self) -> bool:
+        return time.monotonic() - self._activated_at < SENSOR_STARTUP_GRACE_S
+
+    def _log_sensor_state(self, stale: Dict[str, Optional[float]]) -> None:
+        """
+        Say when the sensors stop or come back: throttled, and calm during start-up.
+
+        A sensor never received within SENSOR_STARTUP_GRACE_S of activation is the usual
+        start-up order (a simulator or a driver starting later), not a fault: that is INFO. A
+        sensor flickering around the timeout logs at most once per SENSOR_LOG_PERIOD_S.
+        """
+        logger = self.get_logger()
+        self._waiting_for_sensors = bool(stale) and self._starting() and all(
+            age is None for age in stale.values())
+        if self._waiting_for_sensors:
+            logger.info(f'waiting for the first message of: {", ".join(sorted(stale))} '
+                        '(zero velocity until then)', throttle_duration_sec=SENSOR_LOG_PERIOD_S)
+        elif stale:
+            logger.error(f'sensor timeout: {_describe_stale(stale)}; publishing zero velocity',
+                         throttle_duration_sec=SENSOR_LOG_PERIOD_S)
+        else:
+            logger.info('all required sensors are back', throttle_duration_sec=SENSOR_LOG_PERIOD_S)
 
     def _publish_cmd(self, now, linear: float, angular: float) -> None:
         twist = Twist()

@@ -15,9 +15,12 @@
 """
 File parameters: where a relative path in a node parameter points.
 
-Relative paths are relative to the package share directory (config/, models/, ...), like a
-package-relative resource, so the defaults work from a checkout and from an install alike;
-``~`` is expanded; absolute paths are used as they are.
+One rule for every node parameter and launch argument that names a file: a relative path is
+looked up in the package share directory first (config/, models/, worlds/, ...), like a
+package-relative resource, so the defaults work from a checkout and from an install alike; if
+nothing is there, it is relative to the working directory (a file of your own next to where
+you start the node). ``~`` is expanded; absolute paths are used as they are. Nodes log the
+absolute path they use.
 """
 
 import importlib
@@ -30,9 +33,12 @@ from adapter_switcher.paths import share_dir
 
 
 def resolve_path(value: str) -> Path:
-    """Return the absolute path a file parameter names (not checked to exist)."""
+    """Return the absolute path a file parameter names: share directory, else working dir."""
     path = Path(value).expanduser()
-    return path if path.is_absolute() else share_dir() / path
+    if path.is_absolute():
+        return path
+    shared = share_dir() / path
+    return shared if shared.exists() else Path.cwd() / path
 
 
 def import_callable(reference: str) -> Callable:

@@ -32,11 +32,17 @@ from adapter_switcher.sim.sdf_world import DEFAULT_WORLD
 
 GZ_BRIDGE_CONFIG = 'config/gz_bridge.yaml'
 DRIVERS = ('robot', 'navigation', 'hazard', 'auto')
+SIMULATOR = 'simulator'
+# What sim.launch.py simulates by default: the scenario the shipped demo models were trained on,
+# so a plain `ros2 launch adapter_switcher sim.launch.py` shows the adapter switches.
+LAUNCH_SCENARIO = 'config/demo_scenario.yaml'
 
 # name -> (default, description); an empty default means "the package's file".
 SIM_LAUNCH_ARGUMENTS = {
     'world': ('', 'SDF world file (empty: the package worlds/warehouse.sdf)'),
-    'scenario': ('', 'scenario YAML (empty: the package config/scenario.yaml)'),
+    'scenario': ('', 'scenario YAML (empty: the package config/demo_scenario.yaml, the aisle '
+                     'with a spill that the shipped demo models drive); a relative path is '
+                     'looked up in the package share directory, then the working directory'),
     'seed': ('0', 'episode seed'),
     'real_time_factor': ('1.0', 'sim seconds per wall second; 0 runs as fast as possible'),
     'driver': ('robot', 'who drives: robot (the adapter_switcher nodes) or a scripted expert '
@@ -62,7 +68,7 @@ def simulator_node_spec(world: Optional[str] = None, scenario: Optional[str] = N
     values.update(_files(world, scenario))
     values.update(parameters)
     return NodeSpec(executable='simulator', module='adapter_switcher.sim.simulator_node',
-                    name='simulator', parameters=(values,))
+                    name=SIMULATOR, parameters=(values,))
 
 
 def expert_driver_node_spec(expert: str = 'auto', world: Optional[str] = None,
@@ -91,7 +97,7 @@ def driver_node_specs(driver: str, world: Optional[str] = None,
 def sim_launch_specs(arguments: Mapping[str, str]) -> List[NodeSpec]:
     """Return the nodes of sim.launch.py for its launch arguments (strings, as launch gives)."""
     args = _with_defaults(arguments, SIM_LAUNCH_ARGUMENTS)
-    world, scenario = args['world'] or None, args['scenario'] or None
+    world, scenario = args['world'] or None, args['scenario'] or LAUNCH_SCENARIO
     seed = _parse('seed', args['seed'], int, minimum=0)
     rtf = _parse('real_time_factor', args['real_time_factor'], float, minimum=0.0)
     return [simulator_node_spec(world, scenario, seed, rtf)] + \

@@ -51,9 +51,11 @@ from typing import List, Tuple
 
 from adapter_switcher.nodes.qos import COMMAND_QOS
 from adapter_switcher.nodes.qos import LATCHED_QOS
+from adapter_switcher.nodes.resolve import resolve_path
 from adapter_switcher.nodes.runner import run_node
 from adapter_switcher.nodes.runner import StartupError
 from adapter_switcher.paths import share_path
+from adapter_switcher.sim import gl_backend
 from adapter_switcher.sim import messages
 from adapter_switcher.sim import topics
 from adapter_switcher.sim.lockstep import LockstepGate
@@ -194,10 +196,12 @@ class SimulatorNode(Node):
         self._gate = LockstepGate(timeout, first_timeout) if lockstep else None
 
         try:
+            gl_backend.require()
+            world_path, scenario_path = resolve_path(world_path), resolve_path(scenario_path)
             self._world = load_world(world_path)
             self._sim = WarehouseSim(self._world, load_scenario(scenario_path), physics_rate,
                                      seed)
-        except (WorldError, ScenarioError, SimulationError) as exc:
+        except (WorldError, ScenarioError, SimulationError, gl_backend.GLBackendError) as exc:
             raise StartupError(str(exc)) from None
         self._pacer = RealTimePacer(rtf, sleep=self._stop.wait)  # a stop cuts a pause short
         now = self._sim.time_ns
@@ -242,7 +246,8 @@ class SimulatorNode(Node):
         self._thread.start()
         mode = (f'lock-step at {lockstep_rate:g} Hz' if lockstep else
                 f'real_time_factor {rtf} (0: as fast as possible)')
-        self.get_logger().info(f'simulating {world_path}, {mode}, episode seed {seed}')
+        self.get_logger().info(f'simulating {world_path} with {scenario_path}, {mode}, episode '
+                               f'seed {seed}')
 
     def _on_parameters(self, parameters) -> SetParametersResult:
         """Apply run-time changes; the descriptors' ranges have already been checked."""
