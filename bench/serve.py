@@ -15,7 +15,7 @@
 """
 Serving benchmark: one policy server for a fleet, batched vs unbatched, in the same run.
 
-Workload: the server-sized policy (adapter_switcher.serve.sized_policy, ~135M parameters) with
+Workload: the server-sized policy (adapter_switcher.serve.sized_policy, ~34M parameters) with
 8 PEFT LoRA adapters (r=8 on fc1, fc2, fc3, head), one replica, 8 slots, torch_threads 1, on a
 local Ray cluster started by this script (loopback, 2 CPUs). Robots are closed-loop HTTP clients
 (aiohttp): each sends its observation with its own adapter (a quarter of them base-only), waits

@@ -13,11 +13,11 @@
 # limitations under the License.
 
 """
-A server-sized driving policy: the demo policy's input and output, 8192-wide hidden layers.
+A server-sized driving policy: the demo policy's input and output, 4096-wide hidden layers.
 
 The demo policy (23k parameters) runs in microseconds, so a server's cost for it is all HTTP
-hop. A policy worth a server is one whose forward costs real time: this one has about 135M
-parameters (540 MB in fp32, the size of a ViT-B visuomotor policy), so one row's forward reads
+hop. A policy worth a server is one whose forward costs real time: this one has about 34M
+parameters (135 MB in fp32, a small visuomotor policy's size), so one row's forward reads
 every weight once and a batch of rows reads them once for all, which is what batching on a
 server buys. The benchmark serves it.
 """
@@ -27,7 +27,7 @@ from adapter_switcher.demo.policy_model import OBS_DIM
 import torch
 from torch import nn
 
-HIDDEN = 8192
+HIDDEN = 4096
 # The LoRA target modules of ServedPolicy.
 TARGET_MODULES = ('fc1', 'fc2', 'fc3', 'head')
 
