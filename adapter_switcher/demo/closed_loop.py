@@ -61,8 +61,10 @@ Command = Tuple[float, float]
 DEMO_NAVIGATION = NavigationParams(lookahead=1.5, heading_gain=1.5, turn_in_place=1.2)
 DEMO_HAZARD = HazardParams(lead=1.0, ramp=2.5, margin=0.5)
 # On the full route spills lie next to turns: the detour is tracked tighter and slower.
+# The offset stays 0.2 m clear of the shelves, and the spill is mapped from floor points within
+# 4.5 m, where the projection is accurate.
 ROUTE_HAZARD = HazardParams(lead=1.0, ramp=2.0, margin=0.5, hazard_speed=0.3,
-                            detour_lookahead=0.9)
+                            detour_lookahead=0.9, max_offset=0.8, max_range=4.5)
 ROUTE_SCENARIO = 'config/scenario.yaml'
 ROUTE_RULES = 'config/route_rules.yaml'
 CARROT_DISTANCE = 1.5  # metres ahead on the route: the visuomotor policy's route input

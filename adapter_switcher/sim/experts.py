@@ -217,6 +217,7 @@ class HazardParams:
     look_ahead_s: float = 1.0    # a command that would reach a spill this soon turns in place
     touch_margin: float = 0.05   # ... reaching = coming this close to the spill's box
     steer_offsets: Tuple[float, ...] = (0.0, 0.4, -0.4, 0.8, -0.8, 1.5, -1.5)  # rad/s tried
+    min_turn: float = 0.5        # the slowest turn on the spot the filter takes (rad/s)
 
 
 class _OnRoute:
@@ -314,11 +315,14 @@ class HazardExpert(_OnRoute):
             return v, w
         # The path would reach a spill (out of a turn, a spill just ahead leaves no room to
         # shift sideways): take the nearest command that keeps off it, slower, else turn on
-        # the spot; if none does, keep the path's command.
+        # the spot (really turning: standing still would never end); if none does, keep the
+        # path's command.
         limit = self.navigation.params.max_angular
         for speed in (v, v / 2, 0.0):
             for dw in sorted(self.params.steer_offsets, key=abs):
                 turn = max(-limit, min(limit, w + dw))
+                if speed == 0.0 and abs(turn) < self.params.min_turn:
+                    continue
                 if not self._drives_onto_spill(pose, speed, turn):
                     return speed, turn
         return v, w
