@@ -29,6 +29,7 @@ The configurations run interleaved in blocks of seeds (A, B, C, ..., A, B, C, ..
 load drifts hit them alike. Written to bench/results/closed_loop.json.
 
     python bench/closed_loop.py [--episodes 200] [--first-seed 100000] [--block 5]
+                                [--models models/demo/visuomotor] [--configurations ...]
 """
 
 import argparse
@@ -50,11 +51,12 @@ from adapter_switcher.demo.policy_kinds import VISUOMOTOR  # noqa: E402
 from adapter_switcher.demo.train_cli import HELD_OUT_FIRST_SEED  # noqa: E402
 from adapter_switcher.demo.train_cli import ROUTE_ADAPTERS  # noqa: E402
 from adapter_switcher.demo.training import LearnedDriver  # noqa: E402
-from adapter_switcher.paths import share_path  # noqa: E402
+from adapter_switcher.paths import share_dir  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 RESULT = ROOT / 'bench' / 'results' / 'closed_loop.json'
+MODELS = 'models/demo/visuomotor'  # the shipped visuomotor base and its adapters
 TIME_LIMIT_S = 250.0
 CONFIGURATIONS = ('expert_switched', 'base', *(f'{name}_only' for name in ROUTE_ADAPTERS),
                   'switched', 'switched_no_prefetch')
@@ -98,7 +100,7 @@ def main(argv=None) -> int:
     parser.add_argument('--episodes', type=int, default=200)
     parser.add_argument('--first-seed', type=int, default=HELD_OUT_FIRST_SEED)
     parser.add_argument('--block', type=int, default=5, help='seeds per interleaved block')
-    parser.add_argument('--models', type=Path, default=share_path('models/demo'))
+    parser.add_argument('--models', type=Path, default=share_dir() / MODELS)
     parser.add_argument('--configurations', nargs='+', default=list(CONFIGURATIONS),
                         choices=CONFIGURATIONS)
     parser.add_argument('--output', type=Path, default=RESULT)
@@ -131,11 +133,12 @@ def main(argv=None) -> int:
               'models': str(args.models), 'scenario': ROUTE_SCENARIO, 'rules': ROUTE_RULES}
     for name in args.configurations:
         report[name] = summarise(results[name], drivers[name])
+    report = merged(args.output, report)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + '\n')
     print(f'{"configuration":22} {"success":>8} {"spills":>6} {"coll":>5} {"zone":>5} '
           f'{"t_goal":>7} {"hit":>5} {"s2o p50":>8} {"p99":>7}')
-    for name in args.configurations:
+    for name in (n for n in CONFIGURATIONS if n in report):
         r = report[name]
         print(f'{name:22} {r["success_rate"]:8.3f} {r["spill_entries"]:6d} '
               f'{r["collisions"]:5d} {r["slow_zone_violations"]:5d} '
@@ -145,6 +148,26 @@ def main(argv=None) -> int:
     print(f'{args.episodes} episodes from seed {args.first_seed} in {report["wall_s"]:.0f} s; '
           f'written to {args.output}')
     return 0
+
+
+def merged(path: Path, report: dict) -> dict:
+    """
+    Return ``report`` plus the other configurations of an earlier run on the same seeds.
+
+    So configurations can run as separate processes (``--configurations``) into one file; a
+    run on other seeds replaces the file.
+    """
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return report
+    if (earlier.get('first_seed'), earlier.get('episodes')) != (report['first_seed'],
+                                                               report['episodes']):
+        return report
+    combined = {name: earlier[name] for name in CONFIGURATIONS if name in earlier}
+    combined.update(report)
+    combined['wall_s'] = round(earlier.get('wall_s', 0.0) + report['wall_s'], 1)
+    return combined
 
 
 def _fmt(value, width: int, digits: int) -> str:

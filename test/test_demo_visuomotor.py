@@ -29,6 +29,8 @@ from adapter_switcher.core import AdapterEngine
 from adapter_switcher.core import BaseModelSpec
 from adapter_switcher.core import EngineConfig
 from adapter_switcher.core import load_base_model
+from adapter_switcher.core.adapter_files import MANIFEST
+from adapter_switcher.core.adapter_files import read_manifest
 from adapter_switcher.demo.adapters import ADAPTERS_SUBDIR
 from adapter_switcher.demo.adapters import BASE_WEIGHTS
 from adapter_switcher.demo.adapters import fit_lora
@@ -44,6 +46,7 @@ from adapter_switcher.demo.visuomotor import IMAGE_DIM
 from adapter_switcher.demo.visuomotor import OBS_DIM
 from adapter_switcher.demo.visuomotor import parameter_count
 from adapter_switcher.demo.visuomotor import TARGET_MODULES
+from adapter_switcher.paths import share_path
 import numpy as np
 import pytest
 import torch
@@ -138,3 +141,24 @@ def test_small_budget_policy_still_drives_the_short_route(trained):
     for result in results:
         assert result.reached_goal and result.collisions == 0, result
         assert result.distance > 3.0
+
+
+def test_shipped_models_load_fit_the_size_budget_and_carry_validation_metrics():
+    models = share_path('models/demo/visuomotor')
+    total = sum(p.stat().st_size for p in models.rglob('*') if p.is_file())
+    assert total <= 20 * 1024 * 1024
+    base = load_base_model(BaseModelSpec(factory=VISUOMOTOR.factory,
+                                         weights=str(models / BASE_WEIGHTS)))
+    engine = AdapterEngine(base, [models / ADAPTERS_SUBDIR], EngineConfig(num_slots=2),
+                           probe_inputs=((torch.zeros(1, OBS_DIM),), {}))
+    try:
+        assert sorted(a.name for a in engine.adapters()) == sorted(ROUTE_ADAPTERS)
+        assert engine.rejections() == {}
+        for name in ROUTE_ADAPTERS:
+            engine.activate(name)
+            assert engine.step(torch.zeros(1, OBS_DIM)).output.shape == (1, 2)
+    finally:
+        engine.close()
+    for name in ROUTE_ADAPTERS:
+        manifest = read_manifest(models / ADAPTERS_SUBDIR / name / MANIFEST)
+        assert 'switched_success_rate' in manifest.metrics
