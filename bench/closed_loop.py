@@ -161,8 +161,9 @@ def merged(path: Path, report: dict) -> dict:
         earlier = json.loads(path.read_text())
     except (OSError, ValueError):
         return report
-    if (earlier.get('first_seed'), earlier.get('episodes')) != (report['first_seed'],
-                                                               report['episodes']):
+    same_seeds = (earlier.get('first_seed'), earlier.get('episodes')) == \
+        (report['first_seed'], report['episodes'])
+    if not same_seeds:
         return report
     combined = {name: earlier[name] for name in CONFIGURATIONS if name in earlier}
     combined.update(report)
