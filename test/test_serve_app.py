@@ -20,7 +20,7 @@ several client threads sending interleaved requests for five adapters and base-o
 output is checked against ``PeftModel.from_pretrained`` on the same input; every response says
 which replica served it and how often that replica loaded the adapter, which shows Serve's
 multiplexing at work: a repeated id goes to a replica that already holds it, no reload per
-request.
+request. Two versions of one adapter are served by their ``name@version`` references.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +28,7 @@ import copy
 import random
 import socket
 
+from adapter_switcher.core.adapter_files import write_manifest
 from adapter_switcher.demo.policy_model import build_policy
 from adapter_switcher.demo.policy_model import OBS_DIM
 from adapter_switcher.serve.client import PolicyClient
@@ -50,9 +51,11 @@ ADAPTERS = {
 CLIENTS = 6
 REQUESTS_PER_CLIENT = 24
 REPLICAS = 2
+# Two versions of one adapter, asked for as name@version.
+VERSIONS = ('1.0.0', '2.0.0')
 # Each replica has room for every adapter, so when Serve's router falls back to another replica
 # (under load it may), that replica loads the adapter once and keeps it: never a reload.
-SLOTS = len(ADAPTERS)
+SLOTS = len(ADAPTERS) + len(VERSIONS)
 
 
 def free_port() -> int:
@@ -67,6 +70,11 @@ def fleet(tmp_path_factory):
     base = build_policy()
     dirs = {name: write_adapter(base, root / name, seed=200 + i, **config)
             for i, (name, config) in enumerate(sorted(ADAPTERS.items()))}
+    for index, version in enumerate(VERSIONS):
+        dirs[f'pinned@{version}'] = write_adapter(
+            base, root / f'pinned@{version}', seed=250 + index, r=4, lora_alpha=8,
+            target_modules=['fc1', 'fc2', 'head'])
+        write_manifest(dirs[f'pinned@{version}'], name='pinned', version=version)
     references = {name: peft_reference(base, path) for name, path in dirs.items()}
     references[None] = copy.deepcopy(base)
     config = ServeConfig.from_file().with_overrides(
@@ -187,3 +195,18 @@ def test_warm_loads_the_predicted_adapter_where_it_will_be_served(fleet):
     client.close()
     assert all(a.resident for a in answers)
     assert warmed['replica'] in {a.replica for a in answers}
+
+
+def test_versions_are_served_by_reference(fleet):
+    server, references = fleet
+    client = PolicyClient(server.url, timeout_s=60.0)
+    inputs = torch.rand(2, OBS_DIM, generator=torch.Generator().manual_seed(11))
+    for version in VERSIONS:
+        ref = f'pinned@{version}'
+        answer = client.act(inputs, ref)
+        assert answer.adapter == ref
+        diff = (answer.output - reference_output(references, ref, inputs)).abs().max()
+        assert diff.item() <= TOLERANCE, f'{ref}: max abs diff {diff.item()} vs PEFT'
+    with pytest.raises(ServeError, match="'pinned' has versions 1.0.0, 2.0.0 and none is served"):
+        client.act(inputs, 'pinned')
+    client.close()
