@@ -130,7 +130,7 @@ def main(argv=None) -> int:
         loop.sim.close()
     report = {'first_seed': args.first_seed, 'episodes': args.episodes,
               'wall_s': round(time.perf_counter() - start, 1),
-              'models': str(args.models), 'scenario': ROUTE_SCENARIO, 'rules': ROUTE_RULES}
+              'models': _shown(args.models), 'scenario': ROUTE_SCENARIO, 'rules': ROUTE_RULES}
     for name in args.configurations:
         report[name] = summarise(results[name], drivers[name])
     report = merged(args.output, report)
@@ -169,6 +169,14 @@ def merged(path: Path, report: dict) -> dict:
     combined.update(report)
     combined['wall_s'] = round(earlier.get('wall_s', 0.0) + report['wall_s'], 1)
     return combined
+
+
+def _shown(path: Path) -> str:
+    """Return a path relative to the checkout when it is inside it (results stay portable)."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _fmt(value, width: int, digits: int) -> str:
