@@ -174,8 +174,10 @@ class ManagedNode(LifecycleNode):
             return
         try:
             self.trigger_shutdown()
-        except Exception:  # noqa: B902 - rcl refused (no shutdown from here): release by hand
-            self._release()
+        except Exception:  # noqa: B902 - rcl refused (no shutdown from here)
+            pass
+        if self.lifecycle_state != 'finalized':  # refused or failed: release by hand, so no
+            self._release()                      # loader thread keeps the process alive
 
     # -------------------------------------------------------------------------- internals
     def _fail(self, transition: str, error: Exception) -> None:
