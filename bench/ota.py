@@ -23,8 +23,9 @@ one run (copy, verify, install, loop idle, loop during install, repeated):
 * verify_ms: read the bundle, check members, signature and every sha256;
 * install_ms: the whole install (verify, extract, engine probe, rename, registry scan) with
   no loop running, and install_vs_copy_ratio: that over a plain copy (+fsync) of the bundle;
-* tick_p99_ratio_during_install: tick latency p99 (scheduled start to output) while a bundle
-  installs, over the same loop's p99 in the neighbouring idle block; also with the time the
+* tick_p99_ratio_during_install: tick latency p99 (scheduled start to output) while bundles
+  install back to back for a block of ticks, over the same loop's p99 in the neighbouring idle
+  block of as many ticks; also with the time the
   tick waited for a CPU taken by other processes removed (tick_attribution.py's in-process
   latency), since this machine is shared;
 * shadow_tick_overhead_ratio: tick p99 with a shadow candidate compared on every tick (its
@@ -134,29 +135,39 @@ def verify(bench: Bench, path: Path) -> None:
     check_payload(bundle)
 
 
-def loop_during_install(bench: Bench, loop: TickLoop, tick, path: Path) -> list:
-    """Tick until an install running beside the loop has finished; return its samples."""
-    done = threading.Event()
-    refs = []
+def loop_during_install(bench: Bench, loop: TickLoop, tick, path: Path, min_ticks: int) -> list:
+    """
+    Tick while bundles install beside the loop, back to back, for at least ``min_ticks`` ticks.
+
+    One install of a small bundle overlaps a tick or two, too few for a p99, so the block
+    installs the same bundle again and again (each install followed by its removal, as a
+    robot would retire the version) until the loop has ticked ``min_ticks`` times.
+    """
+    stop = threading.Event()
+    installs = []
 
     def install():
-        refs.append(bench.installer.install(path))
-        done.set()
+        while not stop.is_set():
+            ref = bench.installer.install(path)
+            bench.uninstall(ref)
+            installs.append(ref)
 
     thread = threading.Thread(target=install)
     thread.start()
     loop.loader_tid = thread.native_id
     loop.resync()
     samples = []
-    while not done.is_set():
+    while len(samples) < min_ticks or not installs:
         samples.extend(loop.run(2, tick))
+    stop.set()
+    while thread.is_alive():
+        samples.extend(loop.run(1, tick))
     thread.join()
     loop.loader_tid = None
-    bench.uninstall(refs[0])
     return samples
 
 
-def measure_installs(bench: Bench, loop: TickLoop, tick, reps: int) -> dict:
+def measure_installs(bench: Bench, loop: TickLoop, tick, reps: int, ticks: int) -> dict:
     """Alternate copy, verify, install, idle loop and loop-during-install blocks per size."""
     out = {size: {'copy': [], 'verify': [], 'install': [], 'idle': [], 'busy': []}
            for size in SIZES}
@@ -169,7 +180,7 @@ def measure_installs(bench: Bench, loop: TickLoop, tick, reps: int) -> dict:
             seconds, ref = timed(bench.installer.install, path)
             rows['install'].append(seconds)
             bench.uninstall(ref)
-            busy = loop_during_install(bench, loop, tick, bench.bundle(size))
+            busy = loop_during_install(bench, loop, tick, bench.bundle(size), ticks)
             rows['busy'].extend(busy)
             loop.resync()
             rows['idle'].extend(loop.run(len(busy), tick))
@@ -227,7 +238,7 @@ def main(argv=None):
         with GcPauses() as pauses:
             loop = TickLoop(1.0 / args.rate_hz, pauses)
             loop.run(10, tick)
-            installs = measure_installs(bench, loop, tick, args.reps)
+            installs = measure_installs(bench, loop, tick, args.reps, args.ticks_per_block)
             without, with_shadow, compared = measure_shadow(bench, loop, args.shadow_blocks,
                                                             args.ticks_per_block)
         bench.engine.close()
