@@ -16,43 +16,48 @@
 Warehouse simulation in Gazebo (ros_gz_sim) bridged to ROS 2 (ros_gz_bridge), with the robot.
 
     ros2 launch adapter_switcher gazebo.launch.py [headless:=true] \
-        [driver:=robot|navigation|hazard|auto] [world:=...]
+        [driver:=robot|navigation|hazard|auto] [world:=...] \
+        [namespace:=robot1] [params_file:=...] [adapters_dir:=...] [use_sim_time:=true]
 
 Starts ``gz sim`` with the world through ros_gz_sim's gz_sim.launch.py, the parameter_bridge
 with config/gz_bridge.yaml (the embedded simulator's topics), and the nodes from
-adapter_switcher.sim.launch_nodes.gazebo_launch_plan (tested there).
+adapter_switcher.sim.launch_nodes.gazebo_launch_plan (tested there), declared (``ros2 launch -p``
+lists them) and filled in from the plan at launch time.
 """
 
-import os
-
+from adapter_switcher.bringup.launch_entities import declared_spec_nodes
+from adapter_switcher.bringup.launch_entities import launch_arguments
+from adapter_switcher.bringup.launch_entities import LaunchValue
 from adapter_switcher.sim.launch_nodes import GAZEBO_LAUNCH_ARGUMENTS
 from adapter_switcher.sim.launch_nodes import gazebo_launch_plan
 
-from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.actions import IncludeLaunchDescription
-from launch.actions import OpaqueFunction
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import LaunchConfiguration
+from launch.substitutions import PathJoinSubstitution
 from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
 
 
-def _actions(context):
-    arguments = {name: LaunchConfiguration(name).perform(context)
-                 for name in GAZEBO_LAUNCH_ARGUMENTS}
-    plan = gazebo_launch_plan(arguments)
-    gz_sim = IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(os.path.join(
-            get_package_share_directory('ros_gz_sim'), 'launch', 'gz_sim.launch.py')),
-        launch_arguments={'gz_args': plan.gz_args, 'on_exit_shutdown': 'true'}.items())
-    bridge = Node(package='ros_gz_bridge', executable='parameter_bridge',
-                  name='gz_bridge', parameters=[plan.bridge_parameters], output='screen')
-    return [gz_sim, bridge] + [Node(**spec.launch_kwargs()) for spec in plan.nodes]
+def _plan(context):
+    return gazebo_launch_plan(launch_arguments(context, GAZEBO_LAUNCH_ARGUMENTS))
 
 
 def generate_launch_description():
+    defaults = gazebo_launch_plan({})
+    # Every node either driver can start: the robot's (the default) and the expert's.
+    templates = defaults.nodes + gazebo_launch_plan({'driver': 'auto'}).nodes
+    gz_sim = IncludeLaunchDescription(
+        PythonLaunchDescriptionSource(PathJoinSubstitution(
+            [FindPackageShare('ros_gz_sim'), 'launch', 'gz_sim.launch.py'])),
+        launch_arguments={'gz_args': LaunchValue(lambda c: _plan(c).gz_args, 'gz_args'),
+                          'on_exit_shutdown': 'true'}.items())
+    bridge = Node(package='ros_gz_bridge', executable='parameter_bridge',
+                  name='gz_bridge', parameters=[defaults.bridge_parameters], output='screen')
     return LaunchDescription([
         DeclareLaunchArgument(name, default_value=default, description=description)
         for name, (default, description) in GAZEBO_LAUNCH_ARGUMENTS.items()
-    ] + [OpaqueFunction(function=_actions)])
+    ] + [gz_sim, bridge] + declared_spec_nodes(
+        lambda arguments: gazebo_launch_plan(arguments).nodes, GAZEBO_LAUNCH_ARGUMENTS,
+        templates))

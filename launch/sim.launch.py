@@ -16,39 +16,30 @@
 Warehouse simulation in the embedded MuJoCo simulator, with the robot's nodes (or an expert).
 
     ros2 launch adapter_switcher sim.launch.py [real_time_factor:=0] [seed:=3] \
-        [driver:=robot|navigation|hazard|auto] [world:=...] [scenario:=...]
+        [driver:=robot|navigation|hazard|auto] [world:=...] [scenario:=...] \
+        [namespace:=robot1] [params_file:=...] [adapters_dir:=...] [use_sim_time:=true]
 
-The node list comes from adapter_switcher.sim.launch_nodes.sim_launch_specs (tested there).
+The node list comes from adapter_switcher.sim.launch_nodes.sim_launch_specs (tested there);
+the nodes are declared (``ros2 launch -p`` lists them) and filled in from it at launch time.
 The launch ends when the simulator exits.
 """
 
+from adapter_switcher.bringup.launch_entities import declared_spec_nodes
 from adapter_switcher.sim.launch_nodes import SIM_LAUNCH_ARGUMENTS
 from adapter_switcher.sim.launch_nodes import sim_launch_specs
 from adapter_switcher.sim.launch_nodes import SIMULATOR
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
-from launch.actions import OpaqueFunction
 from launch.actions import Shutdown
-from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
-
-
-def _nodes(context):
-    arguments = {name: LaunchConfiguration(name).perform(context) for name in SIM_LAUNCH_ARGUMENTS}
-    return [_node(spec) for spec in sim_launch_specs(arguments)]
-
-
-def _node(spec):
-    """Return the launch Node; the launch ends when the simulator exits (the world is gone)."""
-    kwargs = spec.launch_kwargs()
-    if spec.name == SIMULATOR:
-        kwargs['on_exit'] = Shutdown(reason='the simulator exited')
-    return Node(**kwargs)
 
 
 def generate_launch_description():
+    # Every node either driver can start: the robot's (the default) and the expert's.
+    templates = sim_launch_specs({}) + sim_launch_specs({'driver': 'auto'})[1:]
+    # The launch ends when the simulator exits (the world is gone).
+    on_exit = {SIMULATOR: Shutdown(reason='the simulator exited')}
     return LaunchDescription([
         DeclareLaunchArgument(name, default_value=default, description=description)
         for name, (default, description) in SIM_LAUNCH_ARGUMENTS.items()
-    ] + [OpaqueFunction(function=_nodes)])
+    ] + declared_spec_nodes(sim_launch_specs, SIM_LAUNCH_ARGUMENTS, templates, on_exit))

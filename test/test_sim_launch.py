@@ -22,6 +22,7 @@ the SDF's Gazebo plugins and sensors publish.
 
 import xml.etree.ElementTree as ET
 
+from adapter_switcher.bringup.robot_nodes import DEFAULT_PARAMS_FILE
 from adapter_switcher.paths import share_path
 from adapter_switcher.sim import topics
 from adapter_switcher.sim.launch_nodes import expert_driver_node_spec
@@ -57,7 +58,10 @@ def test_sim_launch_defaults_simulate_the_demo_scenario_and_leave_the_world_to_t
     assert simulator.parameters == ({'seed': 0, 'real_time_factor': 1.0,
                                      'scenario': 'config/demo_scenario.yaml'},)
     assert set(SIM_LAUNCH_ARGUMENTS) == {'world', 'scenario', 'seed', 'real_time_factor',
-                                         'driver'}
+                                         'driver', 'namespace', 'params_file', 'adapters_dir',
+                                         'use_sim_time'}
+    # --show-args shows the installed parameter file, as robot.launch.py's does.
+    assert SIM_LAUNCH_ARGUMENTS['params_file'][0] == str(share_path(DEFAULT_PARAMS_FILE))
 
 
 def test_sim_launch_with_the_robot_starts_the_robot_nodes_on_sim_time():
@@ -65,6 +69,25 @@ def test_sim_launch_with_the_robot_starts_the_robot_nodes_on_sim_time():
     specs = sim_launch_specs({})
     assert specs[0] == simulator_node_spec(scenario='config/demo_scenario.yaml')
     assert specs[1:] == list(robot_node_specs(use_sim_time=True))
+
+
+@pytest.mark.parametrize('plan', [
+    lambda arguments: sim_launch_specs(arguments)[1:],
+    lambda arguments: gazebo_launch_plan(arguments).nodes,
+], ids=['sim', 'gazebo'])
+def test_simulations_pass_the_robot_arguments_to_the_robot_nodes(plan, tmp_path):
+    params = tmp_path / 'params.yaml'
+    params.write_text('/**:\n  ros__parameters: {}\n')
+    context, inference = plan({'namespace': '/robot1/', 'params_file': str(params),
+                               'adapters_dir': str(tmp_path), 'use_sim_time': 'false'})
+    assert (context.namespace, inference.namespace) == ('robot1', 'robot1')
+    assert inference.parameters == (str(params.resolve()), {
+        'use_sim_time': False, 'adapters_dirs': [str(tmp_path.resolve())]})
+    assert context.parameters == (str(params.resolve()), {'use_sim_time': False})
+    with pytest.raises(ValueError, match="use_sim_time: expected true or false, got 'often'"):
+        plan({'use_sim_time': 'often'})
+    with pytest.raises(FileNotFoundError, match='parameter file /nonexistent.yaml'):
+        plan({'params_file': '/nonexistent.yaml'})
 
 
 @pytest.mark.parametrize('arguments, message', [
@@ -95,7 +118,8 @@ def test_gazebo_plan_runs_the_world_with_the_bridge_config():
     assert plan.bridge_parameters == {'config_file': str(share_path(GZ_BRIDGE_CONFIG))}
     assert plan.nodes == [expert_driver_node_spec('navigation')]
     assert gazebo_launch_plan({'driver': 'auto', 'world': '/x.sdf'}).gz_args == '-r /x.sdf'
-    assert set(GAZEBO_LAUNCH_ARGUMENTS) == {'world', 'driver', 'headless'}
+    assert set(GAZEBO_LAUNCH_ARGUMENTS) == {'world', 'driver', 'headless', 'namespace',
+                                            'params_file', 'adapters_dir', 'use_sim_time'}
     with pytest.raises(ValueError, match='launch argument headless: expected boolean'):
         gazebo_launch_plan({'driver': 'auto', 'headless': 'maybe'})
 

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-The robot's launch arguments and nodes as ``launch`` entities, for launch/robot.launch.py.
+The robot's and the simulations' nodes as declared ``launch`` entities, for launch/*.launch.py.
 
 The nodes are declared as plain ``launch_ros`` Node actions, so ``ros2 launch -p`` lists them;
 what each node gets from the arguments (autostart off when managed, the adapters directory,
@@ -25,43 +25,32 @@ the state files) is computed at launch time by :func:`robot_node_specs`, the fun
 * :class:`RobotNodeOverrides` writes the node's overrides to a parameter file and returns its
   path, as Nav2's RewrittenYaml does, so no OpaqueFunction hides the nodes.
 
+:func:`declared_spec_nodes` does the same for any launch-time list of NodeSpecs (sim.launch.py,
+gazebo.launch.py): each node that the list can hold is declared, started only when the list
+computed from the arguments holds it, with that spec's namespace and parameters.
+
 Imports ``launch``: used only by launch files.
 """
 
 import tempfile
-from typing import Dict, List, Tuple
+from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 
+from adapter_switcher.bringup.node_spec import NodeSpec
 from adapter_switcher.bringup.node_spec import PACKAGE
 from adapter_switcher.bringup.robot_nodes import CONTEXT_MANAGER
-from adapter_switcher.bringup.robot_nodes import DEFAULT_PARAMS_FILE
 from adapter_switcher.bringup.robot_nodes import INFERENCE_NODE
 from adapter_switcher.bringup.robot_nodes import LIFECYCLE_MANAGER
 from adapter_switcher.bringup.robot_nodes import parse_bool
+from adapter_switcher.bringup.robot_nodes import robot_launch_arguments as robot_arguments
 from adapter_switcher.bringup.robot_nodes import robot_node_specs
-from adapter_switcher.paths import share_path
 from launch.actions import DeclareLaunchArgument
 from launch.actions import Shutdown
+from launch.condition import Condition
 from launch.conditions import IfCondition
 from launch.substitution import Substitution
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 import yaml
-
-
-def robot_arguments() -> Dict[str, Tuple[str, str]]:
-    """Return the launch arguments, ``{name: (default, description)}``."""
-    return {
-        'namespace': ('', 'Namespace of the nodes (e.g. robot1).'),
-        'params_file': (str(share_path(DEFAULT_PARAMS_FILE)), 'Parameter file of the nodes.'),
-        'adapters_dir': ('', 'Directory of adapter directories; empty: adapters_dirs from '
-                             'the parameter file.'),
-        'use_sim_time': ('false', 'Follow the /clock topic (simulation).'),
-        'managed': ('true', 'Lifecycle nodes brought up by a lifecycle manager; false: plain '
-                            'self-starting nodes.'),
-        'respawn': ('false', 'Restart a node that dies; it resumes its saved state.'),
-        'state_dir': ('', 'Where the nodes keep their state across crashes; empty with '
-                          'respawn: $ROS_HOME/adapter_switcher/state/<namespace>.'),
-    }
 
 
 class BoolArgument(Substitution):
@@ -90,14 +79,77 @@ class RobotNodeOverrides(Substitution):
         return f'RobotNodeOverrides({self._node!r})'
 
     def perform(self, context) -> str:
-        args = {name: context.launch_configurations.get(name, default)
-                for name, (default, _) in robot_arguments().items()}
-        specs = {spec.name: spec for spec in robot_node_specs(**args)}
+        specs = {spec.name: spec
+                 for spec in robot_node_specs(**launch_arguments(context, robot_arguments()))}
         overrides = specs[self._node].parameters[-1] if self._node in specs else {}
-        with tempfile.NamedTemporaryFile('w', prefix=f'{self._node}_', suffix='.yaml',
-                                         delete=False) as stream:
-            yaml.safe_dump({'/**': {'ros__parameters': dict(overrides)}}, stream)
-        return stream.name
+        return _parameter_file(self._node, overrides)
+
+
+class LaunchValue(Substitution):
+    """A string computed from the launch context by ``function`` when the launch runs."""
+
+    def __init__(self, function: Callable, description: str):
+        super().__init__()
+        self._function = function
+        self._description = description
+
+    def describe(self) -> str:
+        return self._description
+
+    def perform(self, context) -> str:
+        return self._function(context)
+
+
+SpecsFunction = Callable[[Mapping[str, str]], Sequence[NodeSpec]]
+
+
+def launch_arguments(context, table: Mapping[str, Tuple[str, str]]) -> dict:
+    """Return the values of the arguments of ``table`` (``{name: (default, _)}``) as strings."""
+    return {name: context.launch_configurations.get(name, default)
+            for name, (default, _) in table.items()}
+
+
+def declared_spec_nodes(specs_for: SpecsFunction, table: Mapping[str, Tuple[str, str]],
+                        templates: Sequence[NodeSpec],
+                        on_exit: Optional[Mapping[str, object]] = None) -> List[Node]:
+    """
+    Declare a Node for each of ``templates``, filled in at launch time from ``specs_for``.
+
+    ``specs_for(arguments)`` returns the NodeSpecs for the values of the arguments of ``table``;
+    ``templates`` are every node it can return (with as many parameter sources); a node runs
+    only when the list for the given arguments holds it. ``on_exit`` maps node names to the
+    action run when that node exits.
+    """
+    def spec(context, name):
+        specs = {s.name: s for s in specs_for(launch_arguments(context, table))}
+        return specs.get(name)
+
+    def parameter(name, index):
+        def value(context):
+            source = spec(context, name).parameters[index]
+            return source if isinstance(source, str) else _parameter_file(name, source)
+        return LaunchValue(value, f'NodeSpecParameters({name!r}, {index})')
+
+    nodes = []
+    for template in templates:
+        name = template.name
+        nodes.append(Node(
+            package=PACKAGE, executable=template.executable, name=name,
+            namespace=LaunchValue(lambda c, n=name: spec(c, n).namespace, f'namespace of {name}'),
+            parameters=[parameter(name, i) for i in range(len(template.parameters))],
+            remappings=list(template.remappings), respawn=template.respawn,
+            respawn_delay=template.respawn_delay, output='screen',
+            condition=Condition(predicate=lambda c, n=name: spec(c, n) is not None),
+            on_exit=(on_exit or {}).get(name)))
+    return nodes
+
+
+def _parameter_file(node: str, overrides: Mapping) -> str:
+    """Write ``overrides`` as a parameter file for any node; return its path."""
+    with tempfile.NamedTemporaryFile('w', prefix=f'{node}_', suffix='.yaml',
+                                     delete=False) as stream:
+        yaml.safe_dump({'/**': {'ros__parameters': dict(overrides)}}, stream)
+    return stream.name
 
 
 def robot_launch_entities() -> List:

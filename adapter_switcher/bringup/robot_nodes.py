@@ -26,7 +26,7 @@ parameters.
 
 import os
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 from adapter_switcher.bringup.node_spec import NodeSpec
 from adapter_switcher.paths import share_path
@@ -51,6 +51,22 @@ def parse_bool(value: Union[bool, str], name: str = 'value') -> bool:
     if text in ('false', '0', 'no', 'off', ''):
         return False
     raise ValueError(f'{name}: expected true or false, got {value!r}')
+
+
+def robot_launch_arguments() -> Dict[str, Tuple[str, str]]:
+    """Return the robot's launch arguments, ``{name: (default, description)}``."""
+    return {
+        'namespace': ('', 'Namespace of the nodes (e.g. robot1).'),
+        'params_file': (str(share_path(DEFAULT_PARAMS_FILE)), 'Parameter file of the nodes.'),
+        'adapters_dir': ('', 'Directory of adapter directories; empty: adapters_dirs from '
+                             'the parameter file.'),
+        'use_sim_time': ('false', 'Follow the /clock topic (simulation).'),
+        'managed': ('true', 'Lifecycle nodes brought up by a lifecycle manager; false: plain '
+                            'self-starting nodes.'),
+        'respawn': ('false', 'Restart a node that dies; it resumes its saved state.'),
+        'state_dir': ('', 'Where the nodes keep their state across crashes; empty with '
+                          'respawn: $ROS_HOME/adapter_switcher/state/<namespace>.'),
+    }
 
 
 def default_state_dir(namespace: str = '') -> Path:

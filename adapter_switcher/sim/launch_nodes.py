@@ -18,8 +18,9 @@ The node lists of launch/sim.launch.py and launch/gazebo.launch.py, as tested Py
 The launch files only declare their arguments (from the tables here), pass the values in as
 strings and turn the returned :class:`~adapter_switcher.bringup.node_spec.NodeSpec` objects into
 ``launch_ros`` Node actions; the same specs start processes for tests and the bringup command.
-The robot's own nodes come from ``adapter_switcher.bringup.robot_nodes.robot_node_specs``,
-imported only when the robot drives.
+The robot's own nodes come from ``adapter_switcher.bringup.robot_nodes.robot_node_specs``, with
+the robot's arguments (namespace, params_file, adapters_dir, use_sim_time) from the same table
+robot.launch.py declares; on sim time by default.
 """
 
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ import math
 from typing import Any, Dict, List, Mapping, Optional
 
 from adapter_switcher.bringup.node_spec import NodeSpec
+from adapter_switcher.bringup.robot_nodes import robot_launch_arguments
+from adapter_switcher.bringup.robot_nodes import robot_node_specs
 from adapter_switcher.paths import share_path
 from adapter_switcher.sim.sdf_world import DEFAULT_WORLD
 
@@ -48,10 +51,16 @@ SIM_LAUNCH_ARGUMENTS = {
     'driver': ('robot', 'who drives: robot (the adapter_switcher nodes) or a scripted expert '
                         '(navigation, hazard, auto)'),
 }
+# The robot's arguments, passed to its nodes when driver:=robot; sim time by default.
+ROBOT_ARGUMENTS = {name: robot_launch_arguments()[name]
+                   for name in ('namespace', 'params_file', 'adapters_dir')}
+ROBOT_ARGUMENTS['use_sim_time'] = ('true', robot_launch_arguments()['use_sim_time'][1])
+SIM_LAUNCH_ARGUMENTS.update(ROBOT_ARGUMENTS)
 GAZEBO_LAUNCH_ARGUMENTS = {
     'world': SIM_LAUNCH_ARGUMENTS['world'],
     'driver': SIM_LAUNCH_ARGUMENTS['driver'],
     'headless': ('false', 'run the Gazebo server only, without the GUI'),
+    **ROBOT_ARGUMENTS,
 }
 
 
@@ -83,14 +92,19 @@ def expert_driver_node_spec(expert: str = 'auto', world: Optional[str] = None,
 
 
 def driver_node_specs(driver: str, world: Optional[str] = None,
-                      scenario: Optional[str] = None) -> List[NodeSpec]:
-    """Return the nodes that drive the robot: the robot's own, or a scripted expert."""
+                      scenario: Optional[str] = None,
+                      robot: Optional[Mapping[str, str]] = None) -> List[NodeSpec]:
+    """
+    Return the nodes that drive the robot: the robot's own, or a scripted expert.
+
+    ``robot`` holds the robot's arguments (:data:`ROBOT_ARGUMENTS`, strings; missing ones take
+    their defaults), passed to ``robot_node_specs`` when the robot drives.
+    """
     if driver not in DRIVERS:
         raise ValueError(f'launch argument driver: expected one of {", ".join(DRIVERS)}, '
                          f'got {driver!r}')
     if driver == 'robot':
-        from adapter_switcher.bringup.robot_nodes import robot_node_specs
-        return list(robot_node_specs(use_sim_time=True))
+        return list(robot_node_specs(**_with_defaults(robot or {}, ROBOT_ARGUMENTS)))
     return [expert_driver_node_spec(driver, world, scenario)]
 
 
@@ -101,7 +115,7 @@ def sim_launch_specs(arguments: Mapping[str, str]) -> List[NodeSpec]:
     seed = _parse('seed', args['seed'], int, minimum=0)
     rtf = _parse('real_time_factor', args['real_time_factor'], float, minimum=0.0)
     return [simulator_node_spec(world, scenario, seed, rtf)] + \
-        driver_node_specs(args['driver'], world, scenario)
+        driver_node_specs(args['driver'], world, scenario, _robot(args))
 
 
 @dataclass(frozen=True)
@@ -120,7 +134,12 @@ def gazebo_launch_plan(arguments: Mapping[str, str]) -> GazeboPlan:
     headless = _parse('headless', args['headless'], _boolean)
     gz_args = ('-s ' if headless else '') + f'-r {world}'
     bridge = {'config_file': str(share_path(GZ_BRIDGE_CONFIG))}
-    return GazeboPlan(gz_args, bridge, driver_node_specs(args['driver'], args['world'] or None))
+    return GazeboPlan(gz_args, bridge,
+                      driver_node_specs(args['driver'], args['world'] or None, None, _robot(args)))
+
+
+def _robot(args: Mapping[str, str]) -> Dict[str, str]:
+    return {name: args[name] for name in ROBOT_ARGUMENTS}
 
 
 def _files(world: Optional[str], scenario: Optional[str]) -> Dict[str, str]:
