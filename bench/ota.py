@@ -23,8 +23,8 @@ one run (copy, verify, install, loop idle, loop during install, repeated):
 * verify_ms: read the bundle, check members, signature and every sha256;
 * install_ms: the whole install (verify, extract, engine probe, rename, registry scan) with
   no loop running, and install_vs_copy_ratio: that over a plain copy (+fsync) of the bundle;
-* tick_p99_ratio_during_install: tick latency p99 (scheduled start to output) while bundles
-  install back to back for a block of ticks, over the same loop's p99 in the neighbouring idle
+* tick_p99_ratio_during_install: tick latency p99 (scheduled start to output) while new
+  versions install back to back for a block of about --ticks-per-block ticks, over the same loop's p99 in the neighbouring idle
   block of as many ticks; also with the time the
   tick waited for a CPU taken by other processes removed (tick_attribution.py's in-process
   latency), since this machine is shared;
@@ -37,6 +37,7 @@ Prints a table and writes bench/results/ota.json.  Run: python bench/ota.py
 import argparse
 import copy
 import json
+import math
 import os
 from pathlib import Path
 import platform
@@ -135,40 +136,44 @@ def verify(bench: Bench, path: Path) -> None:
     check_payload(bundle)
 
 
-def loop_during_install(bench: Bench, loop: TickLoop, tick, path: Path, min_ticks: int) -> list:
+def loop_during_install(bench: Bench, loop: TickLoop, tick, paths: list) -> list:
     """
-    Tick while bundles install beside the loop, back to back, for at least ``min_ticks`` ticks.
+    Tick while the bundles ``paths`` install beside the loop, one after another.
 
-    One install of a small bundle overlaps a tick or two, too few for a p99, so the block
-    installs the same bundle again and again (each install followed by its removal, as a
-    robot would retire the version) until the loop has ticked ``min_ticks`` times.
+    One install of a small bundle overlaps a tick or two, too few for a p99, so a block
+    installs several new versions back to back (packed before the block: packing is the
+    release workshop's work, not the robot's). They are removed after the block, outside it.
     """
-    stop = threading.Event()
-    installs = []
+    refs = []
 
     def install():
-        while not stop.is_set():
-            ref = bench.installer.install(path)
-            bench.uninstall(ref)
-            installs.append(ref)
+        for path in paths:
+            refs.append(bench.installer.install(path))
 
     thread = threading.Thread(target=install)
     thread.start()
     loop.loader_tid = thread.native_id
     loop.resync()
     samples = []
-    while len(samples) < min_ticks or not installs:
-        samples.extend(loop.run(2, tick))
-    stop.set()
     while thread.is_alive():
         samples.extend(loop.run(1, tick))
     thread.join()
     loop.loader_tid = None
+    for ref in refs:
+        shutil.rmtree(bench.store.path(ref))
+    for path in paths:
+        path.unlink()
+    bench.engine.scan()
     return samples
 
 
 def measure_installs(bench: Bench, loop: TickLoop, tick, reps: int, ticks: int) -> dict:
-    """Alternate copy, verify, install, idle loop and loop-during-install blocks per size."""
+    """
+    Alternate copy, verify, install, idle loop and loop-during-install blocks per size.
+
+    Each install block holds enough back-to-back installs to cover about ``ticks`` ticks, as
+    estimated from the install time measured just before it.
+    """
     out = {size: {'copy': [], 'verify': [], 'install': [], 'idle': [], 'busy': []}
            for size in SIZES}
     for _ in range(reps):
@@ -180,7 +185,9 @@ def measure_installs(bench: Bench, loop: TickLoop, tick, reps: int, ticks: int) 
             seconds, ref = timed(bench.installer.install, path)
             rows['install'].append(seconds)
             bench.uninstall(ref)
-            busy = loop_during_install(bench, loop, tick, bench.bundle(size), ticks)
+            count = max(1, math.ceil(ticks * loop.period / seconds))
+            busy = loop_during_install(bench, loop, tick,
+                                       [bench.bundle(size) for _ in range(count)])
             rows['busy'].extend(busy)
             loop.resync()
             rows['idle'].extend(loop.run(len(busy), tick))
