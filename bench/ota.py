@@ -24,9 +24,9 @@ one run (copy, verify, install, loop idle, loop during install, repeated):
 * install_ms: the whole install (verify, extract, engine probe, rename, registry scan) with
   no loop running, and install_vs_copy_ratio: that over a plain copy (+fsync) of the bundle;
 * tick_p99_ratio_during_install: tick latency p99 (scheduled start to output) while new
-  versions install back to back for a block of about --ticks-per-block ticks, over the same loop's p99 in the neighbouring idle
-  block of as many ticks; also with the time the
-  tick waited for a CPU taken by other processes removed (tick_attribution.py's in-process
+  versions install back to back for a block of about --ticks-per-block ticks, over the same
+  loop's p99 in the neighbouring idle block of as many ticks; also with the time the tick
+  waited for a CPU taken by other processes removed (tick_attribution.py's in-process
   latency), since this machine is shared;
 * shadow_tick_overhead_ratio: tick p99 with a shadow candidate compared on every tick (its
   forward in the idle gaps) over tick p99 without, alternating blocks.
