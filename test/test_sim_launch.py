@@ -155,3 +155,16 @@ def test_sdf_plugins_and_sensors_publish_the_bridged_gazebo_topics():
     assert all(gz == ros for gz, ros in published.items())
     assert odometry.findtext('odom_frame') == topics.ODOM_FRAME
     assert odometry.findtext('robot_base_frame') == robot.find('link').get('name')
+
+
+def test_a_namespaced_simulation_moves_the_simulator_topics_with_the_robot():
+    simulator, context, inference = sim_launch_specs({'namespace': '/robot1/'})
+    assert (simulator.namespace, context.namespace, inference.namespace) == ('robot1',) * 3
+    remapped = dict(simulator.remappings)
+    assert remapped['/scan'] == '/robot1/scan'
+    assert remapped['/cmd_vel'] == '/robot1/cmd_vel'
+    assert remapped['/camera/image_raw'] == '/robot1/camera/image_raw'
+    assert '/clock' not in remapped, 'one simulation: its /clock stays global'
+    simulator, expert = sim_launch_specs({'namespace': 'robot1', 'driver': 'navigation'})
+    assert expert.namespace == 'robot1'
+    assert dict(expert.remappings) == remapped

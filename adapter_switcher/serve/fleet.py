@@ -39,11 +39,13 @@ from adapter_switcher.bringup.node_spec import NodeSpec
 from adapter_switcher.bringup.process_bringup import run_processes
 from adapter_switcher.bringup.robot_nodes import robot_node_specs
 from adapter_switcher.sim import topics
+from adapter_switcher.sim.launch_nodes import in_namespace
+from adapter_switcher.sim.launch_nodes import ROBOT_TOPICS
 from adapter_switcher.sim.launch_nodes import simulator_node_spec
 
-# The simulator's absolute topics, moved into each robot's namespace.
-SIM_TOPICS = (topics.CLOCK, topics.SCAN, topics.IMAGE, topics.CAMERA_INFO, topics.ODOM,
-              topics.TF, topics.CMD_VEL)
+# The simulator's absolute topics, moved into each robot's namespace, /clock included: each
+# robot has its own simulation and so its own clock.
+SIM_TOPICS = (topics.CLOCK,) + ROBOT_TOPICS
 
 
 def robot_namespace(index: int) -> str:
@@ -60,9 +62,8 @@ def fleet_node_specs(robots: int, url: str, adapters_dir: Optional[str] = None,
     specs = []
     for index in range(robots):
         namespace = robot_namespace(index)
-        into_namespace = tuple((topic, f'/{namespace}{topic}') for topic in SIM_TOPICS)
         simulator = simulator_node_spec(seed=index, real_time_factor=real_time_factor)
-        specs.append(replace(simulator, namespace=namespace, remappings=into_namespace))
+        specs.append(in_namespace(simulator, namespace, SIM_TOPICS))
         offload = {'inference_backend': 'serve', 'serve_url': url, 'serve_fallback': fallback,
                    'serve_timeout_s': float(timeout_s)}
         for spec in robot_node_specs(namespace=namespace, adapters_dir=adapters_dir,

@@ -24,6 +24,7 @@ robot.launch.py declares; on sim time by default.
 """
 
 from dataclasses import dataclass
+from dataclasses import replace
 import math
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -31,6 +32,7 @@ from adapter_switcher.bringup.node_spec import NodeSpec
 from adapter_switcher.bringup.robot_nodes import robot_launch_arguments
 from adapter_switcher.bringup.robot_nodes import robot_node_specs
 from adapter_switcher.paths import share_path
+from adapter_switcher.sim import topics
 from adapter_switcher.sim.sdf_world import DEFAULT_WORLD
 
 GZ_BRIDGE_CONFIG = 'config/gz_bridge.yaml'
@@ -41,6 +43,9 @@ SIMULATOR = 'simulator'
 LAUNCH_SCENARIO = 'config/demo_scenario.yaml'
 
 # name -> (default, description); an empty default means "the package's file".
+# The simulator's absolute robot topics, moved into a namespace with the robot (not /clock).
+ROBOT_TOPICS = (topics.SCAN, topics.IMAGE, topics.CAMERA_INFO, topics.ODOM, topics.TF,
+                topics.CMD_VEL)
 SIM_LAUNCH_ARGUMENTS = {
     'world': ('', 'SDF world file (empty: the package worlds/warehouse.sdf)'),
     'scenario': ('', 'scenario YAML (empty: the package config/demo_scenario.yaml, the aisle '
@@ -108,14 +113,37 @@ def driver_node_specs(driver: str, world: Optional[str] = None,
     return [expert_driver_node_spec(driver, world, scenario)]
 
 
+def in_namespace(spec: NodeSpec, namespace: str, moved=ROBOT_TOPICS) -> NodeSpec:
+    """
+    Return ``spec`` in ``namespace``, its absolute topics ``moved`` into it ('' changes nothing).
+
+    The simulator and the experts publish and subscribe absolute topics (/scan, /cmd_vel, ...),
+    where the robot's nodes use relative ones; remapping the absolute ones into the namespace
+    puts a namespaced robot and its simulation on the same topics.
+    """
+    namespace = namespace.strip('/')
+    if not namespace:
+        return spec
+    into = tuple((topic, f'/{namespace}{topic}') for topic in moved)
+    return replace(spec, namespace=namespace, remappings=tuple(spec.remappings) + into)
+
+
 def sim_launch_specs(arguments: Mapping[str, str]) -> List[NodeSpec]:
-    """Return the nodes of sim.launch.py for its launch arguments (strings, as launch gives)."""
+    """
+    Return the nodes of sim.launch.py for its launch arguments (strings, as launch gives).
+
+    With a ``namespace``, the simulator (and an expert driver) move into it with the robot's
+    nodes; /clock stays global, since one simulation drives it.
+    """
     args = _with_defaults(arguments, SIM_LAUNCH_ARGUMENTS)
     world, scenario = args['world'] or None, args['scenario'] or LAUNCH_SCENARIO
     seed = _parse('seed', args['seed'], int, minimum=0)
     rtf = _parse('real_time_factor', args['real_time_factor'], float, minimum=0.0)
-    return [simulator_node_spec(world, scenario, seed, rtf)] + \
-        driver_node_specs(args['driver'], world, scenario, _robot(args))
+    drivers = driver_node_specs(args['driver'], world, scenario, _robot(args))
+    if args['driver'] != 'robot':
+        drivers = [in_namespace(spec, args['namespace']) for spec in drivers]
+    return [in_namespace(simulator_node_spec(world, scenario, seed, rtf), args['namespace'])] + \
+        drivers
 
 
 @dataclass(frozen=True)
