@@ -35,8 +35,10 @@ from launch.actions import Shutdown
 
 
 def generate_launch_description():
-    # Every node either driver can start: the robot's (the default) and the expert's.
-    templates = sim_launch_specs({}) + sim_launch_specs({'driver': 'auto'})[1:]
+    # Every node either driver can start: the robot's (the default) and the expert's, with the
+    # topics a namespace remaps (a placeholder namespace shows which).
+    templates = (sim_launch_specs({'namespace': 'ns'})
+                 + sim_launch_specs({'driver': 'auto', 'namespace': 'ns'})[1:])
     # The launch ends when the simulator exits (the world is gone).
     on_exit = {SIMULATOR: Shutdown(reason='the simulator exited')}
     return LaunchDescription([

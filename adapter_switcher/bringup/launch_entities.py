@@ -116,13 +116,19 @@ def declared_spec_nodes(specs_for: SpecsFunction, table: Mapping[str, Tuple[str,
     Declare a Node for each of ``templates``, filled in at launch time from ``specs_for``.
 
     ``specs_for(arguments)`` returns the NodeSpecs for the values of the arguments of ``table``;
-    ``templates`` are every node it can return (with as many parameter sources); a node runs
-    only when the list for the given arguments holds it. ``on_exit`` maps node names to the
-    action run when that node exits.
+    ``templates`` are every node it can return (with as many parameter sources, and every
+    topic it may remap: the targets are filled in at launch time, a topic the spec does not
+    remap maps to itself); a node runs only when the list for the given arguments holds it.
+    ``on_exit`` maps node names to the action run when that node exits.
     """
     def spec(context, name):
         specs = {s.name: s for s in specs_for(launch_arguments(context, table))}
         return specs.get(name)
+
+    def remapping(name, source):
+        def target(context):
+            return dict(spec(context, name).remappings).get(source, source)
+        return LaunchValue(target, f'remapping of {source} for {name}')
 
     def parameter(name, index):
         def value(context):
@@ -137,7 +143,8 @@ def declared_spec_nodes(specs_for: SpecsFunction, table: Mapping[str, Tuple[str,
             package=PACKAGE, executable=template.executable, name=name,
             namespace=LaunchValue(lambda c, n=name: spec(c, n).namespace, f'namespace of {name}'),
             parameters=[parameter(name, i) for i in range(len(template.parameters))],
-            remappings=list(template.remappings), respawn=template.respawn,
+            remappings=[(source, remapping(name, source)) for source, _ in template.remappings],
+            respawn=template.respawn,
             respawn_delay=template.respawn_delay, output='screen',
             condition=Condition(predicate=lambda c, n=name: spec(c, n) is not None),
             on_exit=(on_exit or {}).get(name)))
