@@ -240,22 +240,25 @@ def _timing_checks(run) -> list:
     Check each episode's sim time against its odometry.
 
     In lock-step there is one message per control tick, so the count must match the duration
-    (an episode cannot be shorter than its data).
+    (an episode cannot be shorter than its data). The episode's end and its last odometry
+    message arrive on different topics, so the recorder may see the end first: the last tick's
+    message may be missing, never more.
     """
     from adapter_switcher.demo.closed_loop import CONTROL_HZ
 
+    tick = 1.0 / CONTROL_HZ
     problems = []
     for result, trace in zip(run.episodes, run.traces):
         if not trace.samples:
             problems.append(f'seed {result.seed}: no odometry during the episode')
             continue
         span = trace.samples[-1][0] - trace.samples[0][0]
-        if abs(span - result.sim_time) > 0.051:
+        if abs(span - result.sim_time) > 2 * tick + 1e-3:
             problems.append(f'seed {result.seed}: odometry spans {span:.3f} s but the episode '
                             f'took {result.sim_time:.3f} s of sim time')
         if run.lockstep:
             expected = round(result.sim_time * CONTROL_HZ)
-            if len(trace.samples) != expected:
+            if not expected - 1 <= len(trace.samples) <= expected:
                 problems.append(f'seed {result.seed}: {len(trace.samples)} odometry messages '
                                 f'for {result.sim_time:.2f} s of sim time, expected {expected}')
     return problems
