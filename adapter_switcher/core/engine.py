@@ -27,9 +27,11 @@ are serialised; asynchronous requests (:meth:`request`) keep only the latest, wh
 :meth:`step` applies once that adapter is resident and probed. A newly loaded adapter must pass
 a probe forward (finite outputs, and the manifest's expected output if it has one) before it
 can become active; if anything fails, the previous adapter stays active and the error says why.
-The probe runs on the smallest input the base accepts (see :mod:`probe_input`), and a version
-that passed once is not probed again when it is reloaded, so a cold activation costs about a
-copy of the weights.
+The probe runs on the smallest input the base accepts (see :mod:`probe_input`), and its result
+(pass, or the reason it failed) is remembered per adapter version: a reload is not probed again.
+With ``probe_ahead`` every newly registered version is probed in the idle gaps between ticks,
+in a slot of its own, while the active adapter keeps running; a synchronous activation then
+costs a copy of the weights and a switch, and a bad adapter is refused without a forward.
 """
 
 from dataclasses import dataclass
@@ -93,12 +95,16 @@ class EngineConfig:
 
     ``keep_inactive=False`` is the memory-tight mode: an adapter's slot is freed as soon as it
     stops being active, so besides the active adapter only prefetched ones are resident.
+    ``probe_ahead=True`` probes each adapter version once when it is registered (scan or add),
+    on the loader thread in the gaps between ticks, using one extra slot that is never
+    activated; the probe forward then leaves the critical path of activations.
     """
 
     num_slots: int = 4
     max_rank: int = 16
     host_cache_bytes: int = 256 << 20
     keep_inactive: bool = True
+    probe_ahead: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,10 +188,13 @@ class AdapterEngine:
         self._selector = SlotSelector()
         self._layers: Dict[str, SlotLoraLayer] = {}
         self._slots = SlotTable(config.num_slots)
-        self._identities: List[Optional[tuple]] = [None] * config.num_slots
+        self._vet_slot = config.num_slots if config.probe_ahead else None
+        self._slot_count = config.num_slots + int(config.probe_ahead)
+        self._identities: List[Optional[tuple]] = [None] * self._slot_count
         self._host = HostCache(config.host_cache_bytes)
         self._probe_inputs = ProbeInputSource(self.model, probe_inputs, self._run_base)
         self._probe_passed: Dict[str, tuple] = {}
+        self._probe_failed: Dict[str, Tuple[tuple, str]] = {}
         self._forward_lock = threading.RLock()
         self._swap_lock = threading.Lock()
         self._state = threading.Condition()
@@ -219,6 +228,7 @@ class AdapterEngine:
             if name not in self._registry:
                 self._host.discard(name)
         self.metrics.count('scans')
+        self._probe_ahead(self._registry.records())
         return report
 
     def add(self, directory: Path) -> str:
@@ -230,6 +240,7 @@ class AdapterEngine:
         """
         record = self._registry.add(Path(directory))
         self._wrap_targets([record])
+        self._probe_ahead([record])
         return record.name
 
     def _wrap_targets(self, records: Sequence[AdapterRecord] = ()) -> None:
@@ -240,7 +251,7 @@ class AdapterEngine:
         with self._forward_lock:
             for name in sorted(needed):
                 self._layers[name] = wrap_module(self.model, name, self._selector,
-                                                 self.config.num_slots, self.config.max_rank)
+                                                 self._slot_count, self.config.max_rank)
 
     def adapters(self) -> List[AdapterInfo]:
         """List every accepted adapter with its tier: active, resident, host or disk."""
@@ -825,36 +836,91 @@ class AdapterEngine:
             self._probe(index, record)
 
     def _probe(self, index: int, record: AdapterRecord) -> None:
-        """
-        Run the probe forward with ``index`` selected; forward lock held by the caller.
-
-        A version that passed before (same weight file, same manifest probe) is not run
-        again: the slot holds the very bytes that passed, and the base is frozen.
-        """
-        key = _probe_key(record, self._identities[index])
-        if self._probe_passed.get(record.name) == key:
-            with self._state:
-                self._slots.slots[index].probed = True
-            self.metrics.count('probes_remembered')
-            return
-        start = time.perf_counter()
-        try:
-            args, kwargs, expected, atol = self._probe_plan(record)
-            output = self._forward_in_slot(index, lambda model: model(*args, **kwargs))
-            problem = check_probe_output(output, expected, atol)
-        except (AdapterFormatError, SafetensorsFormatError, OSError, TypeError) as error:
-            problem = str(error)
-        self.metrics.observe('probe', time.perf_counter() - start)
+        """Probe the adapter in slot ``index``; forward lock held. On failure free the slot."""
+        problem = self._probe_result(index, record)
         with self._state:
             if problem is not None:
                 self._slots.release(index)
                 self._state.notify_all()
             else:
                 self._slots.slots[index].probed = True
-                self._probe_passed[record.name] = key
         if problem is not None:
-            self.metrics.count('probe_failures')
             raise ProbeFailed(f"adapter '{record.name}' failed its probe: {problem}")
+
+    def _probe_result(self, index: int, record: AdapterRecord) -> Optional[str]:
+        """
+        Return why the adapter in slot ``index`` fails its probe, or None; forward lock held.
+
+        A version probed before (same weight file, same manifest probe) is not run again: the
+        slot holds the very bytes that passed or failed, and the base is frozen. A failure to
+        form a probe input is not the adapter's fault and is not remembered.
+        """
+        key = _probe_key(record, self._identities[index])
+        known = self._known_probe(record.name, key)
+        if known is not None:
+            self.metrics.count('probes_remembered')
+            return known or None
+        start = time.perf_counter()
+        remember = True
+        try:
+            args, kwargs, expected, atol = self._probe_plan(record)
+        except TypeError as error:
+            problem, remember = str(error), False
+        else:
+            try:
+                output = self._forward_in_slot(index, lambda model: model(*args, **kwargs))
+                problem = check_probe_output(output, expected, atol)
+            except (AdapterFormatError, SafetensorsFormatError, OSError, TypeError) as error:
+                problem = str(error)
+        self.metrics.observe('probe', time.perf_counter() - start)
+        if problem is None:
+            self._probe_passed[record.name] = key
+            self._probe_failed.pop(record.name, None)
+        else:
+            self.metrics.count('probe_failures')
+            if remember:
+                self._probe_failed[record.name] = (key, problem)
+        return problem
+
+    def _known_probe(self, name: str, key: tuple) -> Optional[str]:
+        """Return '' if this version passed its probe, the reason if it failed, else None."""
+        if self._probe_passed.get(name) == key:
+            return ''
+        failed = self._probe_failed.get(name)
+        return failed[1] if failed is not None and failed[0] == key else None
+
+    def _probe_ahead(self, records: Sequence[AdapterRecord]) -> None:
+        """Queue a probe of every version not probed yet (``probe_ahead`` engines only)."""
+        if self._vet_slot is None:
+            return
+        jobs = [LoadJob(r.name, to_slot=False, evict=False, prefetch=False, vet=True)
+                for r in records if self._known_probe(r.name, _probe_key(r, r.identity)) is None]
+        if jobs:
+            self._worker.submit_vetting(jobs)
+
+    def _vet(self, name: str) -> None:
+        """
+        Probe a registered adapter in the vetting slot, between ticks (loader thread).
+
+        The slot is never selected outside this probe, so the active adapter, the slot table
+        and a pending request are untouched. The result is remembered like any probe's.
+        """
+        try:
+            record = self._registry.get(name)
+        except AdapterError:
+            return      # removed, rejected or replaced since it was queued
+        if self._known_probe(record.name, _probe_key(record, record.identity)) is not None:
+            return
+        index = self._vet_slot
+        try:
+            record = self._write_slot(index, record, background=True)
+        except AdapterError:
+            return      # unreadable: the registry rejected it, with the reason
+        self._identities[index] = record.identity
+        self._clock.wait_for_room(self._clock.duration)
+        with self._forward_lock:
+            self._probe_result(index, record)
+        self.metrics.count('probes_ahead')
 
     def _forward_in_slot(self, index: int, forward: Callable[[nn.Module], Any]) -> Any:
         """Run one forward with slot ``index`` selected; forward lock held by the caller."""
@@ -942,7 +1008,9 @@ class AdapterEngine:
     def _run_job(self, job: LoadJob) -> None:
         """Carry out one background job (called on the load worker's thread)."""
         try:
-            if job.to_slot:
+            if job.vet:
+                self._vet(job.name)
+            elif job.to_slot:
                 index = self.load_to_slot(job.name, pin=True, prefetch=job.prefetch,
                                           evict=job.evict, background=True)
                 try:

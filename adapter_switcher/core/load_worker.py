@@ -15,9 +15,10 @@
 """
 The one background thread that moves adapters between tiers.
 
-Two kinds of work reach it: the engine's pending request (at most one; a newer request replaces
-it) and the prefetcher's targets (a list that every retarget replaces, so stale predictions are
-dropped before they cost anything). The request always goes first. One thread for both keeps
+Three kinds of work reach it: the engine's pending request (at most one; a newer request
+replaces it), the prefetcher's targets (a list that every retarget replaces, so stale predictions
+are dropped before they cost anything) and, last, probes ahead of newly registered adapters (a
+queue). The request always goes first. One thread for both keeps
 slot reservations race-free and bounds the background CPU load to one core.
 """
 
@@ -31,22 +32,24 @@ _LOG = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LoadJob:
-    """Bring ``name`` into a slot (``to_slot``) or only into host RAM."""
+    """Bring ``name`` into a slot (``to_slot``) or only into host RAM, or probe it (``vet``)."""
 
     name: str
     to_slot: bool
     evict: bool
     prefetch: bool
+    vet: bool = False
 
 
 class LoadWorker:
-    """Runs LoadJobs on a daemon thread, request first, then prefetch targets in order."""
+    """Runs LoadJobs on a daemon thread: request first, prefetch targets, then vetting."""
 
     def __init__(self, run_job: Callable[[LoadJob], None]):
         self._run_job = run_job
         self._cond = threading.Condition()
         self._request: Optional[LoadJob] = None
         self._targets: List[LoadJob] = []
+        self._vetting: List[LoadJob] = []
         self._running: Optional[LoadJob] = None
         self._stopped = False
         self._thread: Optional[threading.Thread] = None
@@ -63,22 +66,30 @@ class LoadWorker:
             self._targets = list(jobs)
             self._start_locked()
 
+    def submit_vetting(self, jobs: List[LoadJob]) -> None:
+        """Queue probes ahead (after everything else); a name already queued is not added."""
+        with self._cond:
+            queued = {job.name for job in self._vetting}
+            self._vetting.extend(job for job in jobs if job.name not in queued)
+            self._start_locked()
+
     def busy(self) -> bool:
         """Return whether a job is queued or running."""
         with self._cond:
-            return bool(self._request or self._targets or self._running)
+            return bool(self._request or self._targets or self._vetting or self._running)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until nothing is queued or running; return False on timeout."""
         with self._cond:
             return self._cond.wait_for(
-                lambda: not (self._request or self._targets or self._running), timeout)
+                lambda: not (self._request or self._targets or self._vetting or self._running),
+                timeout)
 
     def stop(self) -> None:
         """Stop after the running job; queued jobs are dropped."""
         with self._cond:
             self._stopped = True
-            self._request, self._targets = None, []
+            self._request, self._targets, self._vetting = None, [], []
             self._cond.notify_all()
             thread = self._thread
         if thread is not None:
@@ -99,13 +110,13 @@ class LoadWorker:
                 self._running = None
                 self._cond.notify_all()
                 self._cond.wait_for(
-                    lambda: self._stopped or self._request or self._targets)
+                    lambda: self._stopped or self._request or self._targets or self._vetting)
                 if self._stopped:
                     return
                 if self._request is not None:
                     job, self._request = self._request, None
                 else:
-                    job = self._targets.pop(0)
+                    job = (self._targets or self._vetting).pop(0)
                 self._running = job
             try:
                 self._run_job(job)

@@ -60,7 +60,8 @@ class EngineMetrics:
                  'switch_to_output_hit', 'switch_to_output_miss')
     COUNTERS = ('steps', 'swaps', 'requests', 'request_hits', 'request_misses',
                 'request_failures', 'predictions', 'prefetch_wasted', 'prefetch_failures',
-                'slot_hits', 'slot_misses', 'probe_failures', 'revalidations', 'scans')
+                'slot_hits', 'slot_misses', 'probe_failures', 'probes_remembered', 'probes_ahead',
+                'revalidations', 'scans')
 
     def __init__(self):
         self._lock = threading.Lock()

@@ -80,7 +80,7 @@ def build_engine(params: Mapping[str, Any]) -> EngineSetup:
     if missing:
         raise StartupError(f'adapters_dirs: directory {missing[0]} does not exist')
     config = EngineConfig(num_slots=params['num_slots'], max_rank=params['max_rank'],
-                          host_cache_bytes=params['host_cache_mb'] << 20)
+                          host_cache_bytes=params['host_cache_mb'] << 20, probe_ahead=True)
     try:
         engine = AdapterEngine(model, adapters_dirs, config,
                                probe_inputs=((encode({}),), {}))
