@@ -97,6 +97,7 @@ from geometry_msgs.msg import TwistStamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import ClockType
+from rclpy.duration import Duration
 from rclpy.parameter import Parameter
 from rclpy.time import Time
 from std_msgs.msg import String
@@ -173,6 +174,7 @@ PARAMETERS = (
               'reported and ignored). Empty: nothing is kept.', read_only=True),
 ) + FLEET_PARAMETERS + SERVE_PARAMETERS
 STATE_SAVE_PERIOD_S = 0.1
+STOP_ACK_TIMEOUT_S = 1.0        # bound on waiting for subscribers to acknowledge the stop
 CONTEXT_TICK_LOAD_TIMEOUT_S = 30.0
 SENSOR_STARTUP_GRACE_S = 10.0   # wall time after activation: sensors not yet received are normal
 SENSOR_LOG_PERIOD_S = 5.0       # at most one timeout / back line per this many seconds
@@ -283,7 +285,11 @@ class InferenceNode(ManagedNode):
         with self._tick_lock:
             self._running = False
             self._publish_cmd(self.get_clock().now(), 0.0, 0.0)
-        self.get_logger().info('deactivated: sent zero velocity, control loop stopped')
+        # At shutdown the process ends next: the stop must have reached the robot by then.
+        acked = self._cmd_pub.wait_for_all_acked(Duration(seconds=STOP_ACK_TIMEOUT_S))
+        self.get_logger().info('deactivated: sent zero velocity'
+                               + ('' if acked else ' (not acknowledged by every subscriber)')
+                               + ', control loop stopped')
 
     def release_resources(self) -> None:
         if self._engine is not None:

@@ -172,15 +172,11 @@ class ManagedNode(LifecycleNode):
         """
         Take the node through shutdown (deactivating and releasing) unless it was already.
 
-        After Ctrl-C or SIGTERM, rclpy's signal handler has shut the context down already: a
-        transition could no longer publish its transition event, and rcl would refuse it
-        half-way ("Unable to start transition 7 ... shuttingdown"). Then the node does the
-        shutdown's work itself, without the transition.
+        Called by the runner after the executor has stopped, with the context still valid (the
+        runner handles the signals, not rclpy): an active node deactivates inside the shutdown
+        transition, so a driving node stops the robot before the process ends.
         """
         if self.lifecycle_state == 'finalized':
-            return
-        if not self.context.ok():
-            self._shut_down_without_transition()
             return
         try:
             self.trigger_shutdown()
@@ -190,15 +186,6 @@ class ManagedNode(LifecycleNode):
             self._release()                      # loader thread keeps the process alive
 
     # -------------------------------------------------------------------------- internals
-    def _shut_down_without_transition(self) -> None:
-        if self.is_active:
-            try:
-                self._deactivate()
-            except Exception:  # noqa: B902 - the zero velocity can no longer be published
-                self._destroy(self._until_deactivate)
-        self._release()
-        self.lifecycle_state = 'finalized'
-
     def _fail(self, transition: str, error: Exception) -> None:
         reason = str(error) if isinstance(error, StartupError) else (
             f'{type(error).__name__}: {error}')

@@ -13,13 +13,21 @@
 # limitations under the License.
 
 """
-The ``main()`` of every node: init, spin, clean shutdown on Ctrl-C, one exit code.
+The ``main()`` of every node: init, spin, clean shutdown on Ctrl-C or SIGTERM, one exit code.
 
 The shape of ros2/demos ``demo_nodes_py``, written once: a node whose configuration is wrong
 (a missing rules file, an unknown override adapter) raises :class:`StartupError`, which is logged
 as one clear line and exits with status 1 instead of a traceback. A managed node
 (:class:`adapter_switcher.nodes.managed_node.ManagedNode`) walks itself to active before spinning
 when its ``autostart`` parameter says so, and is taken through shutdown at the end.
+
+Signals are ours, not rclpy's (``SignalHandlerOptions.NO``). rclpy's handlers shut the context
+down at the first SIGINT/SIGTERM, from a thread of their own: by the time the node's shutdown
+ran, it could no longer publish the zero velocity that stops the robot, and a shutdown
+transition already under way was cut off half-way ("Failed to complete transition 7, current
+state is finalized"). Here both signals raise KeyboardInterrupt in the main thread; the node
+then goes through its shutdown transition (a driving node publishes zero once) while the
+context is still valid, and only then is the context shut down.
 """
 
 import signal
@@ -29,6 +37,11 @@ from typing import Callable, Optional
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.signals import SignalHandlerOptions
+
+# With rclpy's signal handlers off, nothing wakes an idle wait when a signal arrives: the spin
+# returns to Python at least this often so that the signal's KeyboardInterrupt is raised.
+SIGNAL_CHECK_PERIOD_S = 0.1
 
 
 class StartupError(RuntimeError):
@@ -39,7 +52,8 @@ def run_node(name: str, factory: Callable, args=None,
              executor_factory: Callable = SingleThreadedExecutor,
              on_shutdown: Optional[Callable] = None) -> int:
     """Create the node with ``factory()``, spin it until shutdown, then clean up; return a code."""
-    rclpy.init(args=args)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    _interrupt_on_signals()
     node = None
     executor = None
     code = 0
@@ -49,7 +63,8 @@ def run_node(name: str, factory: Callable, args=None,
             node.start_up()
         executor = executor_factory()
         executor.add_node(node)
-        executor.spin()
+        while node.context.ok():
+            executor.spin_once(timeout_sec=SIGNAL_CHECK_PERIOD_S)
         # A node whose own thread failed shuts the context down and names the failure.
         code = 1 if getattr(node, 'failure', None) else 0
     except (KeyboardInterrupt, ExternalShutdownException):
@@ -71,14 +86,26 @@ def run_node(name: str, factory: Callable, args=None,
     return code
 
 
+def _interrupt_on_signals() -> None:
+    """Make SIGINT and SIGTERM raise KeyboardInterrupt in the main thread: one shutdown path."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _interrupt)
+
+
+def _interrupt(signum, _frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def _ignore_further_interrupts() -> None:
     """
-    Let the clean-up finish when a second SIGINT arrives.
+    Let the clean-up finish when a second SIGINT or a SIGTERM arrives.
 
     Ctrl-C in a terminal reaches every process of the foreground group, and ``ros2 launch``
     forwards its own SIGINT too, so a node usually gets two: the first stops the executor, the
-    second would raise KeyboardInterrupt in the middle of destroying the node. ``ros2 launch``
-    and ``adapter-switcher bringup`` still escalate to SIGTERM/SIGKILL if clean-up hangs.
+    second would raise KeyboardInterrupt in the middle of the shutdown transition. ``ros2
+    launch`` and ``adapter-switcher bringup`` still end a clean-up that hangs with SIGKILL.
     """
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
