@@ -18,15 +18,21 @@ The policy server on a real local Ray cluster: outputs equal PEFT's, adapters st
 One module-scoped cluster (2 replicas, small resources, loopback, always shut down) serves
 several client threads sending interleaved requests for five adapters and base-only rows. Every
 output is checked against ``PeftModel.from_pretrained`` on the same input; every response says
-which replica served it and how often that replica loaded the adapter, which shows Serve's
-multiplexing at work: a repeated id goes to a replica that already holds it, no reload per
-request. Two versions of one adapter are served by their ``name@version`` references.
+which replica served it and whether the adapter was already resident there, and each replica
+counts its loads. A second application on the same cluster, with fewer slots per replica than
+adapters, shows Serve's multiplexing at work: repeated ids go to replicas that already hold
+them, so loads per id are bounded by the replicas, not by the requests (and the same requests
+without the routing header reload again and again). Two versions of one adapter are served by
+their ``name@version`` references.
 """
 
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 import copy
+import dataclasses
 import random
 import socket
+import time
 
 from adapter_switcher.core.adapter_files import write_manifest
 from adapter_switcher.demo.policy_model import build_policy
@@ -35,9 +41,13 @@ from adapter_switcher.serve.client import PolicyClient
 from adapter_switcher.serve.client import ServeError
 from adapter_switcher.serve.local import LocalServe
 from adapter_switcher.serve.local import ServeConfig
+from adapter_switcher.serve.wire import act_body
+from adapter_switcher.serve.wire import MODEL_ID_HEADER
 from lora_fixtures import peft_reference
 from lora_fixtures import write_adapter
 import pytest
+from ray import serve
+import requests
 import torch
 
 TOLERANCE = 1e-5
@@ -140,9 +150,9 @@ def test_interleaved_fleet_matches_peft_and_keeps_adapters_resident(fleet):
             holders.setdefault(adapter, set()).add(answer.replica)
     assert set(holders) == set(ADAPTERS)
     pairs = sum(len(replicas) for replicas in holders.values())
-    # Which replicas hold which adapter depends on load: Serve's router falls back to another
-    # replica when the holder's queue-length probe is slow (a busy 2-core machine), so the test
-    # checks what must hold whatever the routing did: never a reload.
+    # Here every replica has a slot for every adapter, so whichever replicas Serve's router
+    # picked (it may fall back to another under load), none may ever load an adapter twice;
+    # the affinity itself is checked under slot pressure below.
     requests = sum(adapter is not None for adapter, _, _ in served)
     assert requests >= 10 * pairs, 'the test should repeat every id many times'
     stats = stats_by_replica(server)
@@ -151,9 +161,9 @@ def test_interleaved_fleet_matches_peft_and_keeps_adapters_resident(fleet):
             assert stats[replica]['loads'].get(adapter) == 1, (adapter, replica, stats)
 
 
-def stats_by_replica(server):
+def stats_by_replica(server, url=None):
     """Ask until both replicas have answered ``stats`` (Serve picks the replica)."""
-    client = PolicyClient(server.url, timeout_s=60.0)
+    client = PolicyClient(url or server.url, timeout_s=60.0)
     found = {}
     for _ in range(200):
         stats = client.stats()
@@ -163,6 +173,85 @@ def stats_by_replica(server):
     client.close()
     assert len(found) == REPLICAS
     return found
+
+
+# The affinity check: four adapters, two replicas of three slots each. Together the replicas
+# hold all four, but neither holds all four: a replica that is sent every adapter evicts one
+# for another again and again, so only routing by adapter id keeps the loads bounded.
+AFFINITY_ADAPTERS = sorted(ADAPTERS)[:4]
+AFFINITY_SLOTS = 3
+AFFINITY_CLIENTS = 2
+AFFINITY_REQUESTS = 60
+
+
+def affinity_requests(index):
+    """One client's ids: uniformly random over the four, so no routing pattern can mimic LRU."""
+    rng = random.Random(1000 + index)
+    return [rng.choice(AFFINITY_ADAPTERS) for _ in range(AFFINITY_REQUESTS)]
+
+
+def send_affinity_requests(url, with_header):
+    """Run the clients; return, per adapter id, how many requests found it not resident."""
+    inputs = torch.rand(1, OBS_DIM, generator=torch.Generator().manual_seed(5))
+
+    def run_client(index):
+        misses, session = Counter(), requests.Session()
+        try:
+            for adapter in affinity_requests(index):
+                headers = {MODEL_ID_HEADER: adapter} if with_header else {}
+                reply = session.post(f'{url}/act', json=act_body(inputs, adapter),
+                                     headers=headers, timeout=60.0)
+                assert reply.status_code == 200, reply.text
+                misses[adapter] += not reply.json()['resident']
+        finally:
+            session.close()
+        return misses
+
+    with ThreadPoolExecutor(AFFINITY_CLIENTS) as pool:
+        return sum(pool.map(run_client, range(AFFINITY_CLIENTS)), Counter())
+
+
+def test_repeated_ids_go_to_replicas_that_hold_them(fleet):
+    """
+    Serve's multiplexing gives replica affinity: loads per id are bounded by the replicas.
+
+    Each id is asked for about 30 times from two concurrent clients. With the multiplexing
+    header, each id is loaded at most once per replica (usually once in all), whatever Serve's
+    router does when a replica is slow: the bound is the number of replicas, not of requests.
+    The same requests without the header (Serve then balances by queue length alone) make the
+    replicas evict and reload adapters again and again: that is what the affinity prevents.
+    """
+    server, _ = fleet
+    config = dataclasses.replace(
+        server.config.with_overrides({'num_slots': AFFINITY_SLOTS}),
+        app_name='affinity', route_prefix='/affinity')
+    url = server.deploy(config)
+    try:
+        client = PolicyClient(url, timeout_s=60.0)
+        for adapter in AFFINITY_ADAPTERS:
+            client.warm(adapter)
+        client.close()
+        # Replicas push the ids they hold (every 0.1 s); the router learns them from the
+        # controller. Give it time, generously, before the measured requests.
+        time.sleep(2.0)
+        misses = send_affinity_requests(url, with_header=True)
+        stats = stats_by_replica(server, url)
+        loads = sum((Counter(s['loads']) for s in stats.values()), Counter())
+        asked = Counter(a for i in range(AFFINITY_CLIENTS) for a in affinity_requests(i))
+        assert set(loads) == set(AFFINITY_ADAPTERS), stats
+        for adapter in AFFINITY_ADAPTERS:
+            assert asked[adapter] >= 10 * REPLICAS, 'every id must be repeated many times'
+            assert loads[adapter] <= REPLICAS, (
+                f'{adapter} was loaded {loads[adapter]} times for {asked[adapter]} requests '
+                f'on {REPLICAS} replicas: {stats}')
+            assert misses[adapter] <= REPLICAS, (adapter, misses, stats)
+
+        unrouted = send_affinity_requests(url, with_header=False)
+        bound = REPLICAS * len(AFFINITY_ADAPTERS)
+        assert sum(unrouted.values()) > bound, (
+            f'without affinity routing the same requests should reload adapters: {unrouted}')
+    finally:
+        serve.delete(config.app_name)
 
 
 def test_refusals_name_the_problem_and_leave_the_server_serving(fleet):
