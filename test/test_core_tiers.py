@@ -153,3 +153,39 @@ def test_core_never_imports_rclpy():
             "bad = [m for m in sys.modules if m.startswith(('rclpy', 'std_msgs'))]; "
             'assert not bad, bad')
     subprocess.run([sys.executable, '-c', code], check=True, timeout=120)
+
+
+class _Wide(torch.nn.Module):
+    """Layers whose LoRA tensors exceed torch's grain size, so their copies are split."""
+
+    def __init__(self):
+        super().__init__()
+        self.up = torch.nn.Linear(48, 5000)
+        self.embed = torch.nn.Embedding(3000, 48)
+        self.down = torch.nn.Linear(5000, 4)
+
+    def forward(self, tokens):
+        return self.down(torch.relu(self.up(self.embed(tokens).mean(1))))
+
+
+@pytest.mark.parametrize('via_host', [False, True])
+def test_loads_split_into_small_copies_equal_peft(tmp_path, via_host):
+    from peft import PeftModel
+    torch.manual_seed(0)
+    base = _Wide().eval()
+    lora = {'r': 12, 'lora_alpha': 24, 'target_modules': ['up', 'embed', 'down']}
+    for seed, name in enumerate('ab'):
+        write_adapter(base, tmp_path / name, seed=seed, **lora)
+    x = torch.randint(0, 3000, (2, 5))
+    engine = AdapterEngine(copy.deepcopy(base), [tmp_path],
+                           EngineConfig(num_slots=2, max_rank=16, keep_inactive=False),
+                           probe_inputs=((x,), {}))
+    for name in 'abab':
+        if via_host:
+            assert engine.load_to_host(name)
+        engine.activate(name)
+        with torch.inference_mode():
+            expected = PeftModel.from_pretrained(copy.deepcopy(base),
+                                                 str(tmp_path / name)).eval()(x)
+        assert torch.allclose(engine.step(x).output, expected, atol=1e-5)
+    engine.close()

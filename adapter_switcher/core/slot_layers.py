@@ -45,7 +45,7 @@ from torch.nn import functional
 EMPTY = -1
 ROWS = -2
 MIX = -3
-Copies = Tuple[List[torch.Tensor], List[torch.Tensor]]
+Copies = Tuple[List[torch.Tensor], List[torch.Tensor], List[torch.Tensor]]
 
 
 class BatchLayoutError(RuntimeError):
@@ -151,15 +151,14 @@ class SlotLoraLayer(nn.Module):
 
     def slot_copies(self, slot: int, rank: int, a: torch.Tensor, b: torch.Tensor) -> Copies:
         """
-        Return ``(targets, sources)`` that put an adapter's A and B (as saved) into the slot.
+        Return ``(targets, sources, padding)`` that put an adapter's A and B into the slot.
 
-        The slot's padding beyond ``rank`` is zeroed here, so after the caller copies the
-        sources into the targets the padding adds exactly nothing.
+        The caller copies the sources (A and B as saved) into the targets and zeroes the
+        padding beyond ``rank``, so the padding adds exactly nothing; it does both for every
+        layer in one batched call each, since a small adapter's load is mostly per-call cost.
         """
         a_slot, b_slot = self._a[slot], self._b[slot]
-        a_slot[rank:].zero_()
-        b_slot[:, rank:].zero_()
-        return [a_slot[:rank], b_slot[:, :rank]], [a, b]
+        return [a_slot[:rank], b_slot[:, :rank]], [a, b], [a_slot[rank:], b_slot[:, rank:]]
 
     def set_scaling(self, slot: int, scaling: float) -> None:
         """Enable the slot for this layer with its scaling (after its weights are copied)."""
@@ -250,10 +249,9 @@ class ConvSlots(SlotLoraLayer):
         per_group = rank // self.groups
         a_blocks = self._a[slot].view(self.groups, self.block, *self._a[slot].shape[1:])
         b_slot = self._b[slot]
-        a_blocks[:, per_group:].zero_()
-        b_slot[:, per_group:].zero_()
         return ([a_blocks[:, :per_group], b_slot[:, :per_group]],
-                [a.view(self.groups, per_group, *a.shape[1:]), b])
+                [a.view(self.groups, per_group, *a.shape[1:]), b],
+                [a_blocks[:, per_group:], b_slot[:, per_group:]])
 
 
 class EmbeddingSlots(SlotLoraLayer):
@@ -286,9 +284,8 @@ class EmbeddingSlots(SlotLoraLayer):
 
     def slot_copies(self, slot: int, rank: int, a: torch.Tensor, b: torch.Tensor) -> Copies:
         a_slot, b_slot = self._a[slot], self._b[slot]
-        a_slot[:, rank:].zero_()
-        b_slot[:, rank:].zero_()
-        return [a_slot[:, :rank], b_slot[:, :rank]], [a.T, b]
+        return ([a_slot[:, :rank], b_slot[:, :rank]], [a.T, b],
+                [a_slot[:, rank:], b_slot[:, rank:]])
 
 
 def slot_layer_type(base_layer: nn.Module) -> type:
