@@ -26,27 +26,37 @@ HELD_OUT_FIRST_SEED: no training or validation run uses them) in the ROS-free cl
 - switched_no_prefetch: the same without prefetch.
 
 The configurations run interleaved in blocks of seeds (A, B, C, ..., A, B, C, ...), so machine
-load drifts hit them alike. Written to bench/results/closed_loop.json.
+load drifts hit them alike. Each (configuration, block) starts from a fresh simulator, clock and
+driver, so the episodes' results do not depend on the order the blocks run in: ``--workers N``
+runs blocks in N processes (one torch thread each) with the same results as one. Written to
+bench/results/closed_loop.json.
 
     python bench/closed_loop.py [--episodes 200] [--first-seed 100000] [--block 5]
-                                [--models models/demo/visuomotor] [--configurations ...]
+                                [--workers 1] [--models models/demo/visuomotor]
+                                [--configurations ...]
 """
 
 import argparse
+from concurrent.futures import ProcessPoolExecutor
 import json
+import multiprocessing
 from pathlib import Path
 import statistics
 import sys
 import time
+from typing import List, NamedTuple, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from adapter_switcher.core.metrics import percentile  # noqa: E402
+from adapter_switcher.demo.adapters import BASE_WEIGHTS  # noqa: E402
+from adapter_switcher.demo.closed_loop import EpisodeResult  # noqa: E402
 from adapter_switcher.demo.closed_loop import expert_driver  # noqa: E402
 from adapter_switcher.demo.closed_loop import open_route_loop  # noqa: E402
 from adapter_switcher.demo.closed_loop import ROUTE_RULES  # noqa: E402
 from adapter_switcher.demo.closed_loop import ROUTE_SCENARIO  # noqa: E402
+from adapter_switcher.demo.closed_loop import ROUTE_TIME_LIMIT_S  # noqa: E402
 from adapter_switcher.demo.policy_kinds import VISUOMOTOR  # noqa: E402
 from adapter_switcher.demo.train_cli import HELD_OUT_FIRST_SEED  # noqa: E402
 from adapter_switcher.demo.train_cli import ROUTE_ADAPTERS  # noqa: E402
@@ -57,7 +67,6 @@ from tqdm import tqdm  # noqa: E402
 
 RESULT = ROOT / 'bench' / 'results' / 'closed_loop.json'
 MODELS = 'models/demo/visuomotor'  # the shipped visuomotor base and its adapters
-TIME_LIMIT_S = 250.0
 CONFIGURATIONS = ('expert_switched', 'base', *(f'{name}_only' for name in ROUTE_ADAPTERS),
                   'switched', 'switched_no_prefetch')
 
@@ -74,11 +83,60 @@ def make_driver(name: str, models: Path, rules):
                          prefetch=name == 'switched')
 
 
-def summarise(results, driver) -> dict:
-    """Return the configuration's object in the results file."""
+class Block(NamedTuple):
+    """One configuration's episodes on a block of seeds, and its driver's switch records."""
+
+    name: str
+    results: List[EpisodeResult]
+    hits: List[bool]
+    switch_to_output_s: List[float]
+
+
+def run_block(name: str, seeds: Sequence[int], models: Path) -> Block:
+    """
+    Drive ``seeds`` with configuration ``name`` from a fresh simulator and driver.
+
+    The experts run without encoding observations, the learned drivers without the experts'
+    labels: nobody reads them, and the episodes are the same.
+    """
+    torch.set_num_threads(1)
+    loop = open_route_loop(VISUOMOTOR.encoder)
+    driver = make_driver(name, models, loop.rules)
+    try:
+        results = [loop.run(seed, driver or expert_driver(), time_limit_s=ROUTE_TIME_LIMIT_S,
+                            label=driver is None, encode=driver is not None)
+                   for seed in seeds]
+    finally:
+        if driver is not None:
+            driver.close()
+        loop.sim.close()
+    return Block(name, results, list(getattr(driver, 'hits', [])),
+                 list(getattr(driver, 'switch_to_output_s', [])))
+
+
+def run_blocks(tasks, models: Path, workers: int, progress) -> List[Block]:
+    """Run ``(name, seeds)`` tasks, in ``workers`` processes if more than one; in task order."""
+    if workers == 1:
+        blocks = []
+        for name, seeds in tasks:
+            progress.set_description(name)
+            blocks.append(run_block(name, seeds, models))
+            progress.update(len(seeds))
+        return blocks
+    context = multiprocessing.get_context('spawn')  # no renderer or torch state inherited
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = [pool.submit(run_block, name, seeds, models) for name, seeds in tasks]
+        for future, (_, seeds) in zip(futures, tasks):
+            future.add_done_callback(lambda _, n=len(seeds): progress.update(n))
+        return [future.result() for future in futures]
+
+
+def summarise(blocks: Sequence[Block]) -> dict:
+    """Return the configuration's object in the results file, from its blocks in seed order."""
+    results = [r for block in blocks for r in block.results]
     done = [r.sim_time for r in results if r.reached_goal]
-    hits = getattr(driver, 'hits', [])
-    delays = [s * 1e3 for s in getattr(driver, 'switch_to_output_s', [])]
+    hits = [h for block in blocks for h in block.hits]
+    delays = [s * 1e3 for block in blocks for s in block.switch_to_output_s]
     return {
         'episodes': len(results),
         'success_rate': sum(r.success for r in results) / len(results),
@@ -100,39 +158,34 @@ def main(argv=None) -> int:
     parser.add_argument('--episodes', type=int, default=200)
     parser.add_argument('--first-seed', type=int, default=HELD_OUT_FIRST_SEED)
     parser.add_argument('--block', type=int, default=5, help='seeds per interleaved block')
+    parser.add_argument('--workers', type=int, default=1,
+                        help='processes running blocks at once (results do not depend on it)')
     parser.add_argument('--models', type=Path, default=share_dir() / MODELS)
     parser.add_argument('--configurations', nargs='+', default=list(CONFIGURATIONS),
                         choices=CONFIGURATIONS)
     parser.add_argument('--output', type=Path, default=RESULT)
     args = parser.parse_args(argv)
-    if args.episodes < 1 or args.block < 1 or args.first_seed < 0:
-        parser.error('--episodes and --block must be positive, --first-seed non-negative')
-    torch.set_num_threads(1)
-    loop = open_route_loop(VISUOMOTOR.encoder)
-    drivers = {name: make_driver(name, args.models, loop.rules) for name in args.configurations}
-    results = {name: [] for name in args.configurations}
+    if args.episodes < 1 or args.block < 1 or args.first_seed < 0 or args.workers < 1:
+        parser.error('--episodes, --block and --workers must be positive, --first-seed '
+                     'non-negative')
+    if not (args.models / BASE_WEIGHTS).is_file():
+        parser.error(f'--models {args.models}: no {BASE_WEIGHTS} there')
+    configurations = list(dict.fromkeys(args.configurations))
     seeds = list(range(args.first_seed, args.first_seed + args.episodes))
+    tasks = [(name, seeds[block:block + args.block])
+             for block in range(0, len(seeds), args.block) for name in configurations]
     start = time.perf_counter()
-    progress = tqdm(total=len(seeds) * len(drivers), unit='episode', disable=None)
+    progress = tqdm(total=len(seeds) * len(configurations), unit='episode', disable=None)
     try:
-        for block in range(0, len(seeds), args.block):
-            for name, driver in drivers.items():
-                for seed in seeds[block:block + args.block]:
-                    results[name].append(loop.run(seed, driver or expert_driver(),
-                                                  time_limit_s=TIME_LIMIT_S))
-                    progress.set_description(name)
-                    progress.update()
+        blocks = run_blocks(tasks, args.models, args.workers, progress)
     finally:
         progress.close()
-        for driver in drivers.values():
-            if driver is not None:
-                driver.close()
-        loop.sim.close()
     report = {'first_seed': args.first_seed, 'episodes': args.episodes,
-              'wall_s': round(time.perf_counter() - start, 1),
-              'models': _shown(args.models), 'scenario': ROUTE_SCENARIO, 'rules': ROUTE_RULES}
-    for name in args.configurations:
-        report[name] = summarise(results[name], drivers[name])
+              'wall_s': round(time.perf_counter() - start, 1), 'workers': args.workers,
+              'block': args.block, 'models': _shown(args.models), 'scenario': ROUTE_SCENARIO,
+              'rules': ROUTE_RULES}
+    for name in configurations:
+        report[name] = summarise([block for block in blocks if block.name == name])
     report = merged(args.output, report)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + '\n')

@@ -230,3 +230,38 @@ def test_same_seed_and_commands_reproduce_the_run(world):
     np.testing.assert_array_equal(runs[0][2], runs[1][2])
     with WarehouseSim(world, scenario, seed=8) as other:
         assert other.episode != runs[0][3]
+
+
+def test_a_robot_that_has_not_moved_sees_what_a_fresh_render_shows(world, scenario, sim):
+    sx, sy = scenario.spill.position
+    sim.place_robot(sx - 2.0, sy, 0.1)
+    first = sim.image()
+    first[:] = 0  # the caller's copy: changing it changes nothing the simulator keeps
+    sim.step(0.0, 0.0)
+    again = sim.image()
+    with WarehouseSim(world, scenario) as fresh:
+        fresh.place_robot(sx - 2.0, sy, 0.1)
+        np.testing.assert_array_equal(again, fresh.image())
+    assert again.any()
+    sim.step(0.5, 0.0)  # moved: a new frame, the spill nearer and bigger
+    nearer = spill_mask(sim.image(), scenario.spill.hsv_lower, scenario.spill.hsv_upper)
+    assert nearer.sum() > spill_mask(again, scenario.spill.hsv_lower,
+                                     scenario.spill.hsv_upper).sum()
+
+
+def test_a_new_episode_renders_its_own_markings_at_the_same_pose(world):
+    scenario = load_scenario(share_path(DEFAULT_SCENARIO))
+    with WarehouseSim(world, scenario) as sim, WarehouseSim(world, scenario) as fresh:
+        seed = next(s for s in range(100) if sim.reset(s).spills)
+        spill = sim.episode.spills[0].position
+        pose = (spill[0] - 1.5, spill[1], 0.0)
+        sim.reset(seed + 1)  # another episode, seen from that pose first
+        sim.place_robot(*pose)
+        before = sim.image()
+        sim.reset(seed)
+        sim.place_robot(*pose)
+        fresh.reset(seed)
+        fresh.place_robot(*pose)
+        now = sim.image()
+        np.testing.assert_array_equal(now, fresh.image())
+        assert not np.array_equal(now, before)

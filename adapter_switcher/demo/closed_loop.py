@@ -70,6 +70,9 @@ ROUTE_RULES = 'config/route_rules.yaml'
 CARROT_DISTANCE = 1.5  # metres ahead on the route: the visuomotor policy's route input
 CONTROL_HZ = 20.0          # the inference node's rate_hz
 EPISODE_TIME_LIMIT_S = 90.0
+# The full route (54 m) takes the experts 65-90 s, longer with a slow zone and detours: its
+# episodes (training, validation, benchmark alike) end at this limit, well past that.
+ROUTE_TIME_LIMIT_S = 250.0
 
 
 @dataclass(frozen=True)
@@ -104,13 +107,15 @@ class Tick:
     """
     What a driver sees at one control tick, and what each expert would command there.
 
-    ``labels`` maps each situation (adapter) name to its expert's command.
+    ``labels`` maps each situation (adapter) name to its expert's command; ``observation`` is
+    None, and ``labels`` has the navigation expert's only, in episodes run without them
+    (:meth:`DemoLoop.run`).
     """
 
     time: float
     snapshot: FeatureSnapshot
     decision: Decision
-    observation: torch.Tensor
+    observation: Optional[torch.Tensor]
     labels: Mapping[str, Command]
 
     @property
@@ -161,14 +166,25 @@ class DemoLoop:
         self.slow_params = slow
 
     def run(self, seed: int, driver: Driver, time_limit_s: float = EPISODE_TIME_LIMIT_S,
-            record: Optional[List[Tick]] = None) -> EpisodeResult:
-        """Drive one episode with ``driver``; append every tick to ``record`` if given."""
+            record: Optional[List[Tick]] = None, label: bool = True,
+            encode: bool = True) -> EpisodeResult:
+        """
+        Drive one episode with ``driver``; append every tick to ``record`` if given.
+
+        What no one reads is not computed, which changes nothing else in the episode: with
+        ``label=False`` only the navigation expert runs (it tracks the route progress and the
+        carrot), for drivers that ignore the labels; with ``encode=False`` ticks carry no
+        observation, for drivers that ignore it (the experts).
+        """
         sim, world = self.sim, self.sim.world
         sim.reset(seed)
         lidar = world.robot.lidar
         navigation = navigation_expert(world, sim.scenario, self.navigation_params)
-        hazard = hazard_expert(world, sim.scenario, self.hazard_params, self.navigation_params)
-        slow = slow_expert(world, sim.scenario, self.slow_params, self.navigation_params)
+        hazard = slow = None
+        if label:
+            hazard = hazard_expert(world, sim.scenario, self.hazard_params,
+                                   self.navigation_params)
+            slow = slow_expert(world, sim.scenario, self.slow_params, self.navigation_params)
         features = FeatureExtractor(self.rules.features)
         policy = ContextPolicy(self.rules)
         schedules = [RateSchedule(rate, sim.time_ns) for rate in
@@ -189,12 +205,15 @@ class DemoLoop:
             scan = Scan(ranges, lidar.min_angle, lidar.angle_increment)
             snapshot = features.snapshot(now)
             decision = policy.update(snapshot)
-            labels = {'navigation': navigation.act(pose, scan), 'hazard': hazard.act(pose, scan),
-                      'slow_zone': slow.act(pose, scan)}
-            carrot = carrot_in_robot_frame(pose, navigation.carrot(pose, CARROT_DISTANCE))
-            sensing = Sensing(snapshot, image, ranges, lidar.range_max, odometry.linear,
-                              odometry.angular, carrot)
-            tick = Tick(now - start, snapshot, decision, self.encoder(sensing), labels)
+            labels = {'navigation': navigation.act(pose, scan)}
+            if label:
+                labels.update(hazard=hazard.act(pose, scan), slow_zone=slow.act(pose, scan))
+            observation = None
+            if encode:
+                carrot = carrot_in_robot_frame(pose, navigation.carrot(pose, CARROT_DISTANCE))
+                observation = self.encoder(Sensing(snapshot, image, ranges, lidar.range_max,
+                                                   odometry.linear, odometry.angular, carrot))
+            tick = Tick(now - start, snapshot, decision, observation, labels)
             command = _finite(driver(tick))
             if decision.desired != adapter:
                 adapter = decision.desired
@@ -212,7 +231,7 @@ class DemoLoop:
 
     def _sense(self, features: FeatureExtractor, hazard, camera: bool, lidar: bool):
         """
-        Feed the sensors due now to the features (and the hazard expert).
+        Feed the sensors due now to the features (and the hazard expert, unless None).
 
         Return the odometry, and the image and the scan when they were due (else None).
         """
@@ -223,7 +242,8 @@ class DemoLoop:
         if camera:
             image = sim.image()
             features.update_image(image, 'rgb8', now)
-            hazard.observe(image, (odometry.x, odometry.y, odometry.yaw))
+            if hazard is not None:
+                hazard.observe(image, (odometry.x, odometry.y, odometry.yaw))
         if lidar:
             spec = sim.world.robot.lidar
             ranges = sim.scan().astype(np.float32)  # as a LaserScan carries them

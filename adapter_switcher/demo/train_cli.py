@@ -56,6 +56,7 @@ def _train_demo(args) -> int:
     import torch
 
     from adapter_switcher.demo.closed_loop import open_route_loop
+    from adapter_switcher.demo.closed_loop import ROUTE_TIME_LIMIT_S
     from adapter_switcher.demo.policy_kinds import VISUOMOTOR
     from adapter_switcher.demo.training import train_demo
 
@@ -70,6 +71,7 @@ def _train_demo(args) -> int:
         report = train_demo(loop, args.out, rounds=args.rounds, episodes=args.episodes,
                             steps=args.steps, seed=args.seed, adapters=ROUTE_ADAPTERS,
                             kind=VISUOMOTOR, first_seed=TRAINING_SEEDS,
+                            time_limit_s=ROUTE_TIME_LIMIT_S,
                             evaluation_seeds=range(VALIDATION_SEEDS,
                                                    VALIDATION_SEEDS + args.validation_episodes))
     finally:

@@ -47,6 +47,7 @@ from adapter_switcher.demo.adapters import BASE_WEIGHTS
 from adapter_switcher.demo.adapters import save_demo_models
 from adapter_switcher.demo.closed_loop import DemoLoop
 from adapter_switcher.demo.closed_loop import Driver
+from adapter_switcher.demo.closed_loop import EPISODE_TIME_LIMIT_S
 from adapter_switcher.demo.closed_loop import EpisodeResult
 from adapter_switcher.demo.closed_loop import expert_driver
 from adapter_switcher.demo.closed_loop import Tick
@@ -126,9 +127,15 @@ class LearnedDriver:
 
 
 def run_episodes(loop: DemoLoop, driver: Driver, seeds: Sequence[int],
-                 record: Optional[List[Tick]], desc: str = 'episodes') -> List[EpisodeResult]:
-    """Drive ``seeds`` with ``driver`` (progress bar); append every tick to ``record``."""
-    return [loop.run(seed, driver, record=record)
+                 record: Optional[List[Tick]], desc: str = 'episodes',
+                 time_limit_s: float = EPISODE_TIME_LIMIT_S,
+                 label: bool = True) -> List[EpisodeResult]:
+    """
+    Drive ``seeds`` with ``driver`` (progress bar); append every tick to ``record``.
+
+    ``label=False``: without the experts' labels, for learned drivers evaluated, not recorded.
+    """
+    return [loop.run(seed, driver, time_limit_s=time_limit_s, record=record, label=label)
             for seed in tqdm(seeds, desc=desc, unit='episode', leave=False, disable=None)]
 
 
@@ -157,18 +164,21 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
                steps: int = 1500, noise: float = 0.1, seed: int = 0,
                evaluation_seeds: Sequence[int] = range(1000, 1010),
                adapters: Sequence[str] = DEMO_ADAPTERS, kind: PolicyKind = FEATURE_MLP,
-               first_seed: int = 0) -> TrainingReport:
+               first_seed: int = 0,
+               time_limit_s: float = EPISODE_TIME_LIMIT_S) -> TrainingReport:
     """
     Run DAgger for ``rounds`` and write the final models to ``out_dir``.
 
     Round ``r`` drives seeds ``first_seed + r * episodes`` onwards; the final models carry the
-    evaluation's success rates in their manifests.
+    evaluation's success rates in their manifests. Every episode ends at ``time_limit_s`` of
+    sim time (the evaluation's as the benchmark's, so the rates mean the same).
     """
     out_dir = Path(out_dir)
     ticks: List[Tick] = []
     history = []
     seeds = range(first_seed, first_seed + episodes)
-    results = run_episodes(loop, expert_driver(noise, seed), seeds, ticks, 'round 0 (experts)')
+    results = run_episodes(loop, expert_driver(noise, seed), seeds, ticks, 'round 0 (experts)',
+                           time_limit_s)
     history.append((0, sum(r.success for r in results)))
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
@@ -177,7 +187,7 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
             driver = LearnedDriver(work, loop.rules, kind=kind)
             start = first_seed + round_index * episodes
             results = run_episodes(loop, driver, range(start, start + episodes), ticks,
-                                   f'round {round_index} (learned)')
+                                   f'round {round_index} (learned)', time_limit_s)
             driver.close()
             history.append((round_index, sum(r.success for r in results)))
         fit_from_ticks(work, ticks, steps, seed + rounds + 1, adapters, kind)
@@ -185,7 +195,8 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
         for fixed in ('', 'navigation'):
             driver = LearnedDriver(work, loop.rules, fixed, kind=kind)
             evaluations.append(run_episodes(loop, driver, evaluation_seeds, None,
-                                            f'evaluation {fixed or "switched"}'))
+                                            f'evaluation {fixed or "switched"}', time_limit_s,
+                                            label=False))
             driver.close()
         rate = {'switched_success_rate': _rate(evaluations[0]),
                 'navigation_only_success_rate': _rate(evaluations[1]),

@@ -94,12 +94,19 @@ class WarehouseSim:
         self.data = mujoco.MjData(self.model)
         self.lidar = Lidar(self.model, self.data, world.robot.lidar)
         self._camera: Optional[Camera] = None
+        # The last frame and the pose it was rendered at: the scene is static between resets,
+        # so a robot that has not moved (blocked, or standing) sees the same image again.
+        self._frame: Optional[Tuple[Tuple[float, float, float], np.ndarray]] = None
         self._qpos = np.array([self.model.jnt_qposadr[mujoco.mj_name2id(
             self.model, mujoco.mjtObj.mjOBJ_JOINT, name)] for name in ROBOT_JOINTS])
         self._spill_markings = [self._marking(name) for name in spill_names(scenario.max_spills)]
         self._zone_marking = self._marking(SLOW_ZONE) if scenario.has_slow_zone else None
         self.speeding = False
         self._footprint = world.robot.footprint()
+        # Farthest footprint corner from the robot's origin: shapes whose bounding circle is
+        # farther than this from it cannot touch the footprint (the exact tests are skipped).
+        self._reach = max(math.hypot(x, y) for x in self._footprint[:2]
+                          for y in self._footprint[2:])
         self.time_ns = 0
         self.stats = EpisodeStats()
         self.episode: Optional[Episode] = None
@@ -199,9 +206,13 @@ class WarehouseSim:
 
     def image(self) -> np.ndarray:
         """Return the camera image from the current pose (the renderer starts on first use)."""
+        if self._frame is not None and self._frame[0] == self._pose:
+            return self._frame[1].copy()
         if self._camera is None:
             self._camera = Camera(self.model, self.data, self.world.robot.camera)
-        return self._camera.render()
+        image = self._camera.render()
+        self._frame = (self._pose, image.copy())
+        return image
 
     def close(self):
         """Release the renderer (idempotent)."""
@@ -234,6 +245,7 @@ class WarehouseSim:
 
     def _place_markings(self, episode: Optional[Episode]):
         """Move the spills and the slow zone where the episode has them; park the rest."""
+        self._frame = None
         spills = episode.spills if episode else ()
         for index, (geom, mocap) in enumerate(self._spill_markings):
             spill = spills[index] if index < len(spills) else None
@@ -268,6 +280,8 @@ class WarehouseSim:
 
     def _footprint_on(self, x: float, y: float, yaw: float, zone: ZonePlacement) -> bool:
         length, width = zone.size
+        if self._out_of_reach(x, y, zone.position, math.hypot(length, width) / 2):
+            return False
         area = rectangle_corners(*zone.position, zone.yaw,
                                  (-length / 2, length / 2, -width / 2, width / 2))
         return polygons_overlap(rectangle_corners(x, y, yaw, self._footprint), area)
@@ -278,6 +292,9 @@ class WarehouseSim:
                    for spill in (self.episode.spills if self.episode else ()))
 
     def _touches(self, x: float, y: float, yaw: float, spill: SpillPlacement) -> bool:
+        radius = spill.size[0] if spill.shape == 'cylinder' else math.hypot(*spill.size) / 2
+        if self._out_of_reach(x, y, spill.position, radius):
+            return False
         if spill.shape == 'cylinder':
             return rectangle_overlaps_disc(x, y, yaw, self._footprint, spill.position,
                                            spill.size[0])
@@ -285,3 +302,7 @@ class WarehouseSim:
         area = rectangle_corners(*spill.position, spill.yaw,
                                  (-length / 2, length / 2, -width / 2, width / 2))
         return polygons_overlap(rectangle_corners(x, y, yaw, self._footprint), area)
+
+    def _out_of_reach(self, x: float, y: float, centre, radius: float) -> bool:
+        """Whether a shape within ``radius`` of ``centre`` is surely clear of the footprint."""
+        return math.hypot(centre[0] - x, centre[1] - y) > self._reach + radius + 1e-6
