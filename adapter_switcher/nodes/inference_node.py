@@ -581,6 +581,8 @@ class InferenceNode(ManagedNode):
         values['rejections'] = len(rejections)
         values['rejected'] = '; '.join(f'{k}: {v}' for k, v in sorted(rejections.items()))
         values['stale_sensors'] = ','.join(sorted(stale))
+        values.update({f'dropped.{sensor}': count
+                       for sensor, count in self._sensors.dropped().items()})
         values['last_error'] = last_error
         values.update({f'engine.{k}': v for k, v in self._engine.metrics_dict().items()})
         if self._fleet is not None:
