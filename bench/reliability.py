@@ -391,7 +391,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     result = {'machine': platform.platform(), 'cpus': os.cpu_count(),
-              'command': 'python bench/reliability.py ' + ' '.join(argv or sys.argv[1:])}
+              'load_average_at_start': round(os.getloadavg()[0], 1),
+              'command': ' '.join(['python bench/reliability.py', *(argv or sys.argv[1:])])}
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix='reliability_') as tmp:
         tmp = Path(tmp)
