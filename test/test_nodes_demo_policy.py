@@ -47,6 +47,25 @@ def demo(tmp_path_factory):
     return out, make_demo_adapters(out)
 
 
+@pytest.mark.parametrize('length', [1, 7, LIDAR_BINS - 1, LIDAR_BINS, LIDAR_BINS + 1, 100, 360,
+                                    361, 1081])
+def test_lidar_profile_is_the_min_over_array_split_sectors(length):
+    rng = np.random.default_rng(length)
+    for trial in range(20):
+        ranges = rng.uniform(-1.0, 12.0, length)
+        ranges[rng.random(length) < 0.3] = np.nan
+        ranges[rng.random(length) < 0.1] = np.inf
+        if trial == 0:
+            ranges[:] = np.nan
+        scaled = np.clip(ranges / 10.0, 0.0, 1.0)
+        expected = np.ones(LIDAR_BINS, dtype=np.float32)
+        for index, sector in enumerate(np.array_split(scaled, LIDAR_BINS)):
+            valid = sector[~np.isnan(sector)]
+            if valid.size:
+                expected[index] = valid.min()
+        assert np.array_equal(lidar_profile(ranges, 10.0), expected)
+
+
 def test_lidar_profile_ignores_nan_and_reads_inf_as_free():
     ranges = np.full(72, 5.0, dtype=np.float32)
     ranges[0:2] = [np.nan, 1.0]     # bin 0: NaN ignored, 1 m counts

@@ -41,6 +41,7 @@ from nav_msgs.msg import Odometry
 import pytest
 import rclpy
 from rclpy.context import Context
+from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image
 from sensor_msgs.msg import LaserScan
 
@@ -59,7 +60,9 @@ class Inputs:
                           for name, (topic, _type) in SENSOR_TOPICS.items()}
 
     def deliver(self, sensor, msg):
-        self.callbacks[sensor](msg)
+        """Hand the callback what DDS would: the serialized bytes of a raw subscription."""
+        raw = self.inputs.subscriptions[list(SENSOR_TOPICS).index(sensor)].raw
+        self.callbacks[sensor](serialize_message(msg) if raw else msg)
 
     def close(self):
         self.node.destroy_node()

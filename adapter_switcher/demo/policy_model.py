@@ -98,6 +98,13 @@ def lidar_profile(ranges: Optional[np.ndarray], range_max: float,
         return profile
     values = np.asarray(ranges, dtype=np.float64)
     scaled = np.clip(values / range_max, 0.0, 1.0)  # NaN stays NaN; +inf -> 1
+    if len(scaled) >= bins:
+        # One reduction over array_split's sectors (the first len % bins hold one more):
+        # NaN never wins a minimum as +inf, and a sector of only NaN ends at 1 (free).
+        size, extra = divmod(len(scaled), bins)
+        starts = np.arange(bins) * size + np.minimum(np.arange(bins), extra)
+        minima = np.minimum.reduceat(np.where(np.isnan(scaled), np.inf, scaled), starts)
+        return np.minimum(minima, 1.0).astype(np.float32)
     for index, sector in enumerate(np.array_split(scaled, bins)):
         valid = sector[~np.isnan(sector)]
         if valid.size:

@@ -21,6 +21,8 @@ NextAdapterPredictor names the adapter likely to be needed next so the inference
 prefetch it. Both go out on latched std_msgs/String topics, like Nav2's selector topics. The
 prediction is published only when its confidence reaches ``min_prediction_confidence`` (an empty
 string otherwise), so the confidence decision stays here and the topic stays a plain String.
+``handover_ticks`` (dynamic) says how gently the inference node should hand a change over
+(:mod:`adapter_switcher.nodes.handover_param`); it goes out on the latched ``handover_ticks``.
 A managed node (:class:`ManagedNode`): configure loads the rules, activate starts evaluating.
 
 ``~/reset`` (std_srvs/Trigger) forgets the current decision (back to the default adapter, as at
@@ -36,6 +38,9 @@ from adapter_switcher.context.predictor import TransitionModel
 from adapter_switcher.nodes.diagnostics import make_array
 from adapter_switcher.nodes.diagnostics import make_status
 from adapter_switcher.nodes.diagnostics import OK
+from adapter_switcher.nodes.handover_param import handover_param
+from adapter_switcher.nodes.handover_param import MESSAGE as HANDOVER_MESSAGE
+from adapter_switcher.nodes.handover_param import TOPIC as HANDOVER_TOPIC
 from adapter_switcher.nodes.managed_node import AUTOSTART
 from adapter_switcher.nodes.managed_node import ManagedNode
 from adapter_switcher.nodes.params import current_values
@@ -71,6 +76,8 @@ PARAMETERS = (
     ParamSpec('transition_decay', 0.9,
               'Exponential decay of the learned transition counts (closer to 1 = longer '
               'memory).', read_only=True, value_range=(0.0, 1.0)),
+    handover_param('published on handover_ticks for the inference node, which uses the '
+                   'larger of this and its own'),
 )
 
 
@@ -86,6 +93,8 @@ class ContextManagerNode(ManagedNode):
         super().__init__('context_manager', **kwargs)
         declare_all(self, PARAMETERS)
         self._transitions = None
+        self._handover_pub = None
+        self.add_post_set_parameters_callback(self._after_set_parameters)
 
     def configure_resources(self) -> None:
         params = current_values(self, PARAMETERS)
@@ -103,6 +112,8 @@ class ContextManagerNode(ManagedNode):
             String, 'predicted_adapter', LATCHED_QOS))
         self._features_pub = keep(self.create_lifecycle_publisher(
             DiagnosticArray, '~/features', COMMAND_QOS))
+        self._handover_pub = keep(self.create_lifecycle_publisher(
+            HANDOVER_MESSAGE, HANDOVER_TOPIC, LATCHED_QOS))
         self._published = {'desired': None, 'predicted': None}
         rate = params['evaluation_rate_hz']
         self._sensors = SensorInputs(
@@ -118,6 +129,7 @@ class ContextManagerNode(ManagedNode):
 
     def activate_resources(self) -> None:
         self._published = {'desired': None, 'predicted': None}
+        self._publish_handover()
         rate = self.get_parameter('evaluation_rate_hz').value
         if rate > 0:
             self.keep_until_deactivate(self.create_timer(1.0 / rate, self.evaluate))
@@ -150,6 +162,16 @@ class ContextManagerNode(ManagedNode):
                           confidence=float(decision.confidence), reason=decision.reason)
             self._features_pub.publish(make_array(now.to_msg(), make_status(
                 f'{self.get_name()}: features', OK, decision.reason, values)))
+
+    def _after_set_parameters(self, parameters) -> None:
+        if any(p.name == 'handover_ticks' for p in parameters):
+            self._publish_handover()
+
+    def _publish_handover(self) -> None:
+        """Publish handover_ticks, latched; only while active (a lifecycle publisher)."""
+        if self._handover_pub is not None and self._handover_pub.is_activated:
+            self._handover_pub.publish(
+                HANDOVER_MESSAGE(data=self.get_parameter('handover_ticks').value))
 
     def _on_reset(self, _request, response):
         self._policy.reset()

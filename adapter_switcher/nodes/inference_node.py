@@ -15,11 +15,16 @@
 """
 The inference node: the frozen base model with hot-swapped LoRA adapters, driving /cmd_vel.
 
-A thin wrapper over :class:`adapter_switcher.core.AdapterEngine`. The control timer runs in its
-own callback group on a two-thread executor (:class:`BoundedThreadsExecutor`), so services,
-parameters and sensor callbacks are never queued behind a model forward. Each tick encodes the
-latest sensor features, calls ``engine.step`` (which applies a ready adapter request between
-ticks, never mid-forward) and publishes the decoded velocity.
+A thin wrapper over :class:`adapter_switcher.core.AdapterEngine`. Each tick encodes the latest
+sensor features, calls ``engine.step`` (which applies a ready adapter request between ticks,
+never mid-forward) and publishes the decoded velocity.
+
+Light on the robot: the node spins rclpy's EventsExecutor (callbacks dispatched from C++, no
+wait set rebuilt in Python per wake-up, which cost most of the node's CPU at ~100 callbacks a
+second), reuses its /cmd_vel message, and freezes the configured heap out of the garbage
+collector's reach. Adapter loads and probes run on the engine's own loader thread, so a
+single-threaded executor never waits on the disk; a synchronous ``adapter_override`` holds the
+ticks for a copy and a switch (the probe ran ahead, when the adapter was registered).
 
 Which adapter runs:
 
@@ -46,6 +51,7 @@ directory or a bad rules file fails it with one line), activate starts the contr
 deactivate stops it after one zero velocity, cleanup releases the model.
 """
 
+import gc
 import math
 import sys
 import threading
@@ -68,10 +74,13 @@ from adapter_switcher.nodes.diagnostics import make_status
 from adapter_switcher.nodes.diagnostics import OK
 from adapter_switcher.nodes.diagnostics import WARN
 from adapter_switcher.nodes.engine_setup import build_engine
-from adapter_switcher.nodes.executor import BoundedThreadsExecutor
 from adapter_switcher.nodes.fleet_interface import FLEET_PARAMETERS
 from adapter_switcher.nodes.fleet_interface import open_fleet
 from adapter_switcher.nodes.fleet_interface import with_fleet_store
+from adapter_switcher.nodes.handover_param import effective_ticks
+from adapter_switcher.nodes.handover_param import handover_param
+from adapter_switcher.nodes.handover_param import MESSAGE as HANDOVER_MESSAGE
+from adapter_switcher.nodes.handover_param import TOPIC as HANDOVER_TOPIC
 from adapter_switcher.nodes.inference_state import InferenceState
 from adapter_switcher.nodes.inference_state import StateFile
 from adapter_switcher.nodes.managed_node import AUTOSTART
@@ -98,6 +107,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import ClockType
 from rclpy.duration import Duration
+from rclpy.experimental import EventsExecutor
 from rclpy.parameter import Parameter
 from rclpy.time import Time
 from std_msgs.msg import String
@@ -155,10 +165,7 @@ PARAMETERS = (
     ParamSpec('auto_mode', True,
               'Follow desired_adapter from the context manager (false: stay on the current '
               'adapter).'),
-    ParamSpec('handover_ticks', 0,
-              'Blend from the old adapter to a newly desired one over this many ticks (their '
-              'LoRA outputs weighted linearly), instead of jumping. 0: switch at once.',
-              value_range=(0, 10000)),
+    handover_param("the context manager's handover_ticks, when larger, wins"),
     ParamSpec('adapter_override', '',
               'Set to an adapter name to activate it now and stay on it (manual); refused '
               'with the reason if the adapter is unknown or broken. Empty: no override.'),
@@ -249,6 +256,9 @@ class InferenceNode(ManagedNode):
         keep(self.create_subscription(String, 'desired_adapter', self._on_desired, LATCHED_QOS))
         keep(self.create_subscription(String, 'predicted_adapter', self._on_predicted,
                                       LATCHED_QOS))
+        self._context_handover = 0
+        keep(self.create_subscription(HANDOVER_MESSAGE, HANDOVER_TOPIC, self._on_handover,
+                                      LATCHED_QOS))
         keep(self.create_service(Trigger, '~/reload_adapters', self._on_reload))
         keep(self.create_service(Trigger, '~/rollback', self._on_rollback))
         keep(self.create_service(Trigger, '~/list_adapters', self._on_list))
@@ -260,6 +270,12 @@ class InferenceNode(ManagedNode):
             f"{params['rate_hz']:g} Hz, {params['num_slots']} slots")
         for directory, reason in sorted(self._engine.rejections().items()):
             self.get_logger().warning(f'adapter directory {directory} rejected: {reason}')
+        self._twist = Twist()
+        self._stamped_msg = TwistStamped()
+        # The model, registry and message types are loaded: keep them out of every later
+        # collection (a full one walks the whole heap, torch's modules included).
+        gc.collect()
+        gc.freeze()
 
     def activate_resources(self) -> None:
         keep = self.keep_until_deactivate
@@ -302,6 +318,7 @@ class InferenceNode(ManagedNode):
         if self._setup is not None:
             self._setup.close()
         self._setup = self._engine = self._offload = None
+        gc.unfreeze()       # what configure froze may now be collected
 
     def _apply_initial_override(self, name: str) -> None:
         if not name:
@@ -365,9 +382,16 @@ class InferenceNode(ManagedNode):
         if self._desired and self._following():
             self._request(self._desired)
 
+    def _on_handover(self, msg) -> None:
+        self._context_handover = msg.data
+
+    def _handover_ticks(self) -> int:
+        return effective_ticks(self.get_parameter('handover_ticks').value,
+                               self._context_handover)
+
     def _request(self, name: str) -> None:
         try:
-            self._engine.request(name, blend_ticks=self.get_parameter('handover_ticks').value)
+            self._engine.request(name, blend_ticks=self._handover_ticks())
         except AdapterError as error:
             self._note_error(f"desired adapter '{name}' refused: {error}")
 
@@ -491,16 +515,16 @@ class InferenceNode(ManagedNode):
             logger.info('all required sensors are back', throttle_duration_sec=SENSOR_LOG_PERIOD_S)
 
     def _publish_cmd(self, now, linear: float, angular: float) -> None:
-        twist = Twist()
+        """Publish the command in the node's one reused message (publish copies it out)."""
+        twist = self._stamped_msg.twist if self._stamped else self._twist
         twist.linear.x = float(linear)
         twist.angular.z = float(angular)
         if not self._stamped:
             self._cmd_pub.publish(twist)
             return
-        msg = TwistStamped()
+        msg = self._stamped_msg
         msg.header.stamp = now.to_msg()
         msg.header.frame_id = self.get_parameter('cmd_vel_frame_id').value
-        msg.twist = twist
         self._cmd_pub.publish(msg)
 
     def _publish_active(self) -> None:
@@ -575,6 +599,7 @@ class InferenceNode(ManagedNode):
             'desired': desired or '',
             'predicted': predicted,
             'pending': self._engine.pending() or '',
+            'handover_ticks': self._handover_ticks(),
         }
         values.update(tier_lists(infos))
         values.update(self._stats.summary())
@@ -608,8 +633,7 @@ def _describe_stale(stale: Dict[str, Optional[float]]) -> str:
 
 
 def main(args=None):
-    return run_node('inference_node', InferenceNode, args,
-                    executor_factory=lambda: BoundedThreadsExecutor(num_threads=2))
+    return run_node('inference_node', InferenceNode, args, executor_factory=EventsExecutor)
 
 
 if __name__ == '__main__':
