@@ -100,6 +100,20 @@ def test_valid_messages_are_still_taken(inputs):
     assert inputs.inputs.dropped() == dropped
 
 
+def test_junk_arriving_after_a_valid_message_does_not_hide_it(inputs):
+    for sensor, valid in (('scan', scene_scan(Scene())), ('camera', scene_image(Scene())),
+                          ('odom', scene_odom(Scene()))):
+        junk = [make() for _, s, make in SENSOR_CASES if s == sensor][:3]
+        inputs.inputs.last_seen()                     # read: nothing pending
+        dropped = inputs.inputs.dropped()[sensor]
+        before = inputs.node.get_clock().now().nanoseconds * 1e-9
+        inputs.deliver(sensor, valid)
+        for msg in junk:                              # newer than the valid one, same read
+            inputs.deliver(sensor, msg)
+        assert inputs.inputs.last_seen()[sensor] >= before, sensor
+        assert inputs.inputs.dropped()[sensor] == dropped + len(junk), sensor
+
+
 FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=32)
 
 

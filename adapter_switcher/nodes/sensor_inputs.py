@@ -24,16 +24,19 @@ node down.
 
 Cheap callbacks: a node that reads the sensors on its own schedule (a control tick, a rules
 timer) subscribes raw (serialized bytes, no Python message built) and the callback only keeps
-the latest bytes and their arrival time. The latest message of each sensor is deserialized and
-used when the node next reads (:meth:`SensorInputs.snapshot` and friends), so a 50 Hz odometry
-costs one deserialization per 20 Hz tick instead of 50 a second (an Odometry message takes
-~60 us to build in Python). Features depend on the latest message only, so the node sees the
-same values; only messages superseded before a read are never looked at. With ``on_update``
-(evaluate on every message) each message is converted on arrival, as before.
+the bytes and their arrival time. When the node next reads (:meth:`SensorInputs.snapshot` and
+friends), the newest usable message of each sensor is deserialized and used, so a 50 Hz
+odometry costs one deserialization per 20 Hz tick instead of 50 a second (an Odometry message
+takes ~60 us to build in Python). Features depend on the latest message only, so the node sees
+the same values. Messages are tried newest first: unusable ones are dropped and counted until
+a usable one is found, and the older ones it supersedes are never looked at, so a flood of junk
+on a topic cannot hide the valid messages between (up to PENDING_KEPT per read). With
+``on_update`` (evaluate on every message) each message is converted on arrival, as before.
 """
 
+from collections import deque
 import threading
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Deque, Dict, Optional, Tuple
 
 from adapter_switcher.nodes.conversions import image_to_array
 from adapter_switcher.nodes.conversions import odom_to_twist
@@ -54,6 +57,7 @@ SENSOR_TOPICS = {
     'odom': ('odom', Odometry),
 }
 BAD_MESSAGE_LOG_PERIOD_S = 5.0
+PENDING_KEPT = 64
 
 
 class SensorInputs:
@@ -70,7 +74,7 @@ class SensorInputs:
         self._loggers = {name: node.get_logger().get_child(name) for name in SENSOR_TOPICS}
         self._scan: Optional[ScanData] = None
         self._lazy = on_update is None
-        self._pending: Dict[str, Tuple[bytes, float]] = {}
+        self._pending: Dict[str, Deque[Tuple[bytes, float]]] = {}
         self._catch_up_lock = threading.Lock()
         handlers = {'scan': self._on_scan, 'camera': self._on_image, 'odom': self._on_odom}
         self._handlers = handlers
@@ -84,30 +88,36 @@ class SensorInputs:
         return self._node.get_clock().now().nanoseconds * 1e-9
 
     def _stasher(self, sensor: str) -> Callable[[bytes], None]:
-        """Return the raw callback of ``sensor``: keep the latest bytes and when they came."""
+        """Return the raw callback of ``sensor``: keep the bytes and when they came."""
         def stash(data: bytes) -> None:
             now = self._now()
             with self._lock:
-                self._pending[sensor] = (data, now)
+                kept = self._pending.get(sensor)
+                if kept is None:
+                    kept = self._pending[sensor] = deque(maxlen=PENDING_KEPT)
+                kept.append((data, now))
         return stash
 
     def _catch_up(self) -> None:
-        """Deserialize and use the latest unread message of each sensor (lazy mode)."""
+        """Use the newest usable unread message of each sensor (lazy mode)."""
         if not self._lazy:
             return
         with self._catch_up_lock:
             with self._lock:
                 pending, self._pending = self._pending, {}
-            for sensor, (data, arrived) in pending.items():
-                try:
-                    msg = deserialize_message(data, SENSOR_TOPICS[sensor][1])
-                except Exception as error:  # noqa: B902 - any undecodable bytes: drop them
-                    self._drop(sensor, f'cannot deserialize it: {error}')
-                    continue
-                self._handlers[sensor](msg, arrived)
+            for sensor, kept in pending.items():
+                for data, arrived in reversed(kept):
+                    try:
+                        msg = deserialize_message(data, SENSOR_TOPICS[sensor][1])
+                    except Exception as error:  # noqa: B902 - undecodable bytes: drop them
+                        self._drop(sensor, f'cannot deserialize it: {error}')
+                        continue
+                    if self._handlers[sensor](msg, arrived):
+                        break
 
     def _accept(self, sensor: str, update: Callable[[float], None],
-                now: Optional[float] = None) -> None:
+                now: Optional[float] = None) -> bool:
+        """Apply one message's ``update``; return False if it was unusable (dropped)."""
         now = self._now() if now is None else now
         try:
             with self._lock:
@@ -115,9 +125,10 @@ class SensorInputs:
                 self._last_seen[sensor] = now
         except (ValueError, TypeError, ArithmeticError) as error:
             self._drop(sensor, str(error))
-            return
+            return False
         if self._on_update is not None:
             self._on_update(sensor)
+        return True
 
     def _drop(self, sensor: str, reason: str) -> None:
         with self._lock:
@@ -127,24 +138,24 @@ class SensorInputs:
             f'dropping a {sensor} message ({dropped} so far): {reason}',
             throttle_duration_sec=BAD_MESSAGE_LOG_PERIOD_S)
 
-    def _on_scan(self, msg: LaserScan, now: Optional[float] = None) -> None:
+    def _on_scan(self, msg: LaserScan, now: Optional[float] = None) -> bool:
         def update(now):
             scan = scan_to_data(msg)
             self._extractor.update_scan(scan.ranges, scan.angle_min, scan.angle_increment,
                                         scan.range_min, scan.range_max, now)
             self._scan = scan
-        self._accept('scan', update, now)
+        return self._accept('scan', update, now)
 
-    def _on_image(self, msg: Image, now: Optional[float] = None) -> None:
+    def _on_image(self, msg: Image, now: Optional[float] = None) -> bool:
         def update(now):
             image, encoding = image_to_array(msg)
             self._extractor.update_image(image, encoding, now)
-        self._accept('camera', update, now)
+        return self._accept('camera', update, now)
 
-    def _on_odom(self, msg: Odometry, now: Optional[float] = None) -> None:
+    def _on_odom(self, msg: Odometry, now: Optional[float] = None) -> bool:
         def update(now):
             self._extractor.update_odom(*odom_to_twist(msg), now)
-        self._accept('odom', update, now)
+        return self._accept('odom', update, now)
 
     def snapshot(self, stamp: float):
         """Return the extractor's FeatureSnapshot, consistent with respect to the callbacks."""
