@@ -27,7 +27,9 @@ one run (copy, verify, install, loop idle, loop during install, repeated):
   versions install back to back for a block of about --ticks-per-block ticks, over the same
   loop's p99 in the neighbouring idle block of as many ticks; also with the time the tick
   waited for a CPU taken by other processes removed (tick_attribution.py's in-process
-  latency), since this machine is shared;
+  latency), since this machine is shared; and install_cpu_in_ticks_share: the share of the
+  installer thread's CPU time that fell inside a tick (from its start to its output) rather
+  than in the idle gaps, which machine noise barely moves (0 when every slice fits its gap);
 * shadow_tick_overhead_ratio: tick p99 with a shadow candidate compared on every tick (its
   forward in the idle gaps) over tick p99 without, alternating blocks.
 
@@ -75,6 +77,9 @@ RESULTS = Path(__file__).resolve().parent / 'results' / 'ota.json'
 SIZES = {'3mb': 16, '50mb': 256}
 MAX_RANK = 256
 TARGETS = ['c_attn', 'c_proj', 'c_fc']
+# The engine's tick clock counts a loop as stopped after three periods without a tick; an
+# install timed sooner would still wait for the gaps of a loop that no longer ticks.
+LOOP_STOPPED_PERIODS = 3.5
 
 
 class Bench:
@@ -164,6 +169,7 @@ def loop_during_install(bench: Bench, loop: TickLoop, tick, paths: list) -> list
     for path in paths:
         path.unlink()
     bench.engine.scan()
+    os.sync()   # the removal's disk work ends here, not in the next (idle) block
     return samples
 
 
@@ -180,6 +186,7 @@ def measure_installs(bench: Bench, loop: TickLoop, tick, reps: int, ticks: int) 
         for size in SIZES:
             rows = out[size]
             path = bench.bundle(size)
+            time.sleep(LOOP_STOPPED_PERIODS * loop.period)  # no loop: nothing waits for gaps
             rows['copy'].append(timed(plain_copy, path, bench.root / 'copy.tar')[0])
             rows['verify'].append(timed(verify, bench, path)[0])
             seconds, ref = timed(bench.installer.install, path)
@@ -268,6 +275,9 @@ def main(argv=None):
                                                             / percentile(idle, 99))
         results[f'tick_in_process_p99_ratio_during_install_{size}'] = (
             percentile(busy_in, 99) / percentile(idle_in, 99))
+        results[f'install_cpu_in_ticks_share_{size}'] = (
+            sum(t.loader_cpu_in_tick_s for t in rows['busy'])
+            / max(1e-9, sum(t.loader_cpu_s for t in rows['busy'])))
     results['verify_ms'] = {s: results[f'verify_ms_{s}'] for s in SIZES}
     results['install_ms'] = {s: results[f'install_ms_{s}'] for s in SIZES}
     results['install_vs_copy_ratio'] = results['install_vs_copy_ratio_50mb']
@@ -314,6 +324,8 @@ def print_table(r):
              f" ms ({r[f'tick_p99_ratio_during_install_{size}']:.3f}x, in-process "
              f"{r[f'tick_in_process_p99_ratio_during_install_{size}']:.3f}x, "
              f"{r[f'ticks_during_install_{size}']} ticks)", '<= 1.10x'),
+            (f'{size}: installer CPU inside ticks',
+             f"{r[f'install_cpu_in_ticks_share_{size}']:.1%} of its CPU time", ''),
         ]
     rows.append(('tick p99 without / with shadow',
                  f"{r['tick_p99_ms_without_shadow']:.2f} / {r['tick_p99_ms_with_shadow']:.2f} "

@@ -30,6 +30,8 @@ reads both for the ticking thread and for the background loader, and records the
 - ``loader_cpu`` and ``loader_runq``: what the loader thread did meanwhile. A loader that was
   preempted by the OS while holding the GIL or an engine lock shows as ``blocked`` in the tick
   and ``loader_runq`` in the loader (a convoy: ours, triggered from outside).
+- ``loader_cpu_in_tick``: the loader's CPU time from the tick's start to its output only (the
+  wait before the tick excluded): background work that should have gone into the idle gap.
 
 ``in_process_s`` is the tick latency minus the outside part and minus any lateness inherited
 from the previous tick: what the tick would have taken on a machine of its own. A tick that
@@ -100,6 +102,7 @@ class TickSample:
     gc_s: float
     loader_cpu_s: float
     loader_runq_s: float
+    loader_cpu_in_tick_s: float = 0.0
 
     @property
     def inside_runq_s(self) -> float:
@@ -143,6 +146,7 @@ class TickLoop:
         delay = self._next - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
+        loader_at_start = schedstat(self.loader_tid)[0] if self.loader_tid else 0.0
         tick()
         end = time.perf_counter()
         cpu1, runq1 = schedstat(self._tid)
@@ -152,4 +156,9 @@ class TickLoop:
         blocked = max(0.0, end - before - slept - on_cpu - runq)
         return TickSample(end - self._next, max(0.0, before - self._next), on_cpu, runq,
                           blocked, self.gc_pauses.overlap(self._next, end),
-                          loader1[0] - loader0[0], loader1[1] - loader0[1])
+                          *_since(loader0, loader1), _since((loader_at_start,), loader1)[0])
+
+
+def _since(before: tuple, after: tuple) -> list:
+    """Return the increase of each schedstat reading (0 once the thread has ended)."""
+    return [max(0.0, b - a) for a, b in zip(before, after)]

@@ -27,8 +27,11 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Collection, Dict, List, Optional
 
+from adapter_switcher.core.gap_slices import SLICE_BYTES
+from adapter_switcher.core.gap_slices import Slices
+from adapter_switcher.core.gap_slices import unpaced
 from adapter_switcher.core.lora_config import LoraConfigError
 from adapter_switcher.core.lora_config import LoraSettings
 from adapter_switcher.core.names import check_adapter_name
@@ -173,24 +176,32 @@ def manifest_from_dict(raw: dict) -> Manifest:
                     metrics=dict(metrics), probe=raw.get('probe'))
 
 
-def sha256_file(path: Path) -> str:
-    """Return the hex sha256 of a file, read in blocks."""
+def sha256_file(path: Path, slices: Slices = unpaced) -> str:
+    """Return the hex sha256 of a file, read in blocks (each one slice of ``slices``)."""
     digest = hashlib.sha256()
     with open(path, 'rb') as stream:
-        for block in iter(lambda: stream.read(1 << 20), b''):
-            digest.update(block)
+        left = os.fstat(stream.fileno()).st_size
+        while left > 0:
+            with slices('hash', min(left, SLICE_BYTES)):
+                block = stream.read(SLICE_BYTES)
+                digest.update(block)
+            left = left - len(block) if block else 0
+        digest.update(stream.read())    # bytes appended meanwhile: a mismatch, as it should be
     return digest.hexdigest()
 
 
-def verify_manifest_files(files: AdapterFiles) -> None:
-    """Check every file the manifest lists against its sha256."""
+def verify_manifest_files(files: AdapterFiles, slices: Slices = unpaced,
+                          skip: Collection[str] = ()) -> None:
+    """Check every file the manifest lists, except those in ``skip``, against its sha256."""
     if files.manifest is None:
         return
     for filename, expected in files.manifest.files.items():
         path = files.directory / filename
         if not path.is_file():
             raise AdapterFormatError(f'{MANIFEST} lists {filename}, which is missing')
-        actual = sha256_file(path)
+        if filename in skip:
+            continue
+        actual = sha256_file(path, slices)
         if actual != expected.lower():
             raise AdapterFormatError(
                 f'{filename} does not match its sha256 in {MANIFEST} '

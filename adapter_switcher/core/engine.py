@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import threading
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, ContextManager, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from adapter_switcher.core.adapter_files import AdapterFormatError
 from adapter_switcher.core.base_model import model_fingerprint
@@ -46,6 +46,10 @@ from adapter_switcher.core.errors import AdapterError
 from adapter_switcher.core.errors import MixedBatchError
 from adapter_switcher.core.errors import NoPreviousAdapter
 from adapter_switcher.core.errors import ProbeFailed
+from adapter_switcher.core.gap_slices import GapPacer
+from adapter_switcher.core.gap_slices import in_groups
+from adapter_switcher.core.gap_slices import Slices
+from adapter_switcher.core.gap_slices import unpaced
 from adapter_switcher.core.handover import HandOver
 from adapter_switcher.core.handover import Weights
 from adapter_switcher.core.host_cache import HostCache
@@ -72,6 +76,7 @@ from adapter_switcher.core.safetensors_io import SafetensorsFormatError
 from adapter_switcher.core.slot_layers import BatchLayoutError
 from adapter_switcher.core.slot_layers import EMPTY
 from adapter_switcher.core.slot_layers import MIX
+from adapter_switcher.core.slot_layers import slot_layer_for
 from adapter_switcher.core.slot_layers import SlotLoraLayer
 from adapter_switcher.core.slot_layers import SlotSelector
 from adapter_switcher.core.slot_layers import wrap_module
@@ -85,7 +90,6 @@ from torch import nn
 SLOT_WAIT_S = 30.0
 CHUNK_BYTES = 4 << 20
 TRIAL_SLOT = '~trial:'
-SLICE_HEADROOM = 2.0
 MAPPINGS_KEPT = 16
 GRAIN = 32768       # at::internal::GRAIN_SIZE: torch splits larger copies over its threads
 
@@ -202,7 +206,7 @@ class AdapterEngine:
         self._swap_lock = threading.Lock()
         self._state = threading.Condition()
         self._clock = TickClock()
-        self._copy_bandwidth = 1e9
+        self._pacer = GapPacer(self._clock)
         self._active: Optional[str] = None
         self._history: List[Optional[str]] = []
         self._pending: Optional[_Pending] = None
@@ -234,27 +238,41 @@ class AdapterEngine:
         self._probe_ahead(self._registry.records())
         return report
 
-    def add(self, directory: Path) -> str:
+    def add(self, directory: Path, tried: Optional[AdapterRecord] = None) -> str:
         """
         Register one new adapter directory without rescanning the others; return its name.
 
         For installers adding a version to a directory the engine scans: the new directory is
-        validated like a scan would; the adapters already known are not read again.
+        validated like a scan would; the adapters already known are not read again. ``tried``
+        is what :meth:`trial` returned for these files before they were renamed into place:
+        if the weight file is still the one tried, it is not read or probed again, and the
+        rest is read in idle-gap slices like the trial (the caller is the trial's thread).
         """
-        record = self._registry.add(Path(directory))
+        slices = unpaced if tried is None else self.idle_slice
+        record = self._registry.add(Path(directory), tried, slices)
         self._wrap_targets([record])
+        if (tried is not None and record.identity == tried.identity
+                and self._probe_passed.get(tried.name) == _probe_key(tried, tried.identity)):
+            self._probe_passed[record.name] = _probe_key(record, record.identity)
         self._probe_ahead([record])
         return record.name
 
-    def _wrap_targets(self, records: Sequence[AdapterRecord] = ()) -> None:
+    def _wrap_targets(self, records: Sequence[AdapterRecord] = (),
+                      slices: Slices = unpaced) -> None:
+        """Give every module the records target its slot layer (built first, then swapped in)."""
         records = list(records) or self._registry.records()
         needed = {m for r in records for m in r.plan.modules} - set(self._layers)
         if not needed:
             return
+        built = {}
+        for name in sorted(needed):
+            with slices('wrap', 1):
+                built[name] = slot_layer_for(self.model, name, self._selector,
+                                             self._slot_count, self.config.max_rank)
         with self._forward_lock:
-            for name in sorted(needed):
-                self._layers[name] = wrap_module(self.model, name, self._selector,
-                                                 self._slot_count, self.config.max_rank)
+            for name, layer in built.items():
+                if name not in self._layers:
+                    self._layers[name] = wrap_module(self.model, name, layer)
 
     def adapters(self) -> List[AdapterInfo]:
         """List every accepted adapter with its tier: active, resident, host or disk."""
@@ -770,29 +788,18 @@ class AdapterEngine:
         Copy sources into targets, batched; in the background, in slices between ticks.
 
         A foreground copy (someone is waiting for it) is one batched call. A background copy
-        goes in slices of about CHUNK_BYTES, each started only when the tick clock says twice
-        its expected time (measured copy bandwidth) fits before the next tick: a slice slowed
-        down by a busy machine must still end before the tick, or the tick waits for a CPU
-        (two cores) or for the GIL the loader takes back after the copy.
+        goes in slices of about CHUNK_BYTES, each started in an idle gap that fits it (see
+        :mod:`gap_slices`).
         """
         targets, sources = _below_grain(targets, sources)
         if not background:
             with torch.no_grad():
                 torch._foreach_copy_(targets, sources)
             return
-        start = 0
-        while start < len(targets):
-            end, nbytes = start, 0
-            while end < len(targets) and (end == start or nbytes < CHUNK_BYTES):
-                nbytes += targets[end].nbytes
-                end += 1
-            self._clock.wait_for_room(SLICE_HEADROOM * nbytes / self._copy_bandwidth)
-            began = time.perf_counter()
-            with torch.no_grad():
-                torch._foreach_copy_(targets[start:end], sources[start:end])
-            elapsed = max(time.perf_counter() - began, 1e-6)
-            self._copy_bandwidth = 0.7 * self._copy_bandwidth + 0.3 * nbytes / elapsed
-            start = end
+        pairs = list(zip(targets, sources))
+        for group, nbytes in in_groups(pairs, lambda pair: pair[0].nbytes, CHUNK_BYTES):
+            with self.idle_slice('copy', nbytes), torch.no_grad():
+                torch._foreach_copy_([t for t, _ in group], [s for _, s in group])
 
     def _mapped(self, record: AdapterRecord) -> Optional[MappedSafetensors]:
         """
@@ -853,7 +860,7 @@ class AdapterEngine:
         """Probe a loaded slot in the gap between ticks, so the probe never delays a tick."""
         record = self._registry.get(name)
         name = record.name
-        self._clock.wait_for_room(self._clock.duration)
+        self._pacer.wait_for_forward()
         with self._forward_lock:
             with self._state:
                 slot = self._slots.slots[index]
@@ -943,7 +950,7 @@ class AdapterEngine:
         except AdapterError:
             return      # unreadable: the registry rejected it, with the reason
         self._identities[index] = record.identity
-        self._clock.wait_for_room(self._clock.duration)
+        self._pacer.wait_for_forward()
         with self._forward_lock:
             self._probe_result(index, record)
         self.metrics.count('probes_ahead')
@@ -987,18 +994,22 @@ class AdapterEngine:
         Validate and probe an adapter directory that is not registered; change nothing.
 
         For installers that must know a new adapter works before making it visible: it is
-        checked as a scan would check it, copied into a free slot between ticks and probed
-        in an idle gap; then the slot is freed. Raise AdapterRejected or ProbeFailed.
+        checked as a scan would check it, copied into a free slot and probed; then the slot is
+        freed. Every step runs in slices that fit the idle gaps between ticks (one hash block,
+        one tensor, a few megabytes of copy, the probe forward), so call it from a background
+        thread. Pass the record to :meth:`add` after renaming the directory into place, so its
+        weights are not read again. Raise AdapterRejected or ProbeFailed.
         """
-        record, tensors = self._registry.validator.validate(name, Path(directory))
-        self._wrap_targets([record])
+        record, tensors = self._registry.validator.validate(name, Path(directory),
+                                                            self.idle_slice)
+        self._wrap_targets([record], self.idle_slice)
         with self._state:
             index = self._slots.reserve(TRIAL_SLOT + name, self._selector.active).index
             self._identities[index] = record.identity
         try:
             self._copy_into(index, record, lambda m, which: tensors[_key(record, m, which)],
                             background=True)
-            self._clock.wait_for_room(self._clock.duration)
+            self._pacer.wait_for_forward()
             with self._forward_lock:
                 self._probe(index, record)
         finally:
@@ -1007,9 +1018,16 @@ class AdapterEngine:
                 self._state.notify_all()
         return record
 
-    def wait_for_idle(self, seconds: float) -> None:
-        """Return when ``seconds`` of background work fit before the next tick is due."""
-        self._clock.wait_for_room(seconds)
+    def idle_slice(self, kind: str, amount: float) -> ContextManager[None]:
+        """
+        Return a context that enters when ``amount`` of ``kind`` work fits in an idle gap.
+
+        For background work beside the control loop (an installer writing a bundle's files):
+        cut it into small slices and announce each with its amount, bytes for copies and
+        hashes; the throughput of each kind is learned (see :mod:`gap_slices`). Never call
+        it from the thread that ticks.
+        """
+        return self._pacer.in_gap(kind, amount)
 
     def _probe_plan(self, record: AdapterRecord):
         planned = manifest_probe(record.files)

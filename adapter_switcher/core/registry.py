@@ -45,6 +45,10 @@ from adapter_switcher.core.adapter_files import verify_manifest_files
 from adapter_switcher.core.errors import AdapterRejected
 from adapter_switcher.core.errors import InvalidAdapterName
 from adapter_switcher.core.errors import UnknownAdapter
+from adapter_switcher.core.gap_slices import in_groups
+from adapter_switcher.core.gap_slices import SLICE_BYTES
+from adapter_switcher.core.gap_slices import Slices
+from adapter_switcher.core.gap_slices import unpaced
 from adapter_switcher.core.lora_plan import AdapterPlan
 from adapter_switcher.core.lora_plan import AdapterPlanError
 from adapter_switcher.core.lora_plan import plan_adapter
@@ -52,6 +56,7 @@ from adapter_switcher.core.names import check_adapter_name
 from adapter_switcher.core.names import split_adapter_ref
 from adapter_switcher.core.names import VERSION_SEPARATOR
 from adapter_switcher.core.safetensors_io import load_tensors
+from adapter_switcher.core.safetensors_io import read_header
 from adapter_switcher.core.safetensors_io import SafetensorsFormatError
 
 import torch
@@ -108,26 +113,41 @@ class AdapterValidator:
         self.max_rank = max_rank
         self.base_fingerprint = base_fingerprint
 
-    def validate(self, name: str,
-                 directory: Path) -> Tuple[AdapterRecord, Dict[str, torch.Tensor]]:
-        """Return the record and the loaded tensors; raise AdapterRejected with the reason."""
+    def validate(self, name: str, directory: Path, slices: Slices = unpaced,
+                 tried: Optional[AdapterRecord] = None
+                 ) -> Tuple[AdapterRecord, Dict[str, torch.Tensor]]:
+        """
+        Return the record and the loaded tensors; raise AdapterRejected with the reason.
+
+        ``slices`` cuts the reading into pieces (one hash block, one tensor) for a caller
+        that works in the control loop's idle gaps. ``tried`` is a record this validator
+        accepted for the same files at another path (a staging directory renamed since): if
+        the weight file is still that very file (same size, mtime and inode), its hash and
+        tensors are not read again and no tensors are returned; the small files are checked.
+        """
         try:
             files = locate_files(directory)
             identity = file_identity(files.weights_path)
-            verify_manifest_files(files)
+            same = tried is not None and tried.identity == identity
+            verify_manifest_files(files, slices, skip={files.weights_path.name} if same else ())
             self._check_fingerprint(files)
             config = read_lora_config(files.config_path)
-            tensors = load_tensors(str(files.weights_path))
-            plan = plan_adapter(config, {k: tuple(v.shape) for k, v in tensors.items()},
-                                self.modules, self.max_rank)
-            _check_finite(tensors)
+            if same:
+                tensors = {}
+                entries, _ = read_header(str(files.weights_path))
+                shapes = {k: tuple(e['shape']) for k, e in entries.items()}
+            else:
+                tensors = load_tensors(str(files.weights_path), slices)
+                shapes = {k: tuple(v.shape) for k, v in tensors.items()}
+            plan = plan_adapter(config, shapes, self.modules, self.max_rank)
+            _check_finite(tensors, slices)
             self._check_saved_base_weights(plan, tensors)
         except (AdapterFormatError, AdapterPlanError, SafetensorsFormatError,
                 InvalidAdapterName) as error:
             raise AdapterRejected(name, str(error)) from None
         except OSError as error:
             raise AdapterRejected(name, f'cannot read its files: {error}') from None
-        nbytes = sum(t.nbytes for t in tensors.values())
+        nbytes = tried.nbytes if same else sum(t.nbytes for t in tensors.values())
         return AdapterRecord(name, files, plan, identity, nbytes), tensors
 
     def _check_saved_base_weights(self, plan: AdapterPlan,
@@ -139,7 +159,7 @@ class AdapterValidator:
         trained with a resized vocabulary; the engine shares one base between all adapters.
         """
         for name, module_plan in plan.modules.items():
-            if module_plan.base_key is None:
+            if module_plan.base_key is None or module_plan.base_key not in tensors:
                 continue
             saved = tensors[module_plan.base_key]
             if not torch.equal(saved.to(self.modules[name].weight.dtype),
@@ -157,13 +177,17 @@ class AdapterValidator:
                 f'{self.base_fingerprint[:19]}...')
 
 
-def _check_finite(tensors: Mapping[str, torch.Tensor]) -> None:
+def _check_finite(tensors: Mapping[str, torch.Tensor], slices: Slices) -> None:
     for key, tensor in tensors.items():
         if not tensor.is_floating_point():
             raise AdapterFormatError(f'tensor {key} has dtype {str(tensor.dtype)[6:]}: LoRA '
                                      'weights are floating point')
-        if not bool(torch.isfinite(tensor).all()):
-            bad = int((~torch.isfinite(tensor)).sum())
+    for keys, nbytes in in_groups(tensors, lambda k: tensors[k].nbytes, SLICE_BYTES):
+        with slices('check', nbytes):
+            finite = [bool(torch.isfinite(tensors[key]).all()) for key in keys]
+        if not all(finite):
+            key = keys[finite.index(False)]
+            bad = int((~torch.isfinite(tensors[key])).sum())
             raise AdapterFormatError(f'tensor {key} has {bad} non-finite values (NaN or inf)')
 
 
@@ -193,10 +217,15 @@ class AdapterRegistry:
         return ScanReport(sorted(records), self.rejections(), sorted(set(records) - before),
                           sorted(before - set(records)))
 
-    def add(self, candidate: Path) -> AdapterRecord:
-        """Validate one new directory and register it, leaving the other records as they are."""
+    def add(self, candidate: Path, tried: Optional[AdapterRecord] = None,
+            slices: Slices = unpaced) -> AdapterRecord:
+        """
+        Validate one new directory and register it, leaving the other records as they are.
+
+        ``tried`` and ``slices`` are passed to :meth:`AdapterValidator.validate`.
+        """
         records, rejections = dict(self._records), {}
-        self._scan_one(candidate, records, rejections)
+        self._scan_one(candidate, records, rejections, tried, slices)
         if rejections:
             path, (name, reason) = next(iter(rejections.items()))
             self._rejections[path] = (name, reason)
@@ -206,7 +235,8 @@ class AdapterRegistry:
         return added
 
     def _scan_one(self, candidate: Path, records: Dict[str, AdapterRecord],
-                  rejections: Dict[str, Tuple[Optional[str], str]]) -> None:
+                  rejections: Dict[str, Tuple[Optional[str], str]],
+                  tried: Optional[AdapterRecord] = None, slices: Slices = unpaced) -> None:
         name = candidate.name
         try:
             check_inside(candidate, candidate.parent)
@@ -216,7 +246,7 @@ class AdapterRegistry:
                 rejections[str(candidate)] = (None, f"duplicate adapter name '{name}': already "
                                                     f'provided by {records[name].files.directory}')
                 return
-            record, _ = self.validator.validate(name, candidate)
+            record, _ = self.validator.validate(name, candidate, slices, tried)
         except AdapterRejected as error:
             rejections[str(candidate)] = (name, error.reason)
         except (InvalidAdapterName, AdapterFormatError) as error:

@@ -15,7 +15,7 @@
 """
 Reading safetensors files: checked headers, library loads, and zero-copy views for slot writes.
 
-``load_tensors`` is the library path (``safetensors.torch.load_file``) used to validate adapters
+``load_tensors`` is the library path (``safetensors.safe_open``) used to validate adapters
 and fill the host cache. ``MappedSafetensors`` maps the file and hands out tensors that alias the
 page cache, so a cold load can copy each weight straight into its resident slot with one copy,
 where ``load_file`` followed by a slot copy would cost two. test_core_safetensors_io.py proves
@@ -28,8 +28,12 @@ import os
 import struct
 from typing import BinaryIO, Dict, Iterator, Tuple
 
+from adapter_switcher.core.gap_slices import in_groups
+from adapter_switcher.core.gap_slices import SLICE_BYTES
+from adapter_switcher.core.gap_slices import Slices
+from adapter_switcher.core.gap_slices import unpaced
+from safetensors import safe_open
 from safetensors import SafetensorError
-from safetensors.torch import load_file
 import torch
 
 _DTYPES = {
@@ -114,13 +118,29 @@ def _check_entry(path: str, name: str, entry, data_size: int) -> None:
             f'{data_size} bytes: the file is truncated')
 
 
-def load_tensors(path: str) -> Dict[str, torch.Tensor]:
-    """Load every tensor with ``safetensors.torch.load_file`` after checking the header."""
-    read_header(path)
+def load_tensors(path: str, slices: Slices = unpaced) -> Dict[str, torch.Tensor]:
+    """
+    Load every tensor with the library after checking the header.
+
+    ``safe_open`` and ``get_tensor`` per tensor, which is what ``load_file`` does, so about
+    a megabyte of tensors at a time can be one slice of ``slices`` (see :mod:`gap_slices`).
+    """
+    entries, _ = read_header(path)
+    tensors = {}
     try:
-        return load_file(path)
+        with safe_open(path, framework='pt') as stream:
+            for keys, nbytes in in_groups(stream.offset_keys(), lambda k: _nbytes(entries[k]),
+                                          SLICE_BYTES):
+                with slices('read', nbytes):
+                    tensors.update((key, stream.get_tensor(key)) for key in keys)
     except SafetensorError as error:
         raise SafetensorsFormatError(f'{path}: {error}') from None
+    return tensors
+
+
+def _nbytes(entry: dict) -> int:
+    begin, end = entry['data_offsets']
+    return end - begin
 
 
 class MappedSafetensors:

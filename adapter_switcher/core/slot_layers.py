@@ -297,12 +297,21 @@ def slot_layer_type(base_layer: nn.Module) -> type:
     return LinearSlots
 
 
-def wrap_module(model: nn.Module, name: str, selector: SlotSelector, num_slots: int,
-                max_rank: int) -> SlotLoraLayer:
-    """Replace ``model.<name>`` by the slot layer for its type and return the new layer."""
+def slot_layer_for(model: nn.Module, name: str, selector: SlotSelector, num_slots: int,
+                   max_rank: int) -> SlotLoraLayer:
+    """
+    Return the slot layer for ``model.<name>`` without installing it (see :func:`wrap_module`).
+
+    Building allocates the slots, which takes milliseconds for a large layer; the model is
+    untouched, so this may run while forwards run, and only the install needs the model alone.
+    """
+    base_layer = model.get_submodule(name)
+    return slot_layer_type(base_layer)(base_layer, selector, num_slots, max_rank)
+
+
+def wrap_module(model: nn.Module, name: str, layer: SlotLoraLayer) -> SlotLoraLayer:
+    """Replace ``model.<name>`` by ``layer`` (built by :func:`slot_layer_for`); return it."""
     parent_name, _, child = name.rpartition('.')
     parent = model.get_submodule(parent_name) if parent_name else model
-    base_layer = getattr(parent, child)
-    layer = slot_layer_type(base_layer)(base_layer, selector, num_slots, max_rank)
     setattr(parent, child, layer)
     return layer

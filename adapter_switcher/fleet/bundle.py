@@ -40,7 +40,7 @@ from pathlib import Path
 import shutil
 import tarfile
 import tempfile
-from typing import Callable, Dict, Optional
+from typing import Dict, Optional
 
 from adapter_switcher.core.adapter_files import AdapterFormatError
 from adapter_switcher.core.adapter_files import MANIFEST
@@ -49,6 +49,9 @@ from adapter_switcher.core.adapter_files import manifest_from_dict
 from adapter_switcher.core.adapter_files import manifest_text
 from adapter_switcher.core.adapter_files import read_manifest
 from adapter_switcher.core.errors import InvalidAdapterName
+from adapter_switcher.core.gap_slices import SLICE_BYTES
+from adapter_switcher.core.gap_slices import Slices
+from adapter_switcher.core.gap_slices import unpaced
 from adapter_switcher.fleet.keys import key_id
 from adapter_switcher.fleet.keys import Keyring
 from adapter_switcher.fleet.keys import TrustedKey
@@ -64,7 +67,6 @@ MANIFEST_MEMBER = f'{PAYLOAD_DIR}/{MANIFEST}'
 SIGNATURE_MEMBER = 'signature.json'
 MAX_MANIFEST_BYTES = 1 << 20
 DEFAULT_MAX_BYTES = 256 << 20
-BLOCK_BYTES = 1 << 20
 
 
 class BundleRejected(ValueError):
@@ -184,23 +186,24 @@ def verify_signature(bundle: Bundle, keyring: Keyring) -> TrustedKey:
         raise BundleRejected(str(error)) from None
 
 
-def extract_payload(bundle: Bundle, target: Path,
-                    pace: Callable[[], None] = lambda: None) -> None:
+def extract_payload(bundle: Bundle, target: Path, slices: Slices = unpaced) -> None:
     """
     Write the adapter files into the empty directory ``target``, checking every sha256.
 
-    ``pace`` is called before each block of about a megabyte (to wait for an idle gap).
-    Files are fsynced; on a hash mismatch BundleRejected is raised (the caller discards
-    ``target``).
+    Each block of about a megabyte, and each file's fsync, is one slice of ``slices`` (to
+    run in the control loop's idle gaps). On a hash mismatch BundleRejected is raised (the
+    caller discards ``target``).
     """
     with tarfile.open(bundle.path, 'r:') as tar:
         for name, expected in sorted(bundle.manifest.files.items()):
-            source = tar.extractfile(bundle.members[f'{PAYLOAD_DIR}/{name}'])
+            member = bundle.members[f'{PAYLOAD_DIR}/{name}']
+            source = tar.extractfile(member)
             fd = os.open(target / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             with os.fdopen(fd, 'wb') as sink:
-                digest = _copy_hashing(source, sink, pace)
-                sink.flush()
-                os.fsync(sink.fileno())
+                digest = _copy_hashing(source, member.size, sink, slices)
+                with slices('fsync', member.size):
+                    sink.flush()
+                    os.fsync(sink.fileno())
             _check_digest(name, expected, digest)
         (target / MANIFEST).write_bytes(bundle.manifest_bytes)
     fsync_dir(target)
@@ -210,20 +213,23 @@ def check_payload(bundle: Bundle) -> None:
     """Check every file's sha256 against the manifest without writing anything."""
     with tarfile.open(bundle.path, 'r:') as tar:
         for name, expected in sorted(bundle.manifest.files.items()):
-            source = tar.extractfile(bundle.members[f'{PAYLOAD_DIR}/{name}'])
-            _check_digest(name, expected, _copy_hashing(source, None, lambda: None))
+            member = bundle.members[f'{PAYLOAD_DIR}/{name}']
+            digest = _copy_hashing(tar.extractfile(member), member.size, None, unpaced)
+            _check_digest(name, expected, digest)
 
 
-def _copy_hashing(source, sink, pace: Callable[[], None]) -> str:
+def _copy_hashing(source, size: int, sink, slices: Slices) -> str:
+    """Hash ``size`` bytes of ``source`` (and write them to ``sink``), a block per slice."""
     digest = hashlib.sha256()
-    while True:
-        pace()
-        block = source.read(BLOCK_BYTES)
-        if not block:
-            return digest.hexdigest()
-        digest.update(block)
-        if sink is not None:
-            sink.write(block)
+    left = size
+    while left > 0:
+        with slices('extract', min(left, SLICE_BYTES)):
+            block = source.read(SLICE_BYTES)
+            digest.update(block)
+            if sink is not None:
+                sink.write(block)
+        left = left - len(block) if block else 0
+    return digest.hexdigest()
 
 
 def _check_digest(name: str, expected: str, actual: str) -> None:

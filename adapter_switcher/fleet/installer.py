@@ -24,8 +24,14 @@ Steps, in order (the names are those passed to ``on_step``)::
     registered  the engine's registry lists the new version (the others are not re-read)
 
 Before ``renamed`` nothing is visible, and the store's start-up clears .staging/, so a crash
-anywhere leaves the previous versions and the promotion state exactly as they were. Copies and
-the probe wait for the engine's idle gaps between ticks, so an install never delays a tick.
+anywhere leaves the previous versions and the promotion state exactly as they were.
+
+An install runs beside the control loop without delaying a tick: every step is cut into
+slices (reading the bundle's index, one megabyte of extraction, one file's fsync, and in the
+engine one hash block, one tensor check, a few megabytes of slot copy, the probe forward) and
+each slice starts only in an idle gap between ticks that fits it (``AdapterEngine.idle_slice``,
+the mechanism prefetch copies use). The weights are read and checked once, at ``probed``:
+registration reuses that check because the renamed file is the very file tried.
 """
 
 import os
@@ -47,9 +53,6 @@ from adapter_switcher.fleet.keys import Keyring
 from adapter_switcher.fleet.store import fsync_dir
 from adapter_switcher.fleet.store import VersionStore
 
-# Expected time of one ~1 MB copy block: the extraction waits for a gap this long.
-BLOCK_SECONDS = 0.002
-
 
 class InstallDeferred(Exception):
     """The install cannot run now (every slot busy); the bundle is kept for a later try."""
@@ -69,9 +72,11 @@ class Installer:
 
     def verify(self, path: Path) -> Bundle:
         """Check a bundle without installing it; raise BundleRejected with the reason."""
-        bundle = read_bundle(path, self.max_bytes)
-        self.keyring.reload()
-        verify_signature(bundle, self.keyring)
+        with self.engine.idle_slice('bundle index', 1):
+            bundle = read_bundle(path, self.max_bytes)
+        with self.engine.idle_slice('signature', 1):
+            self.keyring.reload()
+            verify_signature(bundle, self.keyring)
         wanted = bundle.manifest.base_fingerprint
         if wanted != self.engine.fingerprint:
             raise BundleRejected(f'wrong base fingerprint: trained for {str(wanted)[:19]}..., '
@@ -86,10 +91,10 @@ class Installer:
         self.on_step('verified')
         staging = Path(tempfile.mkdtemp(prefix=bundle.ref + '.', dir=self.store.staging))
         try:
-            extract_payload(bundle, staging, lambda: self.engine.wait_for_idle(BLOCK_SECONDS))
+            extract_payload(bundle, staging, self.engine.idle_slice)
             self.on_step('extracted')
             try:
-                self.engine.trial(staging, bundle.ref)
+                tried = self.engine.trial(staging, bundle.ref)
             except SlotsBusy as error:
                 raise InstallDeferred(str(error)) from None
             except AdapterError as error:
@@ -101,6 +106,6 @@ class Installer:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         self.on_step('renamed')
-        self.engine.add(self.store.path(bundle.ref))
+        self.engine.add(self.store.path(bundle.ref), tried)
         self.on_step('registered')
         return bundle.ref
