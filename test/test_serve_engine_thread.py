@@ -78,6 +78,10 @@ def test_batches_queued_during_a_call_merge_into_capped_forwards(served):
     # The first two batches (2 + 1 rows) were queued together: one forward; the third (2 more
     # rows) would pass max_rows, so it starts the next.
     assert outcomes[0][0].batch_rows == 3
+    # Three forwards of 3 rows each ([a, None] + [b], [c, a] + [None], [b, c, None]), and the
+    # thread accounts for them (the replica's stats report these counters).
+    assert (thread.forwards, thread.rows) == (3, 9)
+    assert thread.forward_cpu_s > 0
     assert max(r.batch_adapters for results in outcomes for r in results) <= 2
 
 

@@ -79,6 +79,9 @@ def test_shipped_serve_config_passes_serve_schema_and_settings():
     settings = ServerSettings.from_args(config.args)
     assert settings.num_slots >= 2 and settings.host_cache_mb > 0
     assert config.deployment_options['user_config']['max_batch_size'] > 1
+    # Access logs are off for the proxy (Serve's components) and for the replica.
+    assert config.logging_config['enable_access_log'] is False
+    assert config.deployment_options['logging_config']['enable_access_log'] is False
 
 
 @pytest.mark.parametrize('args, message', [

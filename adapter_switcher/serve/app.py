@@ -25,7 +25,12 @@ Routes under the application's prefix (see :mod:`.wire` for the bodies):
   it does for multiplexed requests). One batch is one ``engine.step_batch`` forward.
 * ``POST warm``: a prefetch hint. The header names the predicted adapter; Serve routes it like
   a tick, and the replica that will serve that adapter loads it now.
-* ``GET stats``: this replica's id, RSS, resident adapters and load counts.
+* ``GET stats``: this replica's id, RSS, resident adapters, load counts and the CPU time its
+  forwards took.
+
+Python callers inside the cluster (another deployment, a load generator) call :meth:`act` on a
+``DeploymentHandle`` with ``.options(multiplexed_model_id=ref)``: the same routing, batching
+and answer without the HTTP hop through Serve's proxy.
 
 Health and metrics use Serve's own mechanisms: ``check_health`` runs a base-only forward of the
 probe input (a replica that fails it is restarted by Serve), and counters and histograms go
@@ -127,12 +132,11 @@ class AdapterPolicyServer:
     async def __call__(self, request: Request) -> JSONResponse:
         """Dispatch ``act``, ``warm`` and ``stats``; errors become one-line JSON messages."""
         route = request.url.path.rstrip('/').rpartition('/')[2]
-        header_id = serve.get_multiplexed_model_id()
         try:
             if route == ACT and request.method == 'POST':
-                return JSONResponse(await self.act(await _json(request), header_id))
+                return JSONResponse(await self.act(await _json(request)))
             if route == WARM and request.method == 'POST':
-                return JSONResponse(await self.warm(header_id))
+                return JSONResponse(await self.warm(serve.get_multiplexed_model_id()))
             if route == STATS and request.method == 'GET':
                 return JSONResponse(self.stats())
         except (WireError, InvalidAdapterName) as error:
@@ -144,8 +148,14 @@ class AdapterPolicyServer:
         return _error(404, f'no route {request.method} {route!r}: use POST {ACT}, POST {WARM} '
                            f'or GET {STATS}')
 
-    async def act(self, body: Any, header_id: str = '') -> Dict[str, Any]:
-        """Run one request's rows in the next batch; return its output and how it was served."""
+    async def act(self, body: Any) -> Dict[str, Any]:
+        """
+        Run one request's rows in the next batch; return its output and how it was served.
+
+        The multiplexed model id (the HTTP header, or a handle's ``multiplexed_model_id``)
+        routed the request here; it must agree with the body's adapter when both are given.
+        """
+        header_id = serve.get_multiplexed_model_id()
         request = parse_act(body, header_id)
         self._check_inputs(request.inputs)
         ref, resident = request.adapter, True
@@ -183,11 +193,13 @@ class AdapterPolicyServer:
                 'loads': self._loads[model_id]}
 
     def stats(self) -> Dict[str, Any]:
-        """Return this replica's id, process, memory, resident adapters and load counts."""
+        """Return this replica's id, process, memory, resident adapters, loads and forwards."""
         info = self.engine.metrics_dict()
         return {'replica': self.replica, 'pid': os.getpid(), 'rss_bytes': _rss_bytes(),
                 'resident': [n for n in info['resident'].split(',') if n],
-                'loads': dict(self._loads),
+                'loads': dict(self._loads), 'forwards': self._engine_thread.forwards,
+                'forward_rows': self._engine_thread.rows,
+                'forward_cpu_s': self._engine_thread.forward_cpu_s,
                 'engine': {k: info[k] for k in ('slot_hits', 'slot_misses', 'bytes_resident',
                                                 'adapters', 'rejections') if k in info}}
 

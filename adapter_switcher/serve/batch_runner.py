@@ -33,6 +33,7 @@ from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 import threading
+import time
 from typing import Any, Callable, Deque, Iterator, List, Optional, Sequence, Tuple, Union
 
 from adapter_switcher.core import AdapterEngine
@@ -121,11 +122,19 @@ class BatchRunner:
 
 
 class EngineThread:
-    """The one thread that calls the engine; queued batches are merged into one forward."""
+    """
+    The one thread that calls the engine; queued batches are merged into one forward.
+
+    It counts its forwards, their rows and the CPU time they took (this thread's own clock),
+    so the replica can say how much of its CPU the model itself costs.
+    """
 
     def __init__(self, runner: BatchRunner, max_rows: int = 16):
         self.runner = runner
         self.max_rows = max_rows
+        self.forwards = 0
+        self.rows = 0
+        self.forward_cpu_s = 0.0
         self._queue: Deque[Tuple[str, Any, Future]] = deque()
         self._ready = threading.Condition()
         self._closed = False
@@ -171,12 +180,17 @@ class EngineThread:
 
     def _forward(self, merged: List[Tuple[List[Row], Future]]) -> None:
         rows = [row for batch, _ in merged for row in batch]
+        began = time.thread_time()
         try:
             outcomes = self.runner.run(rows)
         except Exception as error:  # noqa: B902 - every waiting request must get the error
             for _, future in merged:
                 future.set_exception(error)
             return
+        finally:
+            self.forward_cpu_s += time.thread_time() - began
+            self.forwards += 1
+            self.rows += sum(row.inputs.shape[0] for row in rows)
         start = 0
         for batch, future in merged:
             future.set_result(outcomes[start:start + len(batch)])
