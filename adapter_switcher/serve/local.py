@@ -30,14 +30,13 @@ main loop). bench/serve.py measured about a third less of Serve's CPU per reques
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
+import os
 from pathlib import Path
 from typing import Any, Dict, Optional
 
 from adapter_switcher.nodes.resolve import resolve_path
 from adapter_switcher.serve.app import build_app
 from adapter_switcher.serve.app import DEPLOYMENT
-
-import os
 
 import ray
 from ray import serve
