@@ -24,7 +24,7 @@ here is what ``serve deploy`` would run on a cluster.
 The processes of the local cluster get :data:`SERVE_ENV`: Serve's per-request work without a
 thread hop, in the replica (its request handlers on its main event loop; the policy server never
 blocks that loop, its forwards run on the engine thread) and in the HTTP proxy (routing on its
-main loop). bench/serve.py measured about a third less of Serve's CPU per request with them.
+main loop). bench/serve.py measured less of Serve's CPU per request with them (docs/serve.md).
 """
 
 from dataclasses import dataclass
