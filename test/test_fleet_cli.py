@@ -18,9 +18,12 @@ from pathlib import Path
 
 from adapter_switcher.cli import main
 from adapter_switcher.fleet.bundle import read_bundle
+from adapter_switcher.fleet.store import StoreInUse
+from adapter_switcher.fleet.store import StoreLock
 from fleet_fixtures import install
 from fleet_fixtures import make_fleet
 from fleet_fixtures import write_adapter
+import pytest
 
 
 def _run(capsys, *argv):
@@ -85,3 +88,27 @@ def test_list_promote_rollback_on_a_store(tmp_path, capsys):
     assert code == 1 and 'no previous promoted version' in err
     code, _, err = _run(capsys, 'promote', 'nav@9.9.9', '--store', Path(store))
     assert code == 1 and 'not installed' in err
+
+
+def test_store_edits_are_refused_while_a_node_holds_the_store(tmp_path, capsys):
+    robot, shop, installer, controller = make_fleet(tmp_path)
+    for version, seed in (('1.0.0', 1), ('1.1.0', 2)):
+        install(installer, controller, shop.bundle('nav', version, seed=seed))
+    robot.engine.close()
+    store = robot.store.root
+    state = (store / 'state.json').read_bytes()
+    in_progress = store / '.staging' / 'nav@1.2.0.tmp1234'
+    in_progress.mkdir()
+    with StoreLock(store, '/robot1/inference_node'):    # what a running node holds
+        for argv in (('promote', 'nav@1.1.0'), ('rollback', 'nav')):
+            code, _, err = _run(capsys, *argv, '--store', store)
+            assert code == 1 and 'in use by /robot1/inference_node (pid' in err, err
+            assert '--node' in err and len(err.strip().splitlines()) == 1, err
+        assert (store / 'state.json').read_bytes() == state, 'state.json untouched'
+        code, out, _ = _run(capsys, 'list', '--store', store)
+        assert code == 0 and 'nav: 1.0.0*  1.1.0' in out
+        assert in_progress.is_dir(), "listing leaves the node's install in progress alone"
+        with pytest.raises(StoreInUse, match='in use by /robot1/inference_node'):
+            StoreLock(store, '/robot2/inference_node')
+    code, out, _ = _run(capsys, 'promote', 'nav@1.1.0', '--store', store)
+    assert code == 0 and 'nav@1.1.0 promoted' in out, 'the edit goes through once released'

@@ -16,11 +16,14 @@
 The inference node's version lifecycle over real DDS: inbox, ~/promote, health rollback.
 
 One inference node process with a version store, an inbox and trusted keys; bundles of the
-shipped demo adapters are signed here and dropped into the inbox as a fleet server would.
+shipped demo adapters are signed here and dropped into the inbox as a fleet server would, and
+``adapter-switcher adapters promote|rollback --node`` acts on the running node.
 """
 
 import dataclasses
 import shutil
+import subprocess
+import sys
 
 from adapter_switcher.bringup.robot_nodes import robot_node_specs
 from adapter_switcher.fleet.bundle import pack_bundle
@@ -31,6 +34,7 @@ from adapter_switcher.nodes.qos import COMMAND_QOS
 from adapter_switcher.nodes.qos import LATCHED_QOS
 from adapter_switcher.paths import share_path
 from dds_harness import DdsHarness
+from dds_harness import node_env
 import pytest
 from std_msgs.msg import Bool
 from std_msgs.msg import String
@@ -116,3 +120,25 @@ def test_node_installs_promotes_and_rolls_back_versions(tmp_path):
         event('automatic rollback: /safety_ok reported a fault', 'the rollback reason')
         response = dds.call_service(Trigger, f'{NODE}/demote', Trigger.Request())
         assert not response.success and 'no previous promoted version' in response.message
+
+        # The command line reaches the running node through these services...
+        code, text = _cli('promote', 'hazard@1.1.0', '--node', NODE, '--timeout', '30')
+        assert code == 0 and 'hazard@1.1.0 promoted' in text, text
+        active_is('hazard@1.1.0')
+        code, text = _cli('rollback', 'hazard', '--node', NODE.lstrip('/'), '--timeout', '30')
+        assert code == 0 and 'hazard@1.1.0 demoted to hazard@1.0.0' in text, text
+        active_is('hazard@1.0.0')
+        # ...and refuses to edit the store under it, or to call a node that is not there.
+        code, text = _cli('promote', 'hazard@1.1.0', '--store', tmp_path / 'store')
+        assert code == 1 and f'in use by {NODE} (pid' in text and '--node' in text, text
+        code, text = _cli('promote', 'hazard@1.1.0', '--node', '/nobody', '--timeout', '2')
+        assert code == 1 and 'no service /nobody/set_parameters' in text, text
+        active_is('hazard@1.0.0')
+
+
+def _cli(*argv):
+    """Run ``adapter-switcher adapters ...`` as an operator would, on the test's domain."""
+    done = subprocess.run([sys.executable, '-m', 'adapter_switcher.cli', 'adapters',
+                           *map(str, argv)], env=node_env(DOMAIN_ID), capture_output=True,
+                          text=True, timeout=120)
+    return done.returncode, done.stdout + done.stderr

@@ -16,11 +16,14 @@
 ``adapter-switcher adapters ...``: keys, bundles, and the versions installed on a robot.
 
 The release side: ``keygen``, ``pack``, ``sign``, ``verify``, ``inspect``. The robot side:
-``install`` (an atomic drop into the node's inbox), ``list``, and ``promote`` / ``rollback`` on
-a store no node is running on (a running node takes ``~/promote`` and ``~/demote``).
+``install`` (an atomic drop into the node's inbox), ``list``, and ``promote`` / ``rollback``:
+with ``--node NODE`` through the running node's ``~/promote`` / ``~/demote`` services (the
+switch happens at once), with ``--store DIR`` on the store's ``state.json`` when no node runs
+on it (a running node holds the store's lock, and the edit is refused with its name).
 Every failure prints one line naming the problem and exits non-zero.
 """
 
+from contextlib import contextmanager
 import json
 import os
 from pathlib import Path
@@ -28,6 +31,7 @@ import shutil
 import struct
 import sys
 import tarfile
+from typing import Iterator
 
 from adapter_switcher.fleet.bundle import BUNDLE_SUFFIX
 from adapter_switcher.fleet.bundle import BundleRejected
@@ -45,6 +49,8 @@ from adapter_switcher.fleet.keys import Keyring
 from adapter_switcher.fleet.keys import load_private_key
 from adapter_switcher.fleet.keys import load_public_key
 from adapter_switcher.fleet.semver import parse_version
+from adapter_switcher.fleet.store import StoreInUse
+from adapter_switcher.fleet.store import StoreLock
 from adapter_switcher.fleet.store import VersionStore
 
 FAILURES = (BundleRejected, KeyFileError, ValueError, OSError)
@@ -105,16 +111,27 @@ def register(subparsers) -> None:
     install.add_argument('--inbox', required=True, help="the node's fleet_inbox_dir")
     install.set_defaults(handler=run, action=_install)
 
-    promote = commands.add_parser('promote', help='promote NAME@VERSION in a stopped store')
+    promote = commands.add_parser('promote', help='promote NAME@VERSION on a node or store')
     promote.add_argument('ref', help='NAME@VERSION')
-    promote.add_argument('--store', required=True)
     promote.add_argument('--force', action='store_true', help='allow a downgrade')
+    _add_where(promote)
     promote.set_defaults(handler=run, action=_promote)
 
-    rollback = commands.add_parser('rollback', help='back to the previous promoted version')
+    rollback = commands.add_parser(
+        'rollback', help='back to the previous promoted version (on a node: drop a candidate '
+                         'first)')
     rollback.add_argument('name')
-    rollback.add_argument('--store', required=True)
+    _add_where(rollback)
     rollback.set_defaults(handler=run, action=_rollback)
+
+
+def _add_where(parser) -> None:
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument('--node', help='running inference node, e.g. /robot1/inference_node: '
+                                      'acts through its services')
+    where.add_argument('--store', help='fleet_store_dir of a robot whose node is not running')
+    parser.add_argument('--timeout', type=float, default=10.0,
+                        help='seconds to wait for the node (with --node)')
 
 
 def run(args) -> int:
@@ -219,7 +236,7 @@ def _safetensors_header(stream) -> dict:
 
 
 def _list(args) -> int:
-    store = VersionStore(Path(args.store))
+    store = VersionStore(Path(args.store), recover=False)
     installed = store.installed()
     if not installed:
         print(f'no versions installed in {store.root}')
@@ -250,20 +267,50 @@ def _install(args) -> int:
 
 
 def _promote(args) -> int:
-    store = VersionStore(Path(args.store))
     name, _, version = args.ref.partition('@')
     if not version:
         raise ValueError(f'promote needs NAME@VERSION, got {args.ref!r}')
-    store.promote(name, version, args.force)
-    store.save()
+    if args.node:
+        return _through_node(args, 'promote', args.ref + ('!' if args.force else ''))
+    with _store_for_edit(args) as store:
+        store.promote(name, version, args.force)
+        store.save()
     print(f'{name}@{version} promoted in {store.root}')
     return 0
 
 
 def _rollback(args) -> int:
-    store = VersionStore(Path(args.store))
-    dropped = store.rollback(args.name)
-    store.save()
+    if args.node:
+        return _through_node(args, 'demote', args.name)
+    with _store_for_edit(args) as store:
+        dropped = store.rollback(args.name)
+        store.save()
     now = store.name_state(args.name).promoted
     print(f'{args.name}@{dropped} rolled back to {args.name}@{now}')
+    return 0
+
+
+@contextmanager
+def _store_for_edit(args) -> Iterator[VersionStore]:
+    """Yield the store while holding its lock; refuse if a running node holds it."""
+    root = Path(args.store)
+    try:
+        lock = StoreLock(root, f'adapter-switcher adapters {args.adapters_command}')
+    except StoreInUse as error:
+        raise StoreInUse(f'{error}: its node keeps the promotion state, so act on it with '
+                         '--node <node name> (or stop it first)') from None
+    with lock:
+        yield VersionStore(root, recover=False)
+
+
+def _through_node(args, service: str, target: str) -> int:
+    try:
+        from adapter_switcher.nodes.fleet_client import call_fleet_service
+        from adapter_switcher.nodes.fleet_client import NodeCallFailed
+    except ImportError as error:
+        raise OSError(f'--node needs ROS 2 (rclpy and its messages): {error}') from None
+    try:
+        print(call_fleet_service(args.node, service, target, args.timeout))
+    except NodeCallFailed as error:
+        raise OSError(str(error)) from None
     return 0

@@ -21,6 +21,7 @@ Layout under the store root::
     .staging/         installs in progress; anything here after a crash is discarded
     state.json        per name: the promoted version, the earlier promoted ones, pinned,
                       the candidate under evaluation (written atomically)
+    .lock             locked (flock) by the process serving from the store: see StoreLock
 
 A version appears under its final name only by one ``rename`` of a fully written, fsynced
 directory, so a crash at any moment leaves either the old set of versions or the new one.
@@ -30,6 +31,7 @@ The engine scans the root like any adapter directory.
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -43,6 +45,48 @@ from adapter_switcher.fleet.semver import parse_version
 
 STAGING_DIR = '.staging'
 STATE_FILE = 'state.json'
+LOCK_FILE = '.lock'
+
+
+class StoreInUse(ValueError):
+    """Another process holds the store (a running node); the message names it."""
+
+
+class StoreLock:
+    """
+    A hold on a store by the one process that serves from it or edits it.
+
+    An exclusive ``flock`` on ``.lock``, holding the holder's name: the inference node takes it
+    for as long as it runs (the kernel drops it when the process ends, even by ``kill -9``), and
+    a command-line edit of ``state.json`` takes it for the edit. A running node keeps the
+    promotion state in memory and writes it back on every decision, so an edit beside it would
+    be lost or undone; it is refused instead, naming the node, whose services do the same.
+    """
+
+    def __init__(self, root: Path, holder: str):
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            held_by = os.read(fd, 1024).decode('utf-8', 'replace').strip() or 'another process'
+            os.close(fd)
+            raise StoreInUse(f'store {root} is in use by {held_by}') from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f'{holder} (pid {os.getpid()})\n'.encode('utf-8'))
+        self._fd: Optional[int] = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> 'StoreLock':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 @dataclass
@@ -59,12 +103,19 @@ class NameState:
 class VersionStore:
     """Installed versions on disk plus the promotion state; see the module docstring."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, recover: bool = True):
+        """
+        Open the store at ``root`` (created if missing).
+
+        ``recover`` discards what a crashed install left in .staging/; only the process that
+        installs (the holder of the :class:`StoreLock`) may do that, so a reader passes False.
+        """
         self.root = Path(root)
         self.staging = self.root / STAGING_DIR
         self.root.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(self.staging, ignore_errors=True)
-        self.staging.mkdir()
+        if recover:
+            shutil.rmtree(self.staging, ignore_errors=True)
+        self.staging.mkdir(exist_ok=True)
         self.state: Dict[str, NameState] = self._read_state()
 
     def installed(self) -> Dict[str, List[str]]:

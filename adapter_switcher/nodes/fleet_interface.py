@@ -29,7 +29,9 @@ drops the name's candidate or goes back to its previous version, ``~/pin`` holds
 ``name@version`` (a plain name unpins), ``~/next_episode`` starts a canary window for
 episode-based policies. Every decision, automatic rollbacks included, is logged and published
 on ``~/fleet_events``; versions, candidates and shadow divergence are on /diagnostics and in
-``~/list_adapters``.
+``~/list_adapters``. The node holds the store's lock (:class:`StoreLock`) while it runs, so a
+second node on the same store fails to start, and ``adapter-switcher adapters promote|rollback
+--store`` is refused with the node's name (``--node`` goes through these services instead).
 """
 
 from pathlib import Path
@@ -43,6 +45,8 @@ from adapter_switcher.fleet.inbox import Inbox
 from adapter_switcher.fleet.installer import Installer
 from adapter_switcher.fleet.keys import Keyring
 from adapter_switcher.fleet.policy import parse_policies
+from adapter_switcher.fleet.store import StoreInUse
+from adapter_switcher.fleet.store import StoreLock
 from adapter_switcher.fleet.store import VersionStore
 from adapter_switcher.nodes.params import ParamSpec
 from adapter_switcher.nodes.qos import COMMAND_QOS
@@ -87,7 +91,7 @@ def with_fleet_store(params: Mapping[str, Any]) -> Dict[str, Any]:
     params = dict(params)
     if params['fleet_store_dir']:
         store = str(resolve_path(params['fleet_store_dir']))
-        VersionStore(Path(store))
+        Path(store).mkdir(parents=True, exist_ok=True)
         known = [str(resolve_path(d)) for d in params['adapters_dirs'] if d]
         if store not in known:
             params['adapters_dirs'] = list(params['adapters_dirs']) + [store]
@@ -103,7 +107,19 @@ class FleetInterface:
             policies = parse_policies(params['promotion_policies'] or None)
         except ValueError as error:
             raise StartupError(f'promotion_policies: {error}') from None
-        store = VersionStore(resolve_path(params['fleet_store_dir']))
+        root = resolve_path(params['fleet_store_dir'])
+        try:
+            self._hold = StoreLock(root, node.get_fully_qualified_name())
+        except StoreInUse as error:
+            raise StartupError(f'fleet_store_dir: {error}; one node serves a store') from None
+        try:
+            self._open(node, engine, params, policies, VersionStore(root))
+        except BaseException:
+            self._hold.release()
+            raise
+
+    def _open(self, node, engine: AdapterEngine, params: Mapping[str, Any], policies,
+              store: VersionStore) -> None:
         keys = params['trusted_keys_dir']
         self.keyring = Keyring(resolve_path(keys) if keys else None)
         keep = node.keep_until_cleanup
@@ -205,6 +221,7 @@ class FleetInterface:
         if self.inbox is not None:
             self.inbox.stop()
         self.controller.close()
+        self._hold.release()
 
 
 def open_fleet(node, engine: AdapterEngine, params: Mapping[str, Any]):
