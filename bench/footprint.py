@@ -22,7 +22,11 @@ system time over wall time, percent of one core). In this process it measures th
 numbers compare against: the RSS of a bare ``import torch``, what importing the inference node
 costs and whether that pulls in transformers or peft, and the demo policy's forward (CPU time
 of ``engine.step``, per tick). ``inference_overhead_cpu_pct`` is the inference node's CPU share
-minus the forward's share at the tick rate: what the node spends around the model.
+minus the forward's share at the tick rate: what the node spends around the model. Beside the
+stack runs a ROS floor node (``ros_floor``): the same sensor subscriptions (raw, callbacks that
+do nothing), a 20 Hz Twist publisher and the same executor, no model; its CPU share is what
+rclpy and the middleware cost any node of this shape, so ``inference_overhead_over_ros_floor``
+is what is left to the inference node's own code.
 With ``--profile`` it also samples the running inference node with py-spy and lists where its
 CPU goes. Prints a table and writes bench/results/footprint.json.  Run: python bench/footprint.py
 """
@@ -50,6 +54,30 @@ NODES = {
 }
 RATE_HZ = 20.0
 TICKS = os.sysconf('SC_CLK_TCK')
+FLOOR_SCRIPT = """
+import signal
+import rclpy
+from rclpy.experimental import EventsExecutor
+from rclpy.signals import SignalHandlerOptions
+from adapter_switcher.nodes.qos import SENSOR_QOS
+from adapter_switcher.nodes.sensor_inputs import SENSOR_TOPICS
+from geometry_msgs.msg import Twist
+rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+signal.signal(signal.SIGTERM, signal.default_int_handler)
+node = rclpy.create_node('ros_floor')
+for topic, msg_type in SENSOR_TOPICS.values():
+    node.create_subscription(msg_type, topic, lambda data: None, SENSOR_QOS, raw=True)
+publisher = node.create_publisher(Twist, 'ros_floor/cmd_vel', 10)
+command = Twist()
+node.create_timer(1.0 / 20.0, lambda: publisher.publish(command))
+executor = EventsExecutor()
+executor.add_node(node)
+try:
+    while rclpy.ok():
+        executor.spin_once(timeout_sec=0.1)
+except KeyboardInterrupt:
+    pass
+"""
 RSS_SCRIPT = ('import re, sys\n{imports}\n'
               "rss = int(re.search(r'VmRSS:\\s+(\\d+)', open('/proc/self/status').read())[1])\n"
               "print(rss * 1024, int('transformers' in sys.modules), int('peft' in sys.modules))")
@@ -191,7 +219,18 @@ def run_bringup(domain: int, warmup_s: float, window_s: float, profile_s: float,
             if time.monotonic() > deadline + 120:
                 raise RuntimeError(f'nodes not found after warm-up: {pids}; see {log}')
             time.sleep(1.0)
-        samples = sample_nodes(pids, window_s)
+        floor = subprocess.Popen([sys.executable, '-c', FLOOR_SCRIPT], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(min(5.0, warmup_s))
+            samples = sample_nodes(dict(pids, ros_floor=floor.pid), window_s)
+        finally:
+            floor.terminate()
+            try:
+                floor.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                floor.kill()
+                floor.wait()
         profiled = (profile(pids['inference_node'], profile_s, log.parent)
                     if profile_s else None)
         return samples, profiled
@@ -235,6 +274,9 @@ def main(argv=None):
         'forward_cpu_ms': forward_s * 1e3,
         'forward_cpu_pct_at_20hz': forward_pct,
         'inference_overhead_cpu_pct': inference['cpu_pct'] - forward_pct,
+        'ros_floor_cpu_pct': nodes['ros_floor']['cpu_pct'],
+        'inference_overhead_over_ros_floor_cpu_pct':
+            inference['cpu_pct'] - forward_pct - nodes['ros_floor']['cpu_pct'],
         'inference_rss_over_torch_floor_mb': inference['rss_mb'] - torch_rss / 1e6,
         'rate_hz': RATE_HZ,
         'window_s': args.window_s,
@@ -266,6 +308,9 @@ def print_table(r):
     print(f"forward {r['forward_cpu_ms']:.3f} ms CPU per tick = {r['forward_cpu_pct_at_20hz']:.2f}"
           f" % at 20 Hz; overhead {r['inference_overhead_cpu_pct']:.2f} % of a core "
           '(target <= 3)')
+    print('ROS floor (same subscriptions and publisher, no model): '
+          f"{r['ros_floor_cpu_pct']:.2f} %; overhead over it "
+          f"{r['inference_overhead_over_ros_floor_cpu_pct']:.2f} %")
     for name, pct in (r.get('inference_node_profile') or {}).get('self_pct', {}).items():
         print(f'  {pct:5.1f} %  {name}')
 
