@@ -296,7 +296,7 @@ def main(argv=None):
     results['shadow_ticks_offered'] = len(with_shadow)
     results['tick_ms'] = med(plain) * 1e3
     results['tick_period_ms'] = 1e3 / args.rate_hz
-    results['workload'] = ('GPT-2 8x768, vocab 1024, input 1x8, 1 torch thread, '
+    results['workload'] = ('GPT-2 6x512, vocab 1024, input 1x8, 1 torch thread, '
                            f'{args.rate_hz:g} Hz; LoRA on {"/".join(TARGETS)}, r=16 and r=256')
     results['machine'] = f'{platform.machine()} {os.cpu_count()} cpus, torch {torch.__version__}'
     results['targets_met'] = {
