@@ -24,6 +24,8 @@ string otherwise), so the confidence decision stays here and the topic stays a p
 ``handover_ticks`` (dynamic) says how gently the inference node should hand a change over
 (:mod:`adapter_switcher.nodes.handover_param`); it goes out on the latched ``handover_ticks``.
 A managed node (:class:`ManagedNode`): configure loads the rules, activate starts evaluating.
+Light: rclpy's EventsExecutor (no wait set rebuilt in Python for each of the ~75 sensor
+messages a second) and raw sensor subscriptions read once per evaluation (:mod:`sensor_inputs`).
 
 ``~/reset`` (std_srvs/Trigger) forgets the current decision (back to the default adapter, as at
 start-up; the learned transitions stay): a simulator calls it at every episode reset.
@@ -54,6 +56,7 @@ from adapter_switcher.nodes.runner import run_node
 from adapter_switcher.nodes.sensor_inputs import SensorInputs
 
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.experimental import EventsExecutor
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
@@ -192,7 +195,7 @@ class ContextManagerNode(ManagedNode):
 
 
 def main(args=None):
-    return run_node('context_manager', ContextManagerNode, args)
+    return run_node('context_manager', ContextManagerNode, args, executor_factory=EventsExecutor)
 
 
 if __name__ == '__main__':
