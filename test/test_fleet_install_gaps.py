@@ -20,16 +20,20 @@ subclass); a loop on its own thread ticks a policy whose forward takes TICK seco
 every tick's [start, end]. The test checks that no slice started inside a tick, that every
 kind of install work went through the gaps, and that the weights were hashed, read and checked
 once (at the trial), not again when the version was registered (which hashes the small files),
-and that activating it does not run its probe again.
+and that activating it does not run its probe again. Registration does check the weights
+again when they are not the tried ones: another file, or the manifest now listing another hash.
 """
 
 import itertools
+import json
 from pathlib import Path
 import threading
 import time
 
 from adapter_switcher.core import AdapterEngine
+from adapter_switcher.core import AdapterRejected
 from adapter_switcher.core import EngineConfig
+from adapter_switcher.core.adapter_files import write_manifest
 from adapter_switcher.core.safetensors_io import read_header
 from adapter_switcher.fleet.installer import Installer
 from adapter_switcher.fleet.keys import Keyring
@@ -38,6 +42,8 @@ from fleet_fixtures import OBS
 from fleet_fixtures import observations
 from fleet_fixtures import ReluPolicy
 from fleet_fixtures import Workshop
+from fleet_fixtures import write_adapter
+import pytest
 import torch
 
 PERIOD = 0.05
@@ -122,4 +128,30 @@ def test_install_work_runs_in_the_idle_gaps_and_reads_the_weights_once(tmp_path)
     metrics = engine.metrics_dict()
     assert metrics['probe_count'] == probes and metrics['probes_remembered'] == 1, \
         'the version the trial probed is not probed again once registered'
+    engine.close()
+
+
+@pytest.mark.parametrize('change', ['weights rewritten', 'manifest hash changed'])
+def test_registration_checks_the_weights_again_unless_they_are_the_tried_ones(tmp_path, change):
+    store = VersionStore(tmp_path / 'store')
+    engine = AdapterEngine(ReluPolicy(), [store.root], EngineConfig(),
+                           probe_inputs=((torch.zeros(1, OBS),), {}))
+    staging = write_adapter(ReluPolicy(), store.staging / 'nav@1.0.0.tmp', seed=1)
+    write_manifest(staging, name='nav', version='1.0.0', base_fingerprint=engine.fingerprint)
+    tried = engine.trial(staging, 'nav@1.0.0')
+    final = store.path('nav@1.0.0')
+    staging.rename(final)
+    weights = final / 'adapter_model.safetensors'
+    if change == 'weights rewritten':       # another file now, one byte of its data flipped
+        data = bytearray(weights.read_bytes())
+        data[-1] ^= 0x01
+        weights.unlink()
+        weights.write_bytes(bytes(data))
+    else:                                   # the tried file, but listed with another hash
+        manifest = json.loads((final / 'manifest.json').read_text())
+        manifest['files'][weights.name] = '0' * 64
+        (final / 'manifest.json').write_text(json.dumps(manifest))
+    with pytest.raises(AdapterRejected, match='adapter_model.safetensors does not match'):
+        engine.add(final, tried)
+    assert not engine.known('nav@1.0.0')
     engine.close()

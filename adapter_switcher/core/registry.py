@@ -123,12 +123,14 @@ class AdapterValidator:
         that works in the control loop's idle gaps. ``tried`` is a record this validator
         accepted for the same files at another path (a staging directory renamed since): if
         the weight file is still that very file (same size, mtime and inode), its hash and
-        tensors are not read again and no tensors are returned; the small files are checked.
+        tensors are not read again and no tensors are returned (if the manifest still lists
+        the hash it was checked against); the small files are checked.
         """
         try:
             files = locate_files(directory)
             identity = file_identity(files.weights_path)
-            same = tried is not None and tried.identity == identity
+            same = (tried is not None and tried.identity == identity
+                    and _weights_digest(tried.files) == _weights_digest(files))
             verify_manifest_files(files, slices, skip={files.weights_path.name} if same else ())
             self._check_fingerprint(files)
             config = read_lora_config(files.config_path)
@@ -175,6 +177,11 @@ class AdapterValidator:
             raise AdapterFormatError(
                 f'trained for base {wanted[:19]}..., but this base is '
                 f'{self.base_fingerprint[:19]}...')
+
+
+def _weights_digest(files: AdapterFiles) -> Optional[str]:
+    """Return the weight file's sha256 as the manifest lists it (None: not listed)."""
+    return files.manifest.files.get(files.weights_path.name) if files.manifest else None
 
 
 def _check_finite(tensors: Mapping[str, torch.Tensor], slices: Slices) -> None:
