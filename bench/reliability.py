@@ -78,6 +78,7 @@ from geometry_msgs.msg import Twist  # noqa: E402
 from lora_fixtures import tiny_base  # noqa: E402
 from lora_fixtures import write_adapter  # noqa: E402
 from malformed_adapters import ADAPTER_CASES  # noqa: E402
+from malformed_inputs import deliver  # noqa: E402
 from malformed_inputs import SENSOR_CASES  # noqa: E402
 import psutil  # noqa: E402
 import rclpy  # noqa: E402
@@ -214,14 +215,12 @@ def run_sensor_fuzz() -> dict:
     node = rclpy.create_node('reliability_fuzz', context=context)
     features = load_rules(share_path('config/context_rules.yaml')).features
     inputs = SensorInputs(node, FeatureExtractor(features))
-    by_topic = {sub.topic_name.lstrip('/'): sub.callback for sub in inputs.subscriptions}
-    topics = {'scan': 'scan', 'camera': 'camera/image_raw', 'odom': 'odom'}
     crashes = accepted = 0
     try:
         for _case, sensor, make in SENSOR_CASES:
             before = inputs.dropped()[sensor]
             try:
-                by_topic[topics[sensor]](make())
+                deliver(inputs, sensor, make())
             except Exception:  # noqa: B902 - counting what would take a node down
                 crashes += 1
                 continue

@@ -26,10 +26,13 @@ import copy
 import math
 from typing import Callable, List, Tuple
 
+from adapter_switcher.nodes.sensor_inputs import SENSOR_TOPICS
+
 from dds_harness import Scene
 from dds_harness import scene_image
 from dds_harness import scene_odom
 from dds_harness import scene_scan
+from rclpy.serialization import serialize_message
 
 NAN, INF = float('nan'), float('inf')
 
@@ -130,3 +133,14 @@ SENSOR_CASES: List[Tuple[str, str, Callable]] = [
     ('odom angular.z -inf', 'odom', _odom(angular_z=-INF)),
     ('odom all nan', 'odom', _odom(linear_x=NAN, linear_y=NAN, angular_z=NAN)),
 ]
+
+
+def deliver(inputs, sensor: str, msg) -> None:
+    """
+    Hand a SensorInputs' subscription callback what DDS would.
+
+    A raw subscription (a node that reads its sensors on its own schedule) gets the serialized
+    bytes, any other the message.
+    """
+    subscription = inputs.subscriptions[list(SENSOR_TOPICS).index(sensor)]
+    subscription.callback(serialize_message(msg) if subscription.raw else msg)

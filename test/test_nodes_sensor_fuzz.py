@@ -36,12 +36,12 @@ from hypothesis import given
 from hypothesis import HealthCheck
 from hypothesis import settings
 from hypothesis import strategies as st
+from malformed_inputs import deliver
 from malformed_inputs import SENSOR_CASES
 from nav_msgs.msg import Odometry
 import pytest
 import rclpy
 from rclpy.context import Context
-from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image
 from sensor_msgs.msg import LaserScan
 
@@ -55,14 +55,9 @@ class Inputs:
         self.node = rclpy.create_node('sensor_fuzz', context=self.context)
         features = load_rules(share_path('config/context_rules.yaml')).features
         self.inputs = SensorInputs(self.node, FeatureExtractor(features))
-        by_topic = {sub.topic_name.lstrip('/'): sub for sub in self.inputs.subscriptions}
-        self.callbacks = {name: by_topic[topic].callback
-                          for name, (topic, _type) in SENSOR_TOPICS.items()}
 
     def deliver(self, sensor, msg):
-        """Hand the callback what DDS would: the serialized bytes of a raw subscription."""
-        raw = self.inputs.subscriptions[list(SENSOR_TOPICS).index(sensor)].raw
-        self.callbacks[sensor](serialize_message(msg) if raw else msg)
+        deliver(self.inputs, sensor, msg)
 
     def close(self):
         self.node.destroy_node()
