@@ -38,7 +38,7 @@ Reliability: soak, swap storm, fuzzed inputs, crash recovery and sensor dropout,
     python bench/reliability.py [--swaps 10000] [--blocks 4] [--storm-s 60] [--storm-blocks 4]
         [--flood-blocks 3] [--flood-block-s 10] [--flood-hz 200] [--skip-dds] [--output PATH]
 
-A quick check (about 2 minutes): ``--swaps 400 --blocks 2 --storm-s 6 --storm-blocks 2
+A quick check (about 1 minute): ``--swaps 400 --blocks 2 --storm-s 6 --storm-blocks 2
 --flood-blocks 1 --flood-block-s 3 --output /tmp/reliability_quick.json``.
 
 Writes bench/results/reliability.json.
