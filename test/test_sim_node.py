@@ -141,10 +141,32 @@ def test_nodes_with_bad_configuration_exit_with_one_clear_line(tmp_path):
     with DdsHarness(25, tmp_path / 'logs', node_name='startup_test') as dds:
         simulator = dds.start(simulator_node_spec(scenario=str(broken)))
         driver = dds.start(replace(expert_driver_node_spec(), parameters=({'expert': 'wander'},)))
+        fast_clock = dds.start(simulator_node_spec(clock_rate_hz=200.0))
         for process, message in ((simulator, 'route.tolerance: expected a finite number'),
+                                 (fast_clock, 'clock_rate_hz 200 is above physics_rate_hz 100'),
                                  (driver, 'expert must be one of navigation, hazard, auto, '
                                           "got 'wander'")):
             dds.wait_for(lambda: not process.alive(), 30, f'{process.name} exits',
                          require_alive=False)
             assert process.popen.returncode == 1
             assert message in process.tail() and 'Traceback' not in process.tail()
+
+
+@pytest.mark.dds
+@pytest.mark.sim
+def test_free_running_clock_advances_at_clock_rate(tmp_path):
+    """/clock comes at ``clock_rate_hz`` of sim time, not once per physics step."""
+    with DdsHarness(25, tmp_path, node_name='clock_rate_test') as dds:
+        clock = dds.subscribe(Clock, '/clock', 100)
+        odom = dds.subscribe(Odometry, '/odom', 100)
+        dds.start(simulator_node_spec(real_time_factor=RTF, clock_rate_hz=10.0))
+        dds.wait_for(lambda: clock.count() > 8 and odom.count() > 8, 30, 'clock and odometry')
+        stamps = [m.clock.sec * 10**9 + m.clock.nanosec for m in clock.messages()]
+        steps = [b - a for a, b in zip(stamps, stamps[1:])]
+        # 10 Hz on a 100 Hz physics clock: every 10th step; a lost message doubles one gap.
+        assert steps and all(s > 0 and s % 100_000_000 == 0 for s in steps)
+        assert sorted(steps)[len(steps) // 2] == 100_000_000
+        # The sensors keep their own rates: odometry (50 Hz) is stamped between clock updates.
+        odom_stamps = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec
+                       for m in odom.messages()]
+        assert any(s % 100_000_000 for s in odom_stamps)

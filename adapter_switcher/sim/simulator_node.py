@@ -27,7 +27,10 @@ does, so both reliable subscribers and sensor-data (best-effort) subscribers rec
 The simulation runs in its own thread, on the sim clock, in one of two modes:
 
 * free-running (the default, as Gazebo): ``real_time_factor`` times real time (0: as fast as
-  possible), /clock every physics step, the latest /cmd_vel applied;
+  possible), the latest /cmd_vel applied, /clock at ``clock_rate_hz`` of sim time (20 Hz by
+  default, the control rate: each /clock message costs every node on sim time a callback, about
+  0.4 ms of CPU in rclpy, so one per physics step would cost each node 4 % of a core; Gazebo
+  Classic's ``gazebo_ros_init`` throttles it too, to 10 Hz);
 * lock-step (``lockstep`` true, as CARLA's synchronous mode): every ``1 / lockstep_rate_hz`` of
   sim time it publishes the sensors due and then /clock, and waits (at most
   ``lockstep_timeout_s`` of wall time) for the controller's command for that tick before it
@@ -146,13 +149,19 @@ class SimulatorNode(Node):
                         floats=(0.0, 1000.0))).value
         physics_rate = self.declare_parameter(
             'physics_rate_hz', 100.0,
-            _descriptor('physics (and /clock) update rate', True, floats=(10.0, 1000.0))).value
+            _descriptor('physics update rate', True, floats=(10.0, 1000.0))).value
         lidar_rate = self.declare_parameter(
             'lidar_rate_hz', 10.0, _descriptor('/scan rate in sim time', True,
                                                floats=(0.1, 1000.0))).value
         camera_rate = self.declare_parameter(
             'camera_rate_hz', 15.0, _descriptor('/camera/image_raw rate in sim time', True,
                                                 floats=(0.1, 1000.0))).value
+        clock_rate = self.declare_parameter(
+            'clock_rate_hz', 20.0,
+            _descriptor('free-running /clock rate in sim time, at most physics_rate_hz. Every '
+                        'message wakes every node on use_sim_time, and their timers fire only '
+                        'when /clock advances: keep it a multiple of the fastest timer (the '
+                        "inference node's rate_hz)", True, floats=(0.1, 1000.0))).value
         odom_rate = self.declare_parameter(
             'odom_rate_hz', 50.0, _descriptor('/odom and /tf rate in sim time', True,
                                               floats=(0.1, 1000.0))).value
@@ -179,6 +188,9 @@ class SimulatorNode(Node):
             'lockstep_startup_timeout_s', 300.0,
             _descriptor('lock-step: wall seconds to wait for the first command (the '
                         'controller starting up)', True, floats=(0.1, 3600.0))).value
+        if clock_rate > physics_rate:
+            raise StartupError(f'clock_rate_hz {clock_rate:g} is above physics_rate_hz '
+                               f'{physics_rate:g}: /clock can advance at most once per step')
         steps = physics_rate / lockstep_rate
         if lockstep and abs(steps - round(steps)) > 1e-9:
             raise StartupError(f'lockstep_rate_hz {lockstep_rate:g} must divide physics_rate_hz '
@@ -206,7 +218,7 @@ class SimulatorNode(Node):
         self._pacer = RealTimePacer(rtf, sleep=self._stop.wait)  # a stop cuts a pause short
         now = self._sim.time_ns
         self._rates = {'lidar': lidar_rate, 'camera': camera_rate, 'odom': odom_rate,
-                       'diagnostics': DIAGNOSTICS_RATE_HZ}
+                       'diagnostics': DIAGNOSTICS_RATE_HZ, 'clock': clock_rate}
         self._anchor_schedules(now)
         self._resets = self._resets_hooked = self._resets_published = 0
         self._lidar_period = 1.0 / lidar_rate
@@ -382,7 +394,9 @@ class SimulatorNode(Node):
         sim = self._sim
         sim.step(v, w)
         now = sim.time_ns
-        outgoing = [(self._clock_pub, messages.clock_message(now))] if with_clock else []
+        outgoing = []
+        if with_clock and self._schedules['clock'].due(now):
+            outgoing.append((self._clock_pub, messages.clock_message(now)))
         outgoing += self._sensor_messages(now, lambda name: self._schedules[name].due(now))
         flags = (sim.collision, sim.on_spill)
         if flags[0] != self._flags[0]:
