@@ -81,6 +81,8 @@ def test_episodes_skip_what_no_driver_reads_and_stay_the_same(loop):
     assert loop.run(seed, expert_driver(), record=bare, encode=False) == switched
     assert [t.labels for t in bare] == [t.labels for t in full]
     assert all(t.observation is None for t in bare)
+    assert all(t.target('hazard') == t.teaching['hazard'] and
+               t.target('navigation') == t.labels['navigation'] for t in full)
 
     def navigate(tick):  # reads the observation and the navigation label only
         assert tick.observation.shape == (1, VISUOMOTOR.obs_dim)
@@ -88,7 +90,7 @@ def test_episodes_skip_what_no_driver_reads_and_stay_the_same(loop):
     full, bare = [], []
     labelled = loop.run(seed, navigate, record=full)
     assert loop.run(seed, navigate, record=bare, label=False) == labelled
-    assert all(set(t.labels) == {'navigation'} for t in bare)
+    assert all(set(t.labels) == {'navigation'} and not t.teaching for t in bare)
     assert all(torch.equal(a.observation, b.observation) for a, b in zip(full, bare))
 
 

@@ -148,3 +148,21 @@ def test_navigation_expert_stops_before_an_obstacle_ahead(world, scenario):
     clear = Scan(np.full(360, np.inf), -math.pi, math.radians(1.0))
     v, _ = expert.act((-7.0, -3.2, 0.0), clear)
     assert v > 0.5
+
+
+@pytest.mark.sim
+def test_path_command_is_the_detour_before_the_look_ahead_check(world, scenario):
+    nominal = scenario.nominal()
+    sx, sy = nominal.spill.position
+    lidar = world.robot.lidar
+    with WarehouseSim(world, nominal) as sim:
+        expert = hazard_expert(world, scenario)
+        sim.place_robot(sx - 2.0, sy, 0.0)
+        assert expert.observe(sim.image(), (sx - 2.0, sy, 0.0))
+        scan = Scan(sim.scan(), lidar.min_angle, lidar.angle_increment)
+        free = expert.act((sx - 2.0, sy, 0.0), scan)
+        assert free == expert.path_command  # 2 m away: the detour is driven as planned
+        close = (sx - 0.8, sy, -0.3)  # turning away, but the detour still grazes the spill
+        sim.place_robot(*close)
+        command = expert.act(close, Scan(sim.scan(), lidar.min_angle, lidar.angle_increment))
+    assert expert.path_command[0] > 0.0 and command != expert.path_command

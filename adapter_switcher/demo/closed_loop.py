@@ -117,6 +117,13 @@ class Tick:
     decision: Decision
     observation: Optional[torch.Tensor]
     labels: Mapping[str, Command]
+    # What a learner imitates where it differs from the label: the hazard expert's detour
+    # before its look-ahead check, whose stop-and-turn replies no image can predict.
+    teaching: Mapping[str, Command] = field(default_factory=dict)
+
+    def target(self, name: str) -> Command:
+        """Return the command a learner of adapter ``name`` imitates at this tick."""
+        return self.teaching.get(name, self.labels[name])
 
     @property
     def navigation_label(self) -> Command:
@@ -205,15 +212,16 @@ class DemoLoop:
             scan = Scan(ranges, lidar.min_angle, lidar.angle_increment)
             snapshot = features.snapshot(now)
             decision = policy.update(snapshot)
-            labels = {'navigation': navigation.act(pose, scan)}
+            labels, teaching = {'navigation': navigation.act(pose, scan)}, {}
             if label:
                 labels.update(hazard=hazard.act(pose, scan), slow_zone=slow.act(pose, scan))
+                teaching['hazard'] = hazard.path_command
             observation = None
             if encode:
                 carrot = carrot_in_robot_frame(pose, navigation.carrot(pose, CARROT_DISTANCE))
                 observation = self.encoder(Sensing(snapshot, image, ranges, lidar.range_max,
                                                    odometry.linear, odometry.angular, carrot))
-            tick = Tick(now - start, snapshot, decision, observation, labels)
+            tick = Tick(now - start, snapshot, decision, observation, labels, teaching)
             command = _finite(driver(tick))
             if decision.desired != adapter:
                 adapter = decision.desired

@@ -28,6 +28,9 @@ ROUTE_ADAPTERS = ('navigation', 'hazard', 'slow_zone')
 TRAINING_SEEDS = 0            # round r drives seeds r * episodes ...
 VALIDATION_SEEDS = 50_000
 HELD_OUT_FIRST_SEED = 100_000
+# Recorded rounds end here (validation at the benchmark's ROUTE_TIME_LIMIT_S): past the experts'
+# 65-92 s for the route, short of the minutes a stuck learner would fill with the same tick.
+ROLLOUT_TIME_LIMIT_S = 120.0
 DEFAULT_OUT = 'demo_models'
 
 
@@ -72,6 +75,7 @@ def _train_demo(args) -> int:
                             steps=args.steps, seed=args.seed, adapters=ROUTE_ADAPTERS,
                             kind=VISUOMOTOR, first_seed=TRAINING_SEEDS,
                             time_limit_s=ROUTE_TIME_LIMIT_S,
+                            rollout_time_limit_s=ROLLOUT_TIME_LIMIT_S,
                             evaluation_seeds=range(VALIDATION_SEEDS,
                                                    VALIDATION_SEEDS + args.validation_episodes))
     finally:

@@ -152,7 +152,7 @@ def fit_from_ticks(out_dir: Path, ticks: Sequence[Tick], steps: int, seed: int,
     adapter_data: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {}
     for name in adapters:
         rows = [i for i, w in enumerate(wants) if w == name] or list(range(len(ticks)))
-        labels = torch.tensor([ticks[i].labels[name] for i in rows], dtype=torch.float32)
+        labels = torch.tensor([ticks[i].target(name) for i in rows], dtype=torch.float32)
         adapter_data[name] = (obs[rows], labels.reshape(-1, 2))
     navigation = torch.tensor([t.labels['navigation'] for t in ticks], dtype=torch.float32)
     save_demo_models(out_dir, (obs, navigation), adapter_data, steps=steps, seed=seed,
@@ -164,21 +164,24 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
                steps: int = 1500, noise: float = 0.1, seed: int = 0,
                evaluation_seeds: Sequence[int] = range(1000, 1010),
                adapters: Sequence[str] = DEMO_ADAPTERS, kind: PolicyKind = FEATURE_MLP,
-               first_seed: int = 0,
-               time_limit_s: float = EPISODE_TIME_LIMIT_S) -> TrainingReport:
+               first_seed: int = 0, time_limit_s: float = EPISODE_TIME_LIMIT_S,
+               rollout_time_limit_s: Optional[float] = None) -> TrainingReport:
     """
     Run DAgger for ``rounds`` and write the final models to ``out_dir``.
 
     Round ``r`` drives seeds ``first_seed + r * episodes`` onwards; the final models carry the
-    evaluation's success rates in their manifests. Every episode ends at ``time_limit_s`` of
-    sim time (the evaluation's as the benchmark's, so the rates mean the same).
+    evaluation's success rates in their manifests. Evaluation episodes end at ``time_limit_s``
+    of sim time (the benchmark's, so the rates mean the same), the recorded rounds' at
+    ``rollout_time_limit_s`` (default: the same): a learner stuck at a shelf for minutes would
+    otherwise fill the data with thousands of near-identical ticks.
     """
+    rollout_limit = time_limit_s if rollout_time_limit_s is None else rollout_time_limit_s
     out_dir = Path(out_dir)
     ticks: List[Tick] = []
     history = []
     seeds = range(first_seed, first_seed + episodes)
     results = run_episodes(loop, expert_driver(noise, seed), seeds, ticks, 'round 0 (experts)',
-                           time_limit_s)
+                           rollout_limit)
     history.append((0, sum(r.success for r in results)))
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
@@ -187,7 +190,7 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
             driver = LearnedDriver(work, loop.rules, kind=kind)
             start = first_seed + round_index * episodes
             results = run_episodes(loop, driver, range(start, start + episodes), ticks,
-                                   f'round {round_index} (learned)', time_limit_s)
+                                   f'round {round_index} (learned)', rollout_limit)
             driver.close()
             history.append((round_index, sum(r.success for r in results)))
         fit_from_ticks(work, ticks, steps, seed + rounds + 1, adapters, kind)

@@ -263,6 +263,7 @@ class HazardExpert(_OnRoute):
         self._sides: List[float] = []
         self.visible = False
         self.avoiding = False
+        self.path_command: Tuple[float, float] = (0.0, 0.0)
 
     @property
     def spill_box(self) -> Optional[Bounds]:
@@ -311,6 +312,7 @@ class HazardExpert(_OnRoute):
         limit = self.params.hazard_speed if self.active else math.inf
         lookahead = self.params.detour_lookahead if profile is not None else None
         v, w = self.navigation.act(pose, scan, profile, limit, lookahead)
+        self.path_command = (v, w)  # the detour before the look-ahead check below
         if v <= 0.0 or not self._drives_onto_spill(pose, v, w):
             return v, w
         # The path would reach a spill (out of a turn, a spill just ahead leaves no room to
