@@ -297,13 +297,16 @@ def test_bundle_installs_while_the_loop_runs_at_full_rate(tmp_path):
     thread = threading.Thread(target=loop)
     thread.start()
     time.sleep(0.3)
-    started = ticks[0]
+    started, began = ticks[0], time.perf_counter()
     ref = installer.install(bundle)
-    during = ticks[0] - started
+    during, took = ticks[0] - started, time.perf_counter() - began
     stop.set()
     thread.join()
     assert ref == 'nav@1.1.0' and robot.store.installed()['nav'] == ['1.0.0', '1.1.0']
-    assert during > 0, 'the loop kept ticking during the install'
+    # A small bundle installs in about two ticks: on a busy machine the loop thread may not be
+    # scheduled within so short a span, but an install that held it up for longer would.
+    assert during > 0 or took < 3 * period, \
+        f'the loop did not tick during an install of {took * 1e3:.0f} ms'
     assert wrong == [], 'every tick ran the promoted version, unchanged'
     print(f'ticks during install: {during}, lateness p99 '
           f'{np.percentile(lateness, 99) * 1e3:.2f} ms')
