@@ -232,6 +232,12 @@ def main(argv=None) -> int:
     parser.add_argument('--block-s', type=float, default=4.0, help='seconds per block')
     parser.add_argument('--rounds', type=int, default=3, help='A/B block pairs per client count')
     parser.add_argument('--out', default=str(RESULTS), help='result file')
+    parser.add_argument('--clients', type=int, nargs='+', default=list(CLIENT_COUNTS),
+                        help='concurrent client counts (the ratio is reported at 16)')
+    parser.add_argument('--max-batch-size', type=int, default=16,
+                        help="the batched condition's max_batch_size")
+    parser.add_argument('--batch-wait-s', type=float, default=0.002,
+                        help="the batched condition's batch_wait_timeout_s")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -242,7 +248,8 @@ def main(argv=None) -> int:
              'num_slots': len(ADAPTERS), 'torch_threads': 1},
             num_replicas=1, ray_actor_options={'num_cpus': 1})
         batched = base.with_overrides(
-            user_config={'max_batch_size': 16, 'batch_wait_timeout_s': 0.002})
+            user_config={'max_batch_size': args.max_batch_size,
+                         'batch_wait_timeout_s': args.batch_wait_s})
         unbatched = dataclasses.replace(
             base.with_overrides(user_config={'max_batch_size': 1, 'batch_wait_timeout_s': 0.0}),
             app_name='unbatched', route_prefix='/unbatched')
@@ -250,13 +257,14 @@ def main(argv=None) -> int:
             urls = {'batched': server.url, 'unbatched': server.deploy(unbatched)}
             handles = {'batched': serve.get_app_handle(batched.app_name),
                        'unbatched': serve.get_app_handle(unbatched.app_name)}
-            blocks, stats = asyncio.run(measure(urls, handles, args.block_s, args.rounds))
+            blocks, stats = asyncio.run(
+                measure(urls, handles, args.clients, args.block_s, args.rounds))
         on_board = full_model_rss(root / ADAPTERS[0])
     report(blocks, stats, on_board, args)
     return 0
 
 
-async def measure(urls: dict, handles: dict, block_s: float, rounds: int):
+async def measure(urls: dict, handles: dict, client_counts, block_s: float, rounds: int):
     """Run every (clients, path, condition) block, alternating; return them and the stats."""
     async def block(path, condition, clients, seconds):
         if path == 'http':
@@ -268,7 +276,7 @@ async def measure(urls: dict, handles: dict, block_s: float, rounds: int):
             await block(path, condition, len(ADAPTERS), 1.0)
     meter = CpuMeter(urls)
     blocks = {}
-    for clients in CLIENT_COUNTS:
+    for clients in client_counts:
         for round_index in range(rounds):
             order = CONDITIONS if round_index % 2 == 0 else CONDITIONS[::-1]
             for path in PATHS:
@@ -293,24 +301,29 @@ def report(blocks: dict, stats: dict, on_board_rss: int, args) -> None:
         'model': FACTORY, 'parameters': sum(p.numel() for p in build_served_policy().parameters()),
         'adapters': len(ADAPTERS), 'lora': 'r=8, alpha=16, fc1/fc2/fc3/head',
         'replicas': 1, 'slots': len(ADAPTERS), 'torch_threads': 1,
+        'batched_user_config': {'max_batch_size': args.max_batch_size,
+                                'batch_wait_timeout_s': args.batch_wait_s},
         'block_s': args.block_s, 'rounds': args.rounds, 'machine': platform.machine(),
         'cpus': os.cpu_count(), 'load_average_1min_at_end': round(os.getloadavg()[0], 1)}}
+    counts = args.clients
     for path in PATHS:
         results[path] = {}
-        for clients in CLIENT_COUNTS:
+        for clients in counts:
             entry = {c: summarise(blocks[(clients, path, c)]) for c in CONDITIONS}
             entry['batched_vs_unbatched_throughput_ratio'] = round(
                 entry['batched']['requests_per_s'] / entry['unbatched']['requests_per_s'], 2)
             results[path][f'clients_{clients}'] = entry
     hits = [h for key, bs in blocks.items() if key[2] == 'batched' for b in bs for h in b['hits']]
-    batched = {p: {c: results[p][f'clients_{c}']['batched'] for c in CLIENT_COUNTS} for p in PATHS}
+    batched = {p: {c: results[p][f'clients_{c}']['batched'] for c in counts} for p in PATHS}
+    most = f'clients_{max(counts)}'
     results.update({
-        'requests_per_s': {p: {str(c): batched[p][c]['requests_per_s'] for c in CLIENT_COUNTS}
+        'requests_per_s': {p: {str(c): batched[p][c]['requests_per_s'] for c in counts}
                            for p in PATHS},
-        'p50_ms': {p: {str(c): batched[p][c]['p50_ms'] for c in CLIENT_COUNTS} for p in PATHS},
-        'p99_ms': {p: {str(c): batched[p][c]['p99_ms'] for c in CLIENT_COUNTS} for p in PATHS},
+        'p50_ms': {p: {str(c): batched[p][c]['p50_ms'] for c in counts} for p in PATHS},
+        'p99_ms': {p: {str(c): batched[p][c]['p99_ms'] for c in counts} for p in PATHS},
+        # At the most clients of the run (16 in the full run).
         'batched_vs_unbatched_throughput_ratio': {
-            p: results[p]['clients_16']['batched_vs_unbatched_throughput_ratio'] for p in PATHS},
+            p: results[p][most]['batched_vs_unbatched_throughput_ratio'] for p in PATHS},
         'multiplexed_hit_rate': round(sum(hits) / len(hits), 4),
         'fleet_memory': {'robots': FLEET, 'server_replica_rss_mb': stats['rss_bytes'] >> 20,
                          'one_full_model_process_rss_mb': on_board_rss >> 20},
@@ -319,15 +332,15 @@ def report(blocks: dict, stats: dict, on_board_rss: int, args) -> None:
     })
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + '\n')
-    print_table(results)
+    print_table(results, counts)
     print(f'wrote {args.out}')
 
 
-def print_table(results: dict) -> None:
+def print_table(results: dict, counts) -> None:
     parts = ('client', 'proxy', 'replica_forward', 'replica_serving', 'rest_of_machine')
     print(f'{"clients":>7} {"path":>6} {"condition":>9} {"req/s":>7} {"p50 ms":>7} '
           f'{"p99 ms":>7} {"rows":>5} | CPU ms per request: ' + ' '.join(parts))
-    for clients in CLIENT_COUNTS:
+    for clients in counts:
         for path in PATHS:
             entry = results[path][f'clients_{clients}']
             for condition in CONDITIONS:

@@ -32,6 +32,7 @@ from adapter_switcher.core import EngineConfig
 from adapter_switcher.core import load_base_model
 from adapter_switcher.nodes.resolve import import_callable
 from adapter_switcher.nodes.resolve import resolve_path
+from adapter_switcher.serve.packed_linear import pack_linear_layers
 
 import torch
 
@@ -50,6 +51,8 @@ class ServerSettings:
     max_rank: int = 16
     host_cache_mb: int = 256
     torch_threads: int = 1
+    # Linear layers on oneDNN with weights packed once (packed_linear.py): batches pay on CPU.
+    pack_linear: bool = True
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any]) -> 'ServerSettings':
@@ -61,7 +64,10 @@ class ServerSettings:
         values = {}
         for name, value in args.items():
             default = known[name].default
-            if isinstance(default, tuple):
+            if isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f'{name} must be true or false, got {value!r}')
+            elif isinstance(default, tuple):
                 if isinstance(value, str) or not all(isinstance(v, str) for v in value):
                     raise ValueError(f'{name} must be a list of paths, got {value!r}')
                 value = tuple(value)
@@ -99,4 +105,6 @@ def build_engine(settings: ServerSettings) -> Tuple[AdapterEngine, torch.Tensor]
         raise ValueError(f'observation_encoder returned {type(probe).__name__}, not a tensor')
     dirs = [str(resolve_path(d)) for d in settings.adapters_dirs if d]
     engine = AdapterEngine(model, dirs, settings.engine_config(), probe_inputs=((probe,), {}))
+    if settings.pack_linear:
+        pack_linear_layers(engine.model)
     return engine, probe
