@@ -24,7 +24,7 @@ Reliability: soak, swap storm, fuzzed inputs, crash recovery and sensor dropout,
   (the same loop, no requests); torn forwards (an output that is not exactly the reported
   adapter's), deadlocks (threads still running after a bounded join), the achieved tick rate
   next to the target and the reference's, late ticks and the tick's own work time;
-* fuzz: the malformed sensor messages through a node's real subscription callbacks (crashes:
+* fuzz: the malformed sensor messages through a node's sensor input path (crashes:
   exceptions that escape) and the malformed adapters through a scan (bad ones accepted);
 * sensor flood: a running inference node (a process, at its configured rate) while the
   malformed sensor messages arrive over DDS at ``--flood-hz``, in blocks alternating with the
@@ -209,7 +209,7 @@ def _storm_rows(reports) -> dict:
 
 
 def run_sensor_fuzz() -> dict:
-    """Deliver every malformed message through real subscription callbacks; count escapes."""
+    """Deliver every malformed message through the nodes' sensor input path; count escapes."""
     context = Context()
     rclpy.init(context=context, domain_id=DOMAIN_ID)
     node = rclpy.create_node('reliability_fuzz', context=context)

@@ -137,10 +137,14 @@ SENSOR_CASES: List[Tuple[str, str, Callable]] = [
 
 def deliver(inputs, sensor: str, msg) -> None:
     """
-    Hand a SensorInputs' subscription callback what DDS would.
+    Hand a SensorInputs what DDS would.
 
-    A raw subscription (a node that reads its sensors on its own schedule) gets the serialized
-    bytes, any other the message.
+    A node that reads its sensors on its own schedule takes them serialized
+    (``SensorInputs.receive``, the path its taken subscriptions feed); a node that evaluates on
+    every message gets the message in its subscription callback.
     """
     subscription = inputs.subscriptions[list(SENSOR_TOPICS).index(sensor)]
-    subscription.callback(serialize_message(msg) if subscription.raw else msg)
+    if subscription.raw:
+        inputs.receive(sensor, serialize_message(msg))
+    else:
+        subscription.callback(msg)

@@ -13,11 +13,11 @@
 # limitations under the License.
 
 """
-Malformed sensor messages through the nodes' real sensor subscriptions.
+Malformed sensor messages through the nodes' sensor input path.
 
 The curated cases (malformed_inputs.SENSOR_CASES) must each be dropped and counted, never
 counted as the sensor being alive; hypothesis then throws arbitrary field values at the same
-callbacks: nothing may raise, and whatever is accepted gives finite features.
+input path: nothing may raise, and whatever is accepted gives finite features.
 """
 
 import math
@@ -47,7 +47,7 @@ from sensor_msgs.msg import LaserScan
 
 
 class Inputs:
-    """SensorInputs on a real (unspun) node; deliver() calls its subscription callbacks."""
+    """SensorInputs on a real (unspun) node; deliver() hands it serialized messages."""
 
     def __init__(self):
         self.context = Context()

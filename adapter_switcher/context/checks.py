@@ -29,8 +29,15 @@ HUE_MAX = 179
 SAT_VAL_MAX = 255
 
 
+# Exact types that are real numbers and not bools: checked first, since the ABC check below
+# costs microseconds and runs for every feature of every control tick.
+_PLAIN_REALS = frozenset((float, int, np.float64, np.float32, np.int64, np.int32))
+
+
 def real_number(name: str, value) -> float:
     """Return ``value`` as a float, or raise ValueError naming ``name`` if it is not a number."""
+    if type(value) in _PLAIN_REALS:
+        return float(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise ValueError(f'{name} must be a number, got {value!r}')
     return float(value)

@@ -123,7 +123,7 @@ def image_to_array(msg) -> Tuple[np.ndarray, str]:
         raise ValueError(
             f'image step {step} is smaller than width {width} x {channels} channels '
             f'= {row_bytes} bytes')
-    data = np.frombuffer(bytes(msg.data), dtype=np.uint8)
+    data = np.frombuffer(msg.data, dtype=np.uint8)     # a view: no copy yet
     if data.size < height * step:
         raise ValueError(
             f'image data has {data.size} bytes, {encoding} {width}x{height} with step {step} '

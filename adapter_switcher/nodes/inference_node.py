@@ -21,10 +21,12 @@ never mid-forward) and publishes the decoded velocity.
 
 Light on the robot: the node spins rclpy's EventsExecutor (callbacks dispatched from C++, no
 wait set rebuilt in Python per wake-up, which cost most of the node's CPU at ~100 callbacks a
-second), reuses its /cmd_vel message, and freezes the configured heap out of the garbage
-collector's reach. Adapter loads and probes run on the engine's own loader thread, so a
-single-threaded executor never waits on the disk; a synchronous ``adapter_override`` holds the
-ticks for a copy and a switch (the probe ran ahead, when the adapter was registered).
+second), takes its sensor messages itself in the tick (no executor wake-up per message; only
+the newest usable one of each sensor is read, straight from its bytes), reuses its /cmd_vel
+message, and freezes the configured heap out of the garbage collector's reach. Adapter loads
+and probes run on the engine's own loader thread, so a single-threaded executor never waits on
+the disk; a synchronous ``adapter_override`` holds the ticks for a copy and a switch (the probe
+ran ahead, when the adapter was registered).
 
 Which adapter runs:
 
@@ -246,11 +248,10 @@ class InferenceNode(ManagedNode):
             String, 'active_adapter', LATCHED_QOS))
         self._diag_pub = keep(self.create_lifecycle_publisher(
             DiagnosticArray, '/diagnostics', COMMAND_QOS))
-        # Ticking on the context manager, a tick must see its instant's sensor data, never run
-        # beside the callbacks still storing it: they share the tick's exclusive group.
+        # The tick takes the sensor messages itself (no callback per message), so a tick on
+        # the context manager sees whatever of its instant's sensor data has arrived.
         self._on_context = params['tick_source'] == 'context'
-        self._sensors = SensorInputs(self, FeatureExtractor(features),
-                                     self._control_group if self._on_context else None)
+        self._sensors = SensorInputs(self, FeatureExtractor(features))
         for subscription in self._sensors.subscriptions:
             keep(subscription)
         keep(self.create_subscription(String, 'desired_adapter', self._on_desired, LATCHED_QOS))
@@ -457,12 +458,11 @@ class InferenceNode(ManagedNode):
     def _control_step(self, now: Optional[Time] = None) -> None:
         now = self.get_clock().now() if now is None else now
         seconds = now.nanoseconds * 1e-9
-        stale = stale_sensors(self._required, self._sensors.last_seen(), seconds,
+        snapshot, last_seen, scan = self._sensors.read(seconds)
+        stale = stale_sensors(self._required, last_seen, seconds,
                               self.get_parameter('sensor_timeout_s').value)
         linear = angular = 0.0
         try:
-            snapshot = self._sensors.snapshot(seconds)
-            scan = self._sensors.latest_scan()
             obs = self._setup.encode(snapshot.values, scan.ranges if scan else None,
                                      scan.range_max if scan else 10.0)
             result = (self._offload.step(self._engine, obs) if self._offload

@@ -40,6 +40,7 @@ from typing import List
 
 from adapter_switcher.nodes.params import ParamSpec
 from adapter_switcher.nodes.runner import StartupError
+from adapter_switcher.nodes.taken_subscription import TakenSubscription
 
 from rclpy.lifecycle import LifecycleNode
 from rclpy.lifecycle import LifecyclePublisher
@@ -228,6 +229,8 @@ class ManagedNode(LifecycleNode):
                 self.destroy_publisher(entity)
             elif isinstance(entity, Subscription):
                 self.destroy_subscription(entity)
+            elif isinstance(entity, TakenSubscription):
+                entity.destroy()
             elif isinstance(entity, Service):
                 self.destroy_service(entity)
             else:

@@ -22,30 +22,33 @@ does not add up, non-finite scan geometry or odometry) is dropped and counted, w
 throttled per sensor (a broken camera cannot hide a broken lidar); no sensor value can take a
 node down.
 
-Cheap callbacks: a node that reads the sensors on its own schedule (a control tick, a rules
-timer) subscribes raw (serialized bytes, no Python message built) and the callback only keeps
-the bytes and their arrival time. When the node next reads (:meth:`SensorInputs.snapshot` and
-friends), the newest usable message of each sensor is deserialized and used, so a 50 Hz
-odometry costs one deserialization per 20 Hz tick instead of 50 a second (an Odometry message
-takes ~60 us to build in Python). Features depend on the latest message only, so the node sees
-the same values. Messages are tried newest first: unusable ones are dropped and counted until
-a usable one is found, and the older ones it supersedes are never looked at, so a flood of junk
-on a topic cannot hide the valid messages between (up to PENDING_KEPT per read). With
-``on_update`` (evaluate on every message) each message is converted on arrival, as before.
+No callback per message: a node that reads the sensors on its own schedule (a control tick, a
+rules timer) subscribes with :class:`TakenSubscription`, which the executor never wakes for; the
+middleware queues the serialized messages (up to the QoS depth) and each read takes them, with
+the time each one was received. The newest usable message of each sensor is then deserialized
+and used, so a 50 Hz odometry costs one deserialization per 20 Hz tick instead of 50 a second
+(an Odometry message takes ~60 us to build in Python) and no executor wake-up at all. Features
+depend on the latest message only, so the node sees the same values. Messages are tried newest
+first: unusable ones are dropped and counted until a usable one is found, and the older ones it
+supersedes are never looked at, so a flood of junk on a topic cannot hide the valid messages
+between (as far as the queue holds them). :meth:`SensorInputs.receive` hands bytes in the same
+way without DDS. With ``on_update`` (evaluate on every message) the subscriptions are ordinary
+callbacks and each message is converted on arrival.
 """
 
 from collections import deque
 import threading
-from typing import Callable, Deque, Dict, Optional, Tuple
+from typing import Callable, Deque, Dict, NamedTuple, Optional, Tuple
 
 from adapter_switcher.nodes.conversions import image_to_array
 from adapter_switcher.nodes.conversions import odom_to_twist
 from adapter_switcher.nodes.conversions import scan_to_data
 from adapter_switcher.nodes.conversions import ScanData
 from adapter_switcher.nodes.qos import SENSOR_QOS
+from adapter_switcher.nodes.sensor_cdr import read_sensor
+from adapter_switcher.nodes.taken_subscription import TakenSubscription
 
 from nav_msgs.msg import Odometry
-from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import Image
 from sensor_msgs.msg import LaserScan
 
@@ -60,10 +63,18 @@ BAD_MESSAGE_LOG_PERIOD_S = 5.0
 PENDING_KEPT = 64
 
 
+class SensorReading(NamedTuple):
+    """What one read gives a control tick: features, when each sensor last worked, the scan."""
+
+    snapshot: object                # the extractor's FeatureSnapshot at the read's stamp
+    last_seen: Dict[str, float]     # {sensor: node-clock seconds of its last usable message}
+    scan: Optional[ScanData]
+
+
 class SensorInputs:
     """Subscribes the sensors on ``node`` and keeps the extractor and freshness up to date."""
 
-    def __init__(self, node, extractor, callback_group=None,
+    def __init__(self, node, extractor,
                  on_update: Optional[Callable[[str], None]] = None):
         self._node = node
         self._extractor = extractor
@@ -78,37 +89,42 @@ class SensorInputs:
         self._catch_up_lock = threading.Lock()
         handlers = {'scan': self._on_scan, 'camera': self._on_image, 'odom': self._on_odom}
         self._handlers = handlers
-        self.subscriptions = [
-            node.create_subscription(msg_type, topic,
-                                     self._stasher(name) if self._lazy else handlers[name],
-                                     SENSOR_QOS, callback_group=callback_group, raw=self._lazy)
-            for name, (topic, msg_type) in SENSOR_TOPICS.items()]
+        if self._lazy:
+            self._readers = {name: TakenSubscription(node, msg_type, topic, SENSOR_QOS)
+                             for name, (topic, msg_type) in SENSOR_TOPICS.items()}
+            self.subscriptions = list(self._readers.values())
+        else:
+            self._readers = {}
+            self.subscriptions = [
+                node.create_subscription(msg_type, topic, handlers[name], SENSOR_QOS)
+                for name, (topic, msg_type) in SENSOR_TOPICS.items()]
 
     def _now(self) -> float:
         return self._node.get_clock().now().nanoseconds * 1e-9
 
-    def _stasher(self, sensor: str) -> Callable[[bytes], None]:
-        """Return the raw callback of ``sensor``: keep the bytes and when they came."""
-        def stash(data: bytes) -> None:
-            now = self._now()
-            with self._lock:
-                kept = self._pending.get(sensor)
-                if kept is None:
-                    kept = self._pending[sensor] = deque(maxlen=PENDING_KEPT)
-                kept.append((data, now))
-        return stash
+    def receive(self, sensor: str, data: bytes, arrived: Optional[float] = None) -> None:
+        """Keep one serialized ``sensor`` message for the next read (lazy mode), as DDS would."""
+        with self._lock:
+            kept = self._pending.get(sensor)
+            if kept is None:
+                kept = self._pending[sensor] = deque(maxlen=PENDING_KEPT)
+            kept.append((data, self._now() if arrived is None else arrived))
 
     def _catch_up(self) -> None:
         """Use the newest usable unread message of each sensor (lazy mode)."""
         if not self._lazy:
             return
         with self._catch_up_lock:
+            now = self._now()
+            for sensor, reader in self._readers.items():
+                for data, arrived in reader.take_all(now):
+                    self.receive(sensor, data, arrived)
             with self._lock:
                 pending, self._pending = self._pending, {}
             for sensor, kept in pending.items():
                 for data, arrived in reversed(kept):
                     try:
-                        msg = deserialize_message(data, SENSOR_TOPICS[sensor][1])
+                        msg = read_sensor(data, SENSOR_TOPICS[sensor][1])
                     except Exception as error:  # noqa: B902 - undecodable bytes: drop them
                         self._drop(sensor, f'cannot deserialize it: {error}')
                         continue
@@ -157,16 +173,18 @@ class SensorInputs:
             self._extractor.update_odom(*odom_to_twist(msg), now)
         return self._accept('odom', update, now)
 
+    def read(self, stamp: float) -> SensorReading:
+        """Take what arrived and return the tick's :class:`SensorReading` in one go."""
+        self._catch_up()
+        with self._lock:
+            return SensorReading(self._extractor.snapshot(stamp), dict(self._last_seen),
+                                 self._scan)
+
     def snapshot(self, stamp: float):
         """Return the extractor's FeatureSnapshot, consistent with respect to the callbacks."""
         self._catch_up()
         with self._lock:
             return self._extractor.snapshot(stamp)
-
-    def latest_scan(self) -> Optional[ScanData]:
-        self._catch_up()
-        with self._lock:
-            return self._scan
 
     def dropped(self) -> Dict[str, int]:
         """Return ``{sensor: messages dropped as unusable}`` since start."""
