@@ -64,3 +64,48 @@ def test_work_is_released_between_ticks():
         thread.join(timeout=5)
     inside = [t for t in releases for began, ended in ticks if began <= t <= ended]
     assert not inside, f'{len(inside)} slices released during a tick'
+
+
+def run_loop(clock, ticks, stop, pause_after=None, pause_s=0.0):
+    """Tick at PERIOD until ``stop``; after ``pause_after`` ticks stand still ``pause_s``."""
+    deadline = time.perf_counter()
+    count = 0
+    while not stop.is_set():
+        if count == pause_after:
+            time.sleep(pause_s)
+            deadline = time.perf_counter() + PERIOD / 3   # resumes at another phase
+            time.sleep(PERIOD / 3)
+        clock.tick_started()
+        began = time.perf_counter()
+        time.sleep(TICK)
+        clock.tick_ended()
+        ticks.append((began, time.perf_counter()))
+        count += 1
+        deadline += PERIOD
+        time.sleep(max(0.0, deadline - time.perf_counter()))
+
+
+def test_work_fits_before_the_next_tick_after_the_loop_stood_still():
+    # A loop that stood still (a lifecycle pause, a stall) must not be learned as a slow
+    # loop: work released after it resumes must still end before the next tick starts.
+    clock = TickClock()
+    ticks, stop = [], threading.Event()
+    thread = threading.Thread(target=run_loop, args=(clock, ticks, stop, 6, 12 * PERIOD))
+    thread.start()
+    work = 0.4 * (PERIOD - TICK)
+    try:
+        while len(ticks) < 7:       # the first tick after the pause has ended
+            time.sleep(0.001)
+        releases = []
+        while len(ticks) < 20:
+            clock.wait_for_room(work)
+            releases.append(time.perf_counter())
+            time.sleep(work)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    starts = [began for began, _ in ticks]
+    late = [t for t in releases
+            if any(t < began < t + work for began in starts)]
+    assert len(releases) >= 13
+    assert not late, f'{len(late)} of {len(releases)} slices ran into the next tick'

@@ -24,6 +24,11 @@ The next tick is predicted from the loop's phase, not from the last start: a fix
 (a ROS timer) that started one tick late starts the next one on schedule, so predicting
 "last start + period" would let background work run into it. The phase anchor follows the
 earliest starts at once and later ones only slowly, so one late tick does not move it.
+Only the loop's rate is learned as its period: a start after skipped slots counts as that
+many periods, and a loop that stood still (three periods or more without a tick) resumes at
+a new phase with the period it had. Learned as one long period, a pause of a few seconds
+made the clock expect every tick tens of milliseconds late for the next twenty ticks, and
+background work ran into them.
 """
 
 import threading
@@ -50,9 +55,11 @@ class TickClock:
     def tick_started(self) -> None:
         now = time.perf_counter()
         with self._cond:
-            if self._start:
-                self._period = _smooth(self._period, now - self._start)
-            self._anchor = self._follow_phase(now)
+            if self._start and (not self._period or self._ticking(now)):
+                self._period = _smooth(self._period, self._one_period(now - self._start))
+                self._anchor = self._follow_phase(now)
+            else:
+                self._anchor = now      # the first tick, or the loop resumed: a new phase
             self._start = now
             self._in_tick = True
 
@@ -69,6 +76,18 @@ class TickClock:
     def duration(self) -> float:
         """Return the typical tick duration in seconds (0 before the first tick)."""
         return self._duration
+
+    def _one_period(self, interval: float) -> float:
+        """
+        Return the period an interval between two tick starts shows (lock held).
+
+        A fixed-rate loop that overran skips the slots it missed, so two periods or more
+        between starts are that many periods, not a slower loop. Learning them as one
+        period would predict the next ticks too late and let work run into them.
+        """
+        if not self._period:
+            return interval
+        return interval / max(1, round(interval / self._period))
 
     def _follow_phase(self, start: float) -> float:
         """Return the phase anchor after a tick started at ``start`` (lock held)."""
