@@ -13,13 +13,16 @@
 # limitations under the License.
 
 """
-A server-sized driving policy: the demo policy's input and output, 4096-wide hidden layers.
+Server-sized driving policies: the demo policy's input and output, wide hidden layers.
 
 The demo policy (23k parameters) runs in microseconds, so a server's cost for it is all HTTP
-hop. A policy worth a server is one whose forward costs real time: this one has about 34M
-parameters (135 MB in fp32, a small visuomotor policy's size), so one row's forward reads
-every weight once and a batch of rows reads them once for all, which is what batching on a
-server buys. The benchmark serves it.
+hop. A policy worth a server is one too large to run on the robot at the control rate, whose
+forward costs real time: one row's forward reads every weight once, and a batch of rows reads
+them once for all, which is what batching on a server buys. The benchmark serves
+:func:`build_served_policy`, 8192 wide (134M parameters, 537 MB in fp32, about GPT-2 small's
+124M; one row costs about 20 ms on one CPU core, too slow for a robot's 20 Hz tick beside its
+other work), and can serve the 4096-wide :func:`build_small_served_policy` (34M parameters,
+135 MB) to show how the gain from batching shrinks with the forward's share of a request.
 """
 
 from adapter_switcher.demo.policy_model import OBS_DIM
@@ -27,7 +30,8 @@ from adapter_switcher.demo.policy_model import OBS_DIM
 import torch
 from torch import nn
 
-HIDDEN = 4096
+HIDDEN = 8192
+SMALL_HIDDEN = 4096
 # The LoRA target modules of ServedPolicy.
 TARGET_MODULES = ('fc1', 'fc2', 'fc3', 'head')
 
@@ -49,8 +53,13 @@ class ServedPolicy(nn.Module):
         return self.head(hidden)
 
 
-def build_served_policy(seed: int = 0) -> ServedPolicy:
+def build_served_policy(seed: int = 0, hidden: int = HIDDEN) -> ServedPolicy:
     """Return a ServedPolicy with a fixed initialisation, for ``model_factory``."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return ServedPolicy().eval()
+        return ServedPolicy(hidden=hidden).eval()
+
+
+def build_small_served_policy(seed: int = 0) -> ServedPolicy:
+    """Return the 4096-wide ServedPolicy (34M parameters), for ``model_factory``."""
+    return build_served_policy(seed, SMALL_HIDDEN)
