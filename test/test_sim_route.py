@@ -18,7 +18,9 @@ The full serpentine route: several spills, the slow zone, and the switched exper
 The simulator counts an entry into each of an episode's spills and a slow-zone violation when
 the robot is on the zone faster than its limit; the zone's colour reaches the context features;
 and the experts switched by config/route_rules.yaml complete episodes with spills next to turns
-and the slow zone without entering a spill or speeding in the zone.
+and the slow zone without entering a spill or speeding in the zone, also where the spill or the
+zone is out of the camera's view during a turn, and where the first glimpse of a spill shows only
+one edge of it.
 """
 
 import dataclasses
@@ -108,3 +110,56 @@ def test_switched_experts_pass_a_spill_at_a_turn_and_the_slow_zone(sim):
     assert result.success, result
     used = {name for _, name, _ in result.switches}
     assert used == {'navigation', 'hazard', 'slow_zone'}
+
+
+def _placed(scenario, spill=None, zone=None):
+    """
+    Return the route with the spill and/or the zone placed, the same episode for every seed.
+
+    One spill of radius ``spill[2]`` at ``spill[:2]``, the zone at ``zone`` ``(x, y, yaw)``,
+    the nominal start.
+    """
+    nominal = scenario.nominal()
+    placed = dataclasses.replace(nominal.spill, enabled=spill is not None)
+    if spill is not None:
+        placed = dataclasses.replace(placed, position=spill[:2], size=(spill[2],))
+    slow_zone = None
+    if zone is not None:
+        slow_zone = dataclasses.replace(nominal.slow_zone, position=zone[:2], yaw=zone[2])
+    return dataclasses.replace(nominal, spill=placed, slow_zone=slow_zone)
+
+
+def _switched_experts(sim, scenario):
+    """Return the result of the experts switched by the route rules on ``scenario``."""
+    loop = DemoLoop(WarehouseSim(sim.world, scenario), load_rules(share_path(RULES)),
+                    hazard=ROUTE_HAZARD)
+    try:
+        return loop.run(0, expert_driver(), time_limit_s=250.0, encode=False)
+    finally:
+        loop.sim.close()
+
+
+@pytest.mark.sim
+def test_switched_experts_pass_a_spill_just_after_a_turn(sim):
+    # 0.65 m into the second segment, on the inside of the turn: the spill leaves the camera's
+    # view while the robot turns, and the hazard adapter must stay until the robot is past it.
+    result = _switched_experts(sim, _placed(sim.scenario, spill=(7.8, -2.55, 0.35)))
+    assert result.success, result
+    assert [name for _, name, _ in result.switches] == ['navigation', 'hazard', 'navigation']
+
+
+@pytest.mark.sim
+def test_switched_experts_pass_a_spill_first_glimpsed_from_a_turn(sim):
+    # Coming out of the turn into the last aisle, the camera first sees the spill's upper edge
+    # (which suggests passing below it); in full view only the upper side leaves room.
+    result = _switched_experts(sim, _placed(sim.scenario, spill=(-4.3, 3.02, 0.4)))
+    assert result.success, result
+
+
+@pytest.mark.sim
+def test_switched_experts_stay_slow_on_a_zone_that_ends_at_a_turn(sim):
+    # The zone ends 0.3 m before the turn: the robot turns on its edge and leaves it sideways,
+    # with the zone beside and behind it, out of the camera's view.
+    result = _switched_experts(sim, _placed(sim.scenario, zone=(-6.7, 0.0, math.pi)))
+    assert result.success, result
+    assert 'slow_zone' in {name for _, name, _ in result.switches}

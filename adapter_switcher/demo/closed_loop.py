@@ -197,9 +197,15 @@ class DemoLoop:
         schedules = [RateSchedule(rate, sim.time_ns) for rate in
                      (world.robot.camera.update_rate, lidar.update_rate, self.control_hz)]
         result = EpisodeResult(seed)
-        start, command, adapter = sim.time, (0.0, 0.0), None
+        # Episode time from the integer clock: the same episode gives the same times (and
+        # results) whatever the simulator's clock read when it started.
+        start_ns, command, adapter = sim.time_ns, (0.0, 0.0), None
+
+        def elapsed() -> float:
+            return (sim.time_ns - start_ns) * 1e-9
+
         odometry, image, ranges = self._sense(features, hazard, camera=True, lidar=True)
-        while sim.time - start < time_limit_s and not navigation.done:
+        while elapsed() < time_limit_s and not navigation.done:
             sim.step(*command)
             odometry, seen, scanned = self._sense(features, hazard,
                                                   schedules[0].due(sim.time_ns),
@@ -221,7 +227,7 @@ class DemoLoop:
                 carrot = carrot_in_robot_frame(pose, navigation.carrot(pose, CARROT_DISTANCE))
                 observation = self.encoder(Sensing(snapshot, image, ranges, lidar.range_max,
                                                    odometry.linear, odometry.angular, carrot))
-            tick = Tick(now - start, snapshot, decision, observation, labels, teaching)
+            tick = Tick(elapsed(), snapshot, decision, observation, labels, teaching)
             command = _finite(driver(tick))
             if decision.desired != adapter:
                 adapter = decision.desired
@@ -232,7 +238,7 @@ class DemoLoop:
         result.collisions = sim.stats.collisions
         result.spill_entries = sim.stats.spill_entries
         result.slow_zone_violations = sim.stats.slow_zone_violations
-        result.sim_time = sim.time - start
+        result.sim_time = elapsed()
         result.distance = sim.stats.distance
         result.final_pose = (odometry.x, odometry.y)
         return result

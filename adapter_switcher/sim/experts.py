@@ -218,6 +218,7 @@ class HazardParams:
     touch_margin: float = 0.05   # ... reaching = coming this close to the spill's box
     steer_offsets: Tuple[float, ...] = (0.0, 0.4, -0.4, 0.8, -0.8, 1.5, -1.5)  # rad/s tried
     min_turn: float = 0.5        # the slowest turn on the spot the filter takes (rad/s)
+    side_hysteresis: float = 0.3  # how much better (cost, m) the other side must be to switch
 
 
 class _OnRoute:
@@ -367,13 +368,8 @@ class HazardExpert(_OnRoute):
             if not blocked or s_hi + p.ramp < 0 or s_lo - p.ramp > length:
                 continue
             left, right = lateral.max() + clearance, lateral.min() - clearance
-            if self._sides[index] == 0.0:  # choose once per spill: the detour never flips
-                # The side nearer to where the robot is now (out of a turn it may already be
-                # off the centreline), capped like the shift itself.
-                offset = float(np.dot(position - start, normal))
-                cost = [abs(max(-p.max_offset, min(p.max_offset, side)) - offset) +
-                        max(abs(side) - p.max_offset, 0.0) * 10.0 for side in (left, right)]
-                self._sides[index] = 1.0 if cost[0] <= cost[1] else -1.0
+            if self._sides[index] == 0.0 or here < s_lo:
+                self._choose_side(index, (left, right), float(np.dot(position - start, normal)))
             shift = left if self._sides[index] > 0 else right
             detours.append((s_lo, s_hi, max(-p.max_offset, min(p.max_offset, shift))))
             self.avoiding |= s_lo - p.ramp <= here <= s_hi + p.ramp
@@ -388,6 +384,25 @@ class HazardExpert(_OnRoute):
                 best = value if abs(value) > abs(best) else best
             return best
         return profile
+
+    def _choose_side(self, index: int, shifts: Tuple[float, float], offset: float) -> None:
+        """
+        Choose (or keep) the side the detour around spill ``index`` passes on.
+
+        The side nearer to where the robot is now (out of a turn it may already be off the
+        centreline), and above all one where the capped shift still clears the spill. The box
+        grows as the spill comes into full view (a first glimpse may show one edge of it), so
+        the choice is reviewed until the robot reaches the spill, and changes only when the
+        other side has become clearly better; beside the spill it never flips.
+        """
+        p = self.params
+        cost = [abs(max(-p.max_offset, min(p.max_offset, shift)) - offset) +
+                max(abs(shift) - p.max_offset, 0.0) * 10.0 for shift in shifts]
+        best = 1.0 if cost[0] <= cost[1] else -1.0
+        current = self._sides[index]
+        if current == 0.0 or cost[0 if best > 0 else 1] + p.side_hysteresis < \
+                cost[0 if current > 0 else 1]:
+            self._sides[index] = best
 
 
 @dataclass(frozen=True)
