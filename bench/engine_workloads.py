@@ -23,7 +23,8 @@ updates their keys in that file.
                     6 adapters r=16 on all of them): resident switch vs PeftModel.set_adapter,
                     cold load (disk -> slot) vs safetensors load_file
   mixed batch       GPT-2 reference workload, 4 rows: step_batch with 4 different adapters vs
-                    the same 4 rows with one adapter, and vs PEFT's adapter_names= forward
+                    the same 4 rows with one adapter, and vs PEFT's adapter_names= forward,
+                    with the engine's packed_base (oneDNN) and, beside it, on sgemm as PEFT
   precision         a Llama of the same size (LoRA r=16 on all projections): the forward on a
                     torch dynamic int8 base vs the fp32 base, same adapter; the bf16 base's
                     largest logit difference from fp32 PEFT
@@ -163,10 +164,19 @@ def bench_cnn(root: Path, rounds: int) -> Dict[str, float]:
 
 def bench_mixed_batch(base: nn.Module, root: Path, names: List[str], x: torch.Tensor,
                       rounds: int) -> Dict[str, float]:
+    """
+    Time the mixed batch on the engine's CPU setting for batches (``packed_base``) and sgemm.
+
+    The packed engine gives the targeted rows; the same engine on sgemm (PEFT's kernels) shows
+    what the per-row routing alone gains over PEFT's ``adapter_names`` loop.
+    """
     rows = x.expand(4, -1).clone()
-    engine = AdapterEngine(copy.deepcopy(base), [root],
-                           EngineConfig(num_slots=NUM_ADAPTERS, max_rank=16),
-                           probe_inputs=((x,), {}))
+    engines = {packed: AdapterEngine(copy.deepcopy(base), [root],
+                                     EngineConfig(num_slots=NUM_ADAPTERS, max_rank=16,
+                                                  packed_base=packed),
+                                     probe_inputs=((x,), {}))
+               for packed in (True, False)}
+    engine, sgemm = engines[True], engines[False]
     peft = peft_with(base, root, names)
     mixed = names[:4]
     with torch.inference_mode():
@@ -174,18 +184,24 @@ def bench_mixed_batch(base: nn.Module, root: Path, names: List[str], x: torch.Te
             'mixed': lambda: engine.step_batch(rows, adapters=mixed),
             'single': lambda: engine.step_batch(rows, adapters=[names[0]] * 4),
             'peft': lambda: peft(rows, adapter_names=mixed),
+            'mixed_sgemm': lambda: sgemm.step_batch(rows, adapters=mixed),
         }, rounds, block=2)
-        diff = (engine.step_batch(rows, adapters=mixed).output.logits
-                - peft(rows, adapter_names=mixed).logits).abs().max().item()
-    engine.close()
+        expected = peft(rows, adapter_names=mixed).logits
+        diff, diff_sgemm = ((e.step_batch(rows, adapters=mixed).output.logits - expected)
+                            .abs().max().item() for e in (engine, sgemm))
+    for each in engines.values():
+        each.close()
     med = statistics.median
     return {
         'mixed_batch4_vs_single_ratio': med(samples['mixed']) / med(samples['single']),
         'mixed_batch4_vs_peft_ratio': med(samples['mixed']) / med(samples['peft']),
+        'mixed_batch4_sgemm_vs_peft_ratio': med(samples['mixed_sgemm']) / med(samples['peft']),
         'mixed_batch4_median_ms': med(samples['mixed']) * 1e3,
+        'mixed_batch4_sgemm_median_ms': med(samples['mixed_sgemm']) * 1e3,
         'single_batch4_median_ms': med(samples['single']) * 1e3,
         'peft_mixed_batch4_median_ms': med(samples['peft']) * 1e3,
         'mixed_batch4_max_abs_diff_vs_peft': diff,
+        'mixed_batch4_sgemm_max_abs_diff_vs_peft': diff_sgemm,
     }
 
 
@@ -251,7 +267,10 @@ def print_rows(r: Dict[str, float]) -> None:
           f"{r['single_batch4_median_ms']:.2f} ms ({r['mixed_batch4_vs_single_ratio']:.2f}x, "
           f"target <= 1.15x); PEFT adapter_names {r['peft_mixed_batch4_median_ms']:.2f} ms "
           f"({r['mixed_batch4_vs_peft_ratio']:.2f}x, target <= 0.8x); max |diff| "
-          f"{r['mixed_batch4_max_abs_diff_vs_peft']:.1e}")
+          f"{r['mixed_batch4_max_abs_diff_vs_peft']:.1e} (packed_base); on sgemm "
+          f"{r['mixed_batch4_sgemm_median_ms']:.2f} ms "
+          f"({r['mixed_batch4_sgemm_vs_peft_ratio']:.2f}x PEFT, max |diff| "
+          f"{r['mixed_batch4_sgemm_max_abs_diff_vs_peft']:.1e})")
     print(f"int8 base forward {r['int8_forward_median_ms']:.2f} ms vs fp32 "
           f"{r['fp32_forward_median_ms']:.2f} ms ({r['int8_forward_vs_fp32_ratio']:.2f}x), "
           f"max |diff| vs fp32 PEFT {r['int8_max_abs_diff']:.3f}; bf16 max |diff| "

@@ -18,7 +18,8 @@
 The reference is PEFT's own mixed-batch forward, ``model(x, adapter_names=[...])`` with every
 adapter loaded into one ``PeftModel`` (``'__base__'`` for base rows). Batches mix random
 adapters and base rows on GPT-2 (Conv1D), a Llama (Linear and Embedding) and a CNN (Conv2d,
-grouped Conv2d, Conv1d, Linear). Refusals leave the active adapter and its output unchanged.
+grouped Conv2d, Conv1d, Linear), with the base matmuls on sgemm and on oneDNN's packed weights
+(``packed_base``). Refusals leave the active adapter and its output unchanged.
 """
 
 import copy
@@ -61,12 +62,14 @@ def world(request, tmp_path_factory):
     return base, root, dirs, make_input
 
 
-def test_random_mixed_batches_match_peft_adapter_names(world):
+@pytest.mark.parametrize('packed_base', [False, True], ids=['sgemm', 'packed_base'])
+def test_random_mixed_batches_match_peft_adapter_names(world, packed_base):
     base, root, dirs, make_input = world
     names = sorted(dirs)
     peft_model = peft_with_all(base, dirs)
     engine = AdapterEngine(copy.deepcopy(base), [root],
-                           EngineConfig(num_slots=len(names), max_rank=16),
+                           EngineConfig(num_slots=len(names), max_rank=16,
+                                        packed_base=packed_base),
                            probe_inputs=((make_input(1),), {}))
     rng = random.Random(5)
     torch.manual_seed(5)

@@ -35,8 +35,11 @@ the same order, so outputs match ``PeftModel`` (test_core_peft_equality.py):
 import math
 from typing import List, Optional, Tuple
 
+from adapter_switcher.core.lora_plan import is_int8_dynamic
 from adapter_switcher.core.lora_plan import layer_features
 from adapter_switcher.core.lora_plan import slot_options
+from adapter_switcher.core.packed_matmul import onednn_available
+from adapter_switcher.core.packed_matmul import PackedMatmul
 
 import torch
 from torch import nn
@@ -99,6 +102,7 @@ class SlotLoraLayer(nn.Module):
         self._b: List[torch.Tensor] = list(self.lora_B.unbind(0))
         self._scaling: List[torch.Tensor] = list(self.scaling.unbind(0))
         self._targeted: List[bool] = [False] * num_slots
+        self._packed: Optional[PackedMatmul] = None     # LinearSlots with packed_base
 
     @property
     def weight(self) -> torch.Tensor:
@@ -111,14 +115,16 @@ class SlotLoraLayer(nn.Module):
         return self.base_layer.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        result = self.base_layer(x)
+        packed = self._packed
+        result = (packed(x) if packed is not None and packed.usable(x)
+                  else self.base_layer(x))
         slot = self.selector.active
         if slot < 0:
             if slot == EMPTY:
                 return result
             if slot == MIX:
                 return self._mixed(x, result)
-            return result + self._per_row(x, result)
+            return self._per_row(x, result)
         if not self._targeted[slot]:
             return result
         return result + self._delta(x, self._a[slot], self._b[slot]) * self._scaling[slot]
@@ -135,7 +141,7 @@ class SlotLoraLayer(nn.Module):
         return result
 
     def _per_row(self, x: torch.Tensor, result: torch.Tensor) -> torch.Tensor:
-        """Return each row's LoRA output, with its own slot's A, B and scaling (ROWS mode)."""
+        """Return ``result`` plus each row's LoRA output, with its own slot's A, B, scaling."""
         rows = self.selector.rows
         if x.shape[0] != rows.shape[0]:
             raise BatchLayoutError(
@@ -143,8 +149,12 @@ class SlotLoraLayer(nn.Module):
                 f'rows, not the {rows.shape[0]} rows that have adapters: per-row adapters need '
                 'the batch in dimension 0 through the model')
         scale = self.scaling[rows] * self.selector.row_mask
+        return self._add_gathered(x, result, rows, scale)
+
+    def _add_gathered(self, x: torch.Tensor, result: torch.Tensor, rows: torch.Tensor,
+                      scale: torch.Tensor) -> torch.Tensor:
         delta = self._gathered_delta(x, rows)
-        return delta * scale.view((-1,) + (1,) * (delta.dim() - 1))
+        return result + delta * scale.view((-1,) + (1,) * (delta.dim() - 1))
 
     def _gathered_delta(self, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -188,22 +198,43 @@ class SlotLoraLayer(nn.Module):
 
 
 class LinearSlots(SlotLoraLayer):
-    """LoRA on ``nn.Linear`` and GPT-2's Conv1D: ``B(A(x))`` as two linear maps."""
+    """
+    LoRA on ``nn.Linear`` and GPT-2's Conv1D: ``B(A(x))`` as two linear maps.
+
+    With ``packed_base`` the base matmul runs on oneDNN from a packed weight
+    (:mod:`packed_matmul`) where this PyTorch has it and the layer is a float one.
+    """
 
     def __init__(self, base_layer: nn.Module, selector: SlotSelector, num_slots: int,
-                 max_rank: int):
+                 max_rank: int, packed_base: bool = False):
         in_features, out_features = layer_features(base_layer)
         super().__init__(base_layer, selector, num_slots, (max_rank, in_features),
                          (out_features, max_rank))
+        if packed_base and not is_int8_dynamic(base_layer) and onednn_available():
+            self._packed = PackedMatmul(base_layer)
 
     def _delta(self, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return functional.linear(functional.linear(x, a), b)
 
-    def _gathered_delta(self, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    def _add_gathered(self, x: torch.Tensor, result: torch.Tensor, rows: torch.Tensor,
+                      scale: torch.Tensor) -> torch.Tensor:
+        """
+        Add every row's LoRA output into ``result`` with two batched matmuls and no other pass.
+
+        Each row's scaling goes into its gathered B (``[rows, out, rank]``: a few KB) instead
+        of into the ``[rows, tokens, out]`` output, and the second matmul accumulates into the
+        base output in place (``baddbmm_``): no delta tensor, no extra pass over the
+        activations. ``result`` is the base layer's fresh output, computed in this forward (a
+        base output of another dtype, or not contiguous, gets the sum out of place).
+        """
         flat = x.reshape(x.shape[0], -1, x.shape[-1])
         hidden = torch.bmm(flat, self.lora_A[rows].transpose(1, 2))
-        out = torch.bmm(hidden, self.lora_B[rows].transpose(1, 2))
-        return out.view(x.shape[:-1] + out.shape[-1:])
+        b = self.lora_B[rows] * scale.view(-1, 1, 1)
+        if result.dtype != hidden.dtype or not result.is_contiguous():
+            out = torch.bmm(hidden, b.transpose(1, 2))
+            return result + out.view(x.shape[:-1] + out.shape[-1:])
+        result.view(hidden.shape[:2] + result.shape[-1:]).baddbmm_(hidden, b.transpose(1, 2))
+        return result
 
 
 class ConvSlots(SlotLoraLayer):
@@ -298,15 +329,19 @@ def slot_layer_type(base_layer: nn.Module) -> type:
 
 
 def slot_layer_for(model: nn.Module, name: str, selector: SlotSelector, num_slots: int,
-                   max_rank: int) -> SlotLoraLayer:
+                   max_rank: int, packed_base: bool = False) -> SlotLoraLayer:
     """
     Return the slot layer for ``model.<name>`` without installing it (see :func:`wrap_module`).
 
     Building allocates the slots, which takes milliseconds for a large layer; the model is
     untouched, so this may run while forwards run, and only the install needs the model alone.
+    ``packed_base`` runs a Linear or Conv1D base matmul on oneDNN (:class:`LinearSlots`).
     """
     base_layer = model.get_submodule(name)
-    return slot_layer_type(base_layer)(base_layer, selector, num_slots, max_rank)
+    layer_type = slot_layer_type(base_layer)
+    if layer_type is LinearSlots:
+        return LinearSlots(base_layer, selector, num_slots, max_rank, packed_base)
+    return layer_type(base_layer, selector, num_slots, max_rank)
 
 
 def wrap_module(model: nn.Module, name: str, layer: SlotLoraLayer) -> SlotLoraLayer:

@@ -34,19 +34,12 @@ dtypes and other devices take ``nn.Linear``'s own forward.
 
 from typing import Optional
 
+from adapter_switcher.core.packed_matmul import BATCH_HINT
+from adapter_switcher.core.packed_matmul import onednn_available
+
 import torch
 from torch import nn
 from torch.nn import functional
-
-# The batch size oneDNN picks the packed layout for; measured 1 to 32 rows all fast with it.
-BATCH_HINT = 16
-
-
-def onednn_available() -> bool:
-    """Return whether this PyTorch build has the oneDNN linear ops the packing uses."""
-    return (torch.backends.mkldnn.is_available()
-            and hasattr(torch.ops.mkldnn, '_reorder_linear_weight')
-            and hasattr(torch.ops.mkldnn, '_linear_pointwise'))
 
 
 class PackedLinear(nn.Linear):
