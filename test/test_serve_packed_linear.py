@@ -80,6 +80,15 @@ def test_a_weight_changed_in_place_is_used_at_once():
         assert torch.allclose(packed(x), plain(x), atol=1e-5)
 
 
+def test_layers_made_in_inference_mode_and_odd_inputs():
+    with torch.inference_mode():
+        plain = nn.Linear(16, 8, bias=False)
+        packed = PackedLinear(plain)
+        for x in (torch.randn(16), torch.randn(16, 5).t(), torch.randn(2, 3, 4, 16)):
+            assert torch.allclose(packed(x), plain(x), atol=1e-5)
+        assert packed(torch.randn(0, 16)).shape == (0, 8)
+
+
 def test_training_and_other_dtypes_take_nn_linear_forward():
     torch.manual_seed(0)
     plain = nn.Linear(16, 8)

@@ -60,7 +60,8 @@ class PackedLinear(nn.Linear):
                 or x.dtype != torch.float32 or weight.dtype != torch.float32
                 or (torch.is_grad_enabled() and (weight.requires_grad or x.requires_grad))):
             return functional.linear(x, weight, self.bias)
-        source = (weight.data_ptr(), weight._version)
+        # A weight made in inference mode has no version counter: only its replacement shows.
+        source = (weight.data_ptr(), None if weight.is_inference() else weight._version)
         if source != self._packed_from:
             self._packed = torch.ops.mkldnn._reorder_linear_weight(weight, BATCH_HINT)
             self._packed_from = source
