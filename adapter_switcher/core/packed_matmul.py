@@ -64,7 +64,8 @@ class PackedMatmul:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.layer.weight
-        source = (weight.data_ptr(), weight._version)
+        # A weight made in inference mode has no version counter: only its replacement shows.
+        source = (weight.data_ptr(), None if weight.is_inference() else weight._version)
         if source != self._packed_from:
             plain = weight.detach()
             plain = plain.t().contiguous() if self.transposed else plain

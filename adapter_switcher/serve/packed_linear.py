@@ -32,10 +32,8 @@ changed in place is packed again before its next forward; training (autograd on)
 dtypes and other devices take ``nn.Linear``'s own forward.
 """
 
-from typing import Optional
-
-from adapter_switcher.core.packed_matmul import BATCH_HINT
 from adapter_switcher.core.packed_matmul import onednn_available
+from adapter_switcher.core.packed_matmul import PackedMatmul
 
 import torch
 from torch import nn
@@ -51,21 +49,12 @@ class PackedLinear(nn.Linear):
         self.out_features = linear.out_features
         self.weight = linear.weight
         self.bias = linear.bias
-        self._packed: Optional[torch.Tensor] = None
-        self._packed_from = None
+        self._matmul = PackedMatmul(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = self.weight
-        if (x.device.type != 'cpu' or weight.device.type != 'cpu'
-                or x.dtype != torch.float32 or weight.dtype != torch.float32
-                or (torch.is_grad_enabled() and (weight.requires_grad or x.requires_grad))):
-            return functional.linear(x, weight, self.bias)
-        # A weight made in inference mode has no version counter: only its replacement shows.
-        source = (weight.data_ptr(), None if weight.is_inference() else weight._version)
-        if source != self._packed_from:
-            self._packed = torch.ops.mkldnn._reorder_linear_weight(weight, BATCH_HINT)
-            self._packed_from = source
-        return torch.ops.mkldnn._linear_pointwise(x, self._packed, self.bias, 'none', [], '')
+        if self._matmul.usable(x):
+            return self._matmul(x)
+        return functional.linear(x, self.weight, self.bias)
 
 
 def pack_linear_layers(model: nn.Module) -> int:
