@@ -197,11 +197,14 @@ def measure_installs(bench: Bench, loop: TickLoop, tick, reps: int, ticks: int) 
     Alternate copy, verify, install, idle loop and loop-during-install blocks per size.
 
     Each install block holds enough back-to-back installs to cover about ``ticks`` ticks, as
-    estimated from the install time measured just before it.
+    estimated from the install time measured just before it. The idle block follows it in
+    even reps and precedes it in odd ones (ABBA), as long as the install blocks so far on
+    average: what an install leaves behind (removing and syncing its versions, the kernel
+    reclaiming their page cache) falls on both conditions alike.
     """
     out = {size: {'copy': [], 'verify': [], 'install': [], 'idle': [], 'busy': []}
            for size in SIZES}
-    for _ in range(reps):
+    for rep in range(reps):
         for size in SIZES:
             rows = out[size]
             path = bench.bundle(size)
@@ -212,11 +215,16 @@ def measure_installs(bench: Bench, loop: TickLoop, tick, reps: int, ticks: int) 
             rows['install'].append(seconds)
             bench.uninstall(ref)
             count = max(1, math.ceil(ticks * loop.period / seconds))
-            busy = loop_during_install(bench, loop, tick,
-                                       [bench.bundle(size) for _ in range(count)])
+            bundles = [bench.bundle(size) for _ in range(count)]
+            idle_first = rep % 2 == 1
+            if idle_first:
+                warm_up(loop, tick)
+                rows['idle'].extend(loop.run(len(rows['busy']) // rep, tick))
+            busy = loop_during_install(bench, loop, tick, bundles)
             rows['busy'].extend(busy)
-            warm_up(loop, tick)
-            rows['idle'].extend(loop.run(len(busy), tick))
+            if not idle_first:
+                warm_up(loop, tick)
+                rows['idle'].extend(loop.run(len(busy), tick))
             rows['bytes'] = path.stat().st_size
     return out
 
