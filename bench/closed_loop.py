@@ -208,7 +208,8 @@ def merged(path: Path, report: dict) -> dict:
     Return ``report`` plus the other configurations of an earlier run on the same seeds.
 
     So configurations can run as separate processes (``--configurations``) into one file; a
-    run on other seeds replaces the file.
+    run on other seeds, or one that reruns every configuration kept there, replaces the file
+    (and its wall time).
     """
     try:
         earlier = json.loads(path.read_text())
@@ -218,7 +219,10 @@ def merged(path: Path, report: dict) -> dict:
         (report['first_seed'], report['episodes'])
     if not same_seeds:
         return report
-    combined = {name: earlier[name] for name in CONFIGURATIONS if name in earlier}
+    kept = [name for name in CONFIGURATIONS if name in earlier and name not in report]
+    if not kept:
+        return report
+    combined = {name: earlier[name] for name in kept}
     combined.update(report)
     combined['wall_s'] = round(earlier.get('wall_s', 0.0) + report['wall_s'], 1)
     return combined
