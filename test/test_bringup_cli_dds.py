@@ -60,8 +60,9 @@ def test_bringup_starts_both_nodes_with_the_params_file_and_stops_on_sigint(tmp_
         bringup = dds.start_argv('bringup', argv)
         dds.wait_for(lambda: active.last() is not None and active.last().data == 'navigation',
                      START_TIMEOUT, '/robot1/active_adapter navigation')
-        nodes = set(dds.node.get_node_names_and_namespaces())
-        assert {('context_manager', '/robot1'), ('inference_node', '/robot1')} <= nodes
+        both = {('context_manager', '/robot1'), ('inference_node', '/robot1')}
+        dds.wait_for(lambda: both <= set(dds.node.get_node_names_and_namespaces()), TIMEOUT,
+                     'both nodes in the ROS graph')     # graph discovery lags the topics
         assert dds.get_parameters('/robot1/inference_node', ['rate_hz', 'adapters_dirs']) == {
             'rate_hz': 15.0, 'adapters_dirs': [str((demo_dir / 'adapters').resolve())]}
         listing = dds.call_service(Trigger, '/robot1/inference_node/list_adapters',

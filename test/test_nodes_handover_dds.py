@@ -97,6 +97,10 @@ def test_context_manager_handover_ticks_reach_the_inference_node_and_blend(tmp_p
         used_ticks(BLEND)
 
         cmd.clear()
+        dds.wait_for(lambda: cmd.last() is not None
+                     and any(_close((cmd.last().linear.x, cmd.last().angular.z), n)
+                             for n in navigation),
+                     TIMEOUT, "navigation's command before the spill")
         sensors.set_scene(SPILL)
         dds.wait_for(lambda: cmd.last() is not None
                      and _close((cmd.last().linear.x, cmd.last().angular.z), hazard),
