@@ -253,6 +253,71 @@ def test_garbage_scans_and_images_never_give_non_finite_features():
         assert all(math.isfinite(value) for value in spill.values()), spill
 
 
+def reference_lidar_features(ranges, angle_min, increment, range_min, range_max):
+    """Return the default sectors' lidar features, beam by beam in plain Python (the spec)."""
+    sectors = {'front_min': (-15.0, 15.0), 'left_min': (60.0, 120.0),
+               'right_min': (-120.0, -60.0)}
+    found = {name: [] for name in sectors}
+    lateral = {'left': [], 'right': []}
+    for index, reading in enumerate(float(r) for r in ranges):
+        if reading == math.inf:
+            reading = range_max
+        elif reading == -math.inf:
+            reading = range_min
+        if not range_min <= reading <= range_max:     # NaN too
+            continue
+        angle = angle_min + increment * index
+        degrees = math.degrees(math.atan2(math.sin(angle), math.cos(angle)))
+        for name, (low, high) in sectors.items():
+            if low - 1e-6 <= degrees <= high + 1e-6:
+                found[name].append(reading)
+        for side, (low, high) in (('left', (75.0, 105.0)), ('right', (-105.0, -75.0))):
+            if low - 1e-6 <= degrees <= high + 1e-6:
+                lateral[side].append(reading * abs(math.sin(angle)))
+    features = {name: min(values) for name, values in found.items() if values}
+    if lateral['left'] and lateral['right']:
+        features['aisle_width'] = min(lateral['left']) + min(lateral['right'])
+    return features
+
+
+def test_lidar_features_match_a_beam_by_beam_reference_scan_after_scan():
+    # Each geometry is used for several scans in a row, as a lidar does, and geometries
+    # alternate: what one scan or geometry measured must never show in another's features.
+    rng = np.random.default_rng(11)
+    specials = np.array([np.nan, np.inf, -np.inf, -1.0, 50.0])
+    geometries = [(int(rng.integers(1, 800)), float(rng.uniform(-7, 7)),
+                   float(rng.choice([-1, 1]) * rng.uniform(1e-3, 0.05))) for _ in range(6)]
+    for trial in range(120):
+        count, angle_min, increment = geometries[trial % len(geometries)]
+        ranges = rng.uniform(0.0, 12.0, count)
+        picks = rng.random(count) < 0.2
+        ranges[picks] = rng.choice(specials, picks.sum())
+        got = lidar_features(ranges, angle_min, increment, 0.05, 10.0)
+        want = reference_lidar_features(ranges, angle_min, increment, 0.05, 10.0)
+        assert got.keys() == want.keys()
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-12)
+
+
+def test_one_image_gives_the_spill_and_zone_of_their_own_colour_ranges():
+    rng = np.random.default_rng(5)
+    zone_lower, zone_upper = (140, 120, 60), (170, 255, 255)
+    extractor = FeatureExtractor(FeatureConfig(hsv_lower=ORANGE_LOWER, hsv_upper=ORANGE_UPPER,
+                                               zone_hsv_lower=zone_lower,
+                                               zone_hsv_upper=zone_upper))
+    for encoding in ('rgb8', 'bgra8', 'mono8'):
+        for _ in range(5):
+            image = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+            image[rng.integers(0, 24):, :rng.integers(1, 32)] = ORANGE
+            image[:rng.integers(1, 24), rng.integers(0, 32):] = (230, 0, 200)   # magenta
+            pixels = (image[:, :, 0] if encoding == 'mono8'
+                      else as_encoding(image, encoding))
+            got = extractor.update_image(pixels, encoding, 1.0)
+            spill = spill_features(pixels, encoding, ORANGE_LOWER, ORANGE_UPPER)
+            zone = spill_features(pixels, encoding, zone_lower, zone_upper)
+            assert got == dict(spill, **{k.replace('spill_', 'zone_'): v
+                                         for k, v in zone.items()})
+
+
 def test_odometry_speed_and_yaw_rate():
     assert odom_features(0.3, -0.4, 0.25) == pytest.approx({'speed': 0.5, 'yaw_rate': 0.25})
     assert odom_features(float('nan'), 0.0, 0.1) == {'yaw_rate': 0.1}

@@ -55,6 +55,7 @@ def test_lidar_profile_is_the_min_over_array_split_sectors(length):
         ranges = rng.uniform(-1.0, 12.0, length)
         ranges[rng.random(length) < 0.3] = np.nan
         ranges[rng.random(length) < 0.1] = np.inf
+        ranges[rng.random(length) < 0.05] = -np.inf
         if trial == 0:
             ranges[:] = np.nan
         scaled = np.clip(ranges / 10.0, 0.0, 1.0)

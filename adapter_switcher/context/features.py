@@ -30,9 +30,10 @@ as the zone_* features (fraction, centroid, visible).
 
 from dataclasses import dataclass
 from dataclasses import fields
+import functools
 import math
 from types import MappingProxyType
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple, Union
 
 from adapter_switcher.context.checks import check_half_angle
 from adapter_switcher.context.checks import check_hsv_range
@@ -102,14 +103,26 @@ def spill_features(image: np.ndarray, encoding: str, hsv_lower, hsv_upper, *,
     """
     channels, conversion = _encoding(encoding)
     pixels = _check_image(image, encoding, channels)
-    lower, upper = check_hsv_range(hsv_lower, hsv_upper)
+    colour = check_hsv_range(hsv_lower, hsv_upper)
     floor = finite_number('visible_fraction', visible_fraction)
+    return _colour_features(pixels, conversion, (colour,), floor)[0]
+
+
+def _colour_features(pixels: np.ndarray, conversion: Optional[int], colours,
+                     visible_fraction: float):
+    """
+    Return :func:`spill_features` for each checked (lower, upper) of ``colours``.
+
+    ``pixels`` is a checked (H, W, C) image; it is converted to HSV once for all colours.
+    """
     if pixels.size == 0:
-        return {}
+        return [{} for _ in colours]
     if conversion is None:
-        return {'spill_fraction': 0.0, 'spill_x': 0.0, 'spill_y': 0.0, 'spill_visible': False}
+        return [{'spill_fraction': 0.0, 'spill_x': 0.0, 'spill_y': 0.0, 'spill_visible': False}
+                for _ in colours]
     hsv = cv2.cvtColor(np.ascontiguousarray(pixels[:, :, :3]), conversion)
-    return _mask_features(_in_hsv_range(hsv, lower, upper), floor)
+    return [_mask_features(_in_hsv_range(hsv, lower, upper), visible_fraction)
+            for lower, upper in colours]
 
 
 def _encoding(encoding: str) -> Tuple[int, Optional[int]]:
@@ -197,20 +210,64 @@ def lidar_features(ranges, angle_min: float, angle_increment: float, range_min: 
     usable = np.where(values == np.inf, farthest, values)
     usable = np.where(usable == -np.inf, nearest, usable)
     usable = np.where((usable >= nearest) & (usable <= farthest), usable, np.nan)
-    angles = start + step * np.arange(values.size)
-    degrees = np.degrees(np.arctan2(np.sin(angles), np.cos(angles)))
+    beams = _beams_in_sectors(values.size, start, step, tuple(sectors.values()),
+                              (aisle_from, aisle_to))
 
     features = {}
-    for name, (low, high) in sectors.items():
-        nearest_in_sector = _sector_min(usable, degrees, low, high)
+    for name, inside in zip(sectors, beams.sectors):
+        nearest_in_sector = _nan_min(usable[inside])
         if nearest_in_sector is not None:
             features[name] = nearest_in_sector
-    lateral = usable * np.abs(np.sin(angles))
-    left = _sector_min(lateral, degrees, aisle_from, aisle_to)
-    right = _sector_min(lateral, degrees, -aisle_to, -aisle_from)
+    left = _nan_min(usable[beams.aisle_left] * beams.aisle_left_sin)
+    right = _nan_min(usable[beams.aisle_right] * beams.aisle_right_sin)
     if left is not None and right is not None and math.isfinite(left + right):
         features['aisle_width'] = left + right
     return features
+
+
+class _SectorBeams(NamedTuple):
+    """Which beams of a scan geometry lie in each sector, and |sin| of the aisle beams."""
+
+    sectors: Tuple[np.ndarray, ...]     # beam indices per (front, left, right) sector
+    aisle_left: np.ndarray
+    aisle_left_sin: np.ndarray
+    aisle_right: np.ndarray
+    aisle_right_sin: np.ndarray
+
+
+@functools.lru_cache(maxsize=16)
+def _beams_in_sectors(count: int, start: float, step: float, sectors, aisle) -> _SectorBeams:
+    """
+    Return the beams of each sector for a scan geometry; computed once per geometry.
+
+    A lidar's geometry does not change between scans, so the angles, their sines and the
+    sector masks (about 40 array operations) are worked out once and each scan only gathers.
+    """
+    angles = start + step * np.arange(count)
+    degrees = np.degrees(np.arctan2(np.sin(angles), np.cos(angles)))
+    lateral = np.abs(np.sin(angles))
+
+    def beams(low, high):
+        inside = np.flatnonzero((degrees >= low - _ANGLE_TOLERANCE_DEG)
+                                & (degrees <= high + _ANGLE_TOLERANCE_DEG))
+        inside.setflags(write=False)
+        return inside
+
+    aisle_from, aisle_to = aisle
+    left, right = beams(aisle_from, aisle_to), beams(-aisle_to, -aisle_from)
+    left_sin, right_sin = lateral[left], lateral[right]
+    left_sin.setflags(write=False)
+    right_sin.setflags(write=False)
+    return _SectorBeams(tuple(beams(low, high) for low, high in sectors), left, left_sin,
+                        right, right_sin)
+
+
+def _nan_min(values: np.ndarray) -> Optional[float]:
+    """Return the smallest non-NaN value, or None if there is none."""
+    if not values.size:
+        return None
+    smallest = float(np.fmin.reduce(values))
+    return None if math.isnan(smallest) else smallest
 
 
 def _check_ranges(ranges) -> np.ndarray:
@@ -222,15 +279,6 @@ def _check_ranges(ranges) -> np.ndarray:
     if values.ndim != 1:
         raise ValueError(f'ranges must be one-dimensional, got shape {values.shape}')
     return values
-
-
-def _sector_min(values: np.ndarray, degrees: np.ndarray, low: float, high: float
-                ) -> Optional[float]:
-    """Return the smallest non-NaN value with an angle in [low, high], or None if there is none."""
-    inside = (degrees >= low - _ANGLE_TOLERANCE_DEG) & (degrees <= high + _ANGLE_TOLERANCE_DEG)
-    candidates = values[inside]
-    candidates = candidates[~np.isnan(candidates)]
-    return float(candidates.min()) if candidates.size else None
 
 
 def odom_features(linear_x, linear_y, angular_z) -> Dict[str, float]:
@@ -271,8 +319,10 @@ class FeatureSnapshot:
 
 def _snapshot_value(name: str, value) -> FeatureValue:
     """Return a feature value in canonical form, or raise ValueError naming the feature."""
-    is_bool = isinstance(value, (bool, np.bool_))
     kind = FEATURE_KINDS.get(name)
+    if type(value) is float and kind is not bool and math.isfinite(value):
+        return value    # what the extractors give: checked in one step, every tick
+    is_bool = isinstance(value, (bool, np.bool_))
     if is_bool and kind is not float:
         return bool(value)
     if kind is bool:
@@ -386,13 +436,17 @@ class FeatureExtractor:
         """Extract and keep the spill (and zone) features of one image; return them."""
         when = finite_number('stamp', stamp)
         config = self._config
-        features = spill_features(image, encoding, config.hsv_lower, config.hsv_upper,
-                                  visible_fraction=config.spill_visible_fraction)
+        channels, conversion = _encoding(encoding)
+        pixels = _check_image(image, encoding, channels)
+        # The config's colours are checked already; one HSV conversion serves both.
+        colours = [(config.hsv_lower, config.hsv_upper)]
         if config.zone_hsv_lower is not None:
-            zone = spill_features(image, encoding, config.zone_hsv_lower, config.zone_hsv_upper,
-                                  visible_fraction=config.spill_visible_fraction)
+            colours.append((config.zone_hsv_lower, config.zone_hsv_upper))
+        features, *zone = _colour_features(pixels, conversion, colours,
+                                           config.spill_visible_fraction)
+        if zone:
             features.update((name.replace('spill_', 'zone_'), value)
-                            for name, value in zone.items())
+                            for name, value in zone[0].items())
         return self._keep('image', when, features)
 
     def update_odom(self, linear_x: float, linear_y: float, angular_z: float, stamp: float

@@ -101,6 +101,7 @@ from adapter_switcher.nodes.sensor_inputs import stale_sensors
 from adapter_switcher.nodes.serve_backend import make_offload
 from adapter_switcher.nodes.serve_backend import offload_diagnostics
 from adapter_switcher.nodes.serve_backend import SERVE_PARAMETERS
+from adapter_switcher.nodes.timer_callback import NoArgumentCallback
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
@@ -281,14 +282,15 @@ class InferenceNode(ManagedNode):
     def activate_resources(self) -> None:
         keep = self.keep_until_deactivate
         keep(self.create_timer(self.get_parameter('diagnostics_period_s').value,
-                               self.publish_diagnostics))
+                               NoArgumentCallback(self.publish_diagnostics)))
         if self._state_file is not None:
-            keep(self.create_timer(STATE_SAVE_PERIOD_S, self._save_state))
+            keep(self.create_timer(STATE_SAVE_PERIOD_S, NoArgumentCallback(self._save_state)))
         if self._on_context:
             keep(self.create_subscription(DiagnosticArray, FEATURES_TOPIC, self._on_context_tick,
                                           COMMAND_QOS, callback_group=self._control_group))
         else:
-            keep(self.create_timer(1.0 / self.get_parameter('rate_hz').value, self._tick,
+            keep(self.create_timer(1.0 / self.get_parameter('rate_hz').value,
+                                   NoArgumentCallback(self._tick),
                                    callback_group=self._control_group))
         with self._tick_lock:
             self._activated_at = time.monotonic()
