@@ -102,13 +102,14 @@ def test_conv_and_linear_lora_runs_in_the_engine_as_in_peft(tmp_path):
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
-    """Train on a tiny budget on the straight demo aisle (one spill, no zone)."""
+    """Train on a tiny budget on the straight demo aisle (one spill, no zone), and segments."""
     torch.set_num_threads(1)
     loop = open_demo_loop(scenario='config/demo_scenario.yaml', rules=ROUTE_RULES,
                           encoder=VISUOMOTOR.encoder)
     out = tmp_path_factory.mktemp('visuomotor')
     report = train_demo(loop, out, rounds=0, episodes=3, steps=300, seed=0,
-                        evaluation_seeds=[], adapters=ROUTE_ADAPTERS, kind=VISUOMOTOR)
+                        evaluation_seeds=[], adapters=ROUTE_ADAPTERS, kind=VISUOMOTOR,
+                        situations=2, first_situation_seed=20_000)
     yield loop, out, report
     loop.sim.close()
 

@@ -27,11 +27,14 @@ import math
 
 from adapter_switcher.paths import share_path
 from adapter_switcher.sim.scenario import DEFAULT_SCENARIO
+from adapter_switcher.sim.scenario import distance_along_route
 from adapter_switcher.sim.scenario import load_scenario
 from adapter_switcher.sim.scenario import parse_scenario
 from adapter_switcher.sim.scenario import rgb_to_opencv_hsv
+from adapter_switcher.sim.scenario import route_length
 from adapter_switcher.sim.scenario import sample_episode
 from adapter_switcher.sim.scenario import ScenarioError
+from adapter_switcher.sim.scenario import situation_segment
 from adapter_switcher.sim.sdf_world import DEFAULT_WORLD
 from adapter_switcher.sim.sdf_world import load_world
 from adapter_switcher.sim.simulator import SimulationError
@@ -238,3 +241,43 @@ def test_place_robot_into_an_obstacle_is_refused(data):
         with pytest.raises(SimulationError, match='collides with shelves::link::row_3'):
             sim.place_robot(0.0, 1.5, 0.0)
         assert sim.odometry() == before
+
+
+def test_situation_segments_are_short_routes_around_a_hazard_of_the_seed():
+    scenario = load_scenario(PATH)
+    kinds = set()
+    for seed in range(40):
+        segment, episode = situation_segment(scenario, seed)
+        assert situation_segment(scenario, seed) == (segment, episode)
+        full = sample_episode(scenario, seed)
+        assert episode.slow_zone == full.slow_zone and set(episode.spills) <= set(full.spills)
+        assert episode.start == segment.start
+        vertices, cumulative = route_length([full.start[:2], *scenario.waypoints])
+        start_s = distance_along_route(vertices, cumulative, segment.start[:2])
+        goal_s = distance_along_route(vertices, cumulative, segment.waypoints[-1])
+        hazards = [s.position for s in full.spills] + (
+            [full.slow_zone.position] if full.slow_zone else [])
+        covered = [h for h in hazards
+                   if start_s + 2.5 < distance_along_route(vertices, cumulative, h) < goal_s - 1.0]
+        assert covered or not hazards, seed
+        kinds.update('spill' if h in [s.position for s in full.spills] else 'zone'
+                     for h in covered)
+        assert 5.0 < goal_s - start_s < 25.0
+        for spill in episode.spills:  # none under the start pose
+            assert math.dist(spill.position, episode.start[:2]) > max(spill.size) + 0.4
+    assert kinds == {'spill', 'zone'}
+
+
+def test_a_situation_segment_starts_in_the_simulator(data):
+    scenario = load_scenario(PATH)
+    world = load_world(share_path(DEFAULT_WORLD))
+    segment, episode = situation_segment(scenario, 7)
+    with WarehouseSim(world, scenario) as sim:
+        assert sim.start_episode(episode) == episode
+        odometry = sim.odometry()
+        assert (odometry.x, odometry.y, odometry.yaw) == pytest.approx(episode.start)
+        spill = next(s for k in range(10) for s in sample_episode(scenario, k).spills)
+        crowded = dataclasses.replace(episode, spills=(spill,) * (scenario.max_spills + 1))
+        with pytest.raises(SimulationError, match='more markings than the scene was built for'):
+            sim.start_episode(crowded)
+        assert sim.episode == episode

@@ -139,7 +139,8 @@ def _train(model: torch.nn.Module, observations: torch.Tensor, targets: torch.Te
     model.train()
     for _ in tqdm(range(steps), desc='fit', unit='step', leave=False, disable=None):
         batch = torch.randint(0, observations.shape[0], (batch_size,), generator=generator)
-        loss = torch.nn.functional.mse_loss(decode_batch(model(observations[batch])),
+        inputs = observations[batch].to(torch.float32)  # recorded ones may be half precision
+        loss = torch.nn.functional.mse_loss(decode_batch(model(inputs)),
                                             targets[batch])
         optimiser.zero_grad()
         loss.backward()

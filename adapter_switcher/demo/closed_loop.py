@@ -48,6 +48,7 @@ from adapter_switcher.sim.experts import Scan
 from adapter_switcher.sim.experts import slow_expert
 from adapter_switcher.sim.experts import SlowParams
 from adapter_switcher.sim.scenario import load_scenario
+from adapter_switcher.sim.scenario import situation_segment
 from adapter_switcher.sim.sdf_world import load_world
 from adapter_switcher.sim.simulator import WarehouseSim
 from adapter_switcher.sim.timing import RateSchedule
@@ -174,24 +175,30 @@ class DemoLoop:
 
     def run(self, seed: int, driver: Driver, time_limit_s: float = EPISODE_TIME_LIMIT_S,
             record: Optional[List[Tick]] = None, label: bool = True,
-            encode: bool = True) -> EpisodeResult:
+            encode: bool = True, situation: bool = False) -> EpisodeResult:
         """
         Drive one episode with ``driver``; append every tick to ``record`` if given.
 
         What no one reads is not computed, which changes nothing else in the episode: with
         ``label=False`` only the navigation expert runs (it tracks the route progress and the
         carrot), for drivers that ignore the labels; with ``encode=False`` ticks carry no
-        observation, for drivers that ignore it (the experts).
+        observation, for drivers that ignore it (the experts). ``situation=True`` drives the
+        seed's situation segment (:func:`~adapter_switcher.sim.scenario.situation_segment`:
+        a short route around one spill or the zone) instead of the whole route.
         """
         sim, world = self.sim, self.sim.world
-        sim.reset(seed)
+        scenario = sim.scenario
+        if situation:
+            scenario, episode = situation_segment(sim.scenario, seed)
+            sim.start_episode(episode)
+        else:
+            sim.reset(seed)
         lidar = world.robot.lidar
-        navigation = navigation_expert(world, sim.scenario, self.navigation_params)
+        navigation = navigation_expert(world, scenario, self.navigation_params)
         hazard = slow = None
         if label:
-            hazard = hazard_expert(world, sim.scenario, self.hazard_params,
-                                   self.navigation_params)
-            slow = slow_expert(world, sim.scenario, self.slow_params, self.navigation_params)
+            hazard = hazard_expert(world, scenario, self.hazard_params, self.navigation_params)
+            slow = slow_expert(world, scenario, self.slow_params, self.navigation_params)
         features = FeatureExtractor(self.rules.features)
         policy = ContextPolicy(self.rules)
         schedules = [RateSchedule(rate, sim.time_ns) for rate in

@@ -26,6 +26,7 @@ from pathlib import Path
 
 ROUTE_ADAPTERS = ('navigation', 'hazard', 'slow_zone')
 TRAINING_SEEDS = 0            # round r drives seeds r * episodes ...
+SITUATION_SEEDS = 20_000      # ... and situation segments of seeds 20000 + r * situations ...
 VALIDATION_SEEDS = 50_000
 HELD_OUT_FIRST_SEED = 100_000
 # Recorded rounds end here (validation at the benchmark's ROUTE_TIME_LIMIT_S): past the experts'
@@ -50,6 +51,9 @@ def register(subparsers) -> None:
     train.add_argument('--seed', type=int, default=0, help='random seed')
     train.add_argument('--rounds', type=int, default=3, help='DAgger rounds after the experts')
     train.add_argument('--episodes', type=int, default=10, help='episodes per round')
+    train.add_argument('--situations', type=int, default=30,
+                       help='situation segments per round (a few metres of route around one '
+                            'spill or the slow zone), besides the full-route episodes')
     train.add_argument('--validation-episodes', type=int, default=10,
                        help='closed-loop validation episodes')
     train.set_defaults(handler=_train_demo)
@@ -63,9 +67,10 @@ def _train_demo(args) -> int:
     from adapter_switcher.demo.policy_kinds import VISUOMOTOR
     from adapter_switcher.demo.training import train_demo
 
-    for name in ('steps', 'rounds', 'episodes', 'validation_episodes'):
-        if getattr(args, name) < (0 if name == 'rounds' else 1):
-            print(f'train-demo: --{name.replace("_", "-")} must be positive, got '
+    for name in ('steps', 'rounds', 'episodes', 'situations', 'validation_episodes'):
+        least = 0 if name in ('rounds', 'situations') else 1
+        if getattr(args, name) < least:
+            print(f'train-demo: --{name.replace("_", "-")} must be at least {least}, got '
                   f'{getattr(args, name)}')
             return 2
     torch.set_num_threads(1)
@@ -76,13 +81,15 @@ def _train_demo(args) -> int:
                             kind=VISUOMOTOR, first_seed=TRAINING_SEEDS,
                             time_limit_s=ROUTE_TIME_LIMIT_S,
                             rollout_time_limit_s=ROLLOUT_TIME_LIMIT_S,
+                            situations=args.situations, first_situation_seed=SITUATION_SEEDS,
                             evaluation_seeds=range(VALIDATION_SEEDS,
                                                    VALIDATION_SEEDS + args.validation_episodes))
     finally:
         loop.sim.close()
     for round_index, successes in report.rounds:
         driver = 'experts' if round_index == 0 else 'learned models'
-        print(f'round {round_index} ({driver}): {successes}/{args.episodes} episodes succeeded')
+        print(f'round {round_index} ({driver}): {successes}/{args.episodes + args.situations} '
+              'episodes and situations succeeded')
     wins = sum(result.success for result in report.evaluation)
     print(f'validation (switched, 2 slots, prefetch): {wins}/{len(report.evaluation)} episodes '
           'completed without collision, spill entry or slow-zone violation')

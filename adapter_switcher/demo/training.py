@@ -26,6 +26,7 @@ result is the set of files the inference node loads: ``base_policy.safetensors``
 """
 
 from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 import shutil
 import tempfile
@@ -129,14 +130,21 @@ class LearnedDriver:
 def run_episodes(loop: DemoLoop, driver: Driver, seeds: Sequence[int],
                  record: Optional[List[Tick]], desc: str = 'episodes',
                  time_limit_s: float = EPISODE_TIME_LIMIT_S,
-                 label: bool = True) -> List[EpisodeResult]:
+                 label: bool = True, situation: bool = False) -> List[EpisodeResult]:
     """
     Drive ``seeds`` with ``driver`` (progress bar); append every tick to ``record``.
 
     ``label=False``: without the experts' labels, for learned drivers evaluated, not recorded.
+    ``situation=True``: each seed's situation segment instead of the whole route.
     """
-    return [loop.run(seed, driver, time_limit_s=time_limit_s, record=record, label=label)
-            for seed in tqdm(seeds, desc=desc, unit='episode', leave=False, disable=None)]
+    results = []
+    for seed in tqdm(seeds, desc=desc, unit='episode', leave=False, disable=None):
+        first = len(record) if record is not None else 0
+        results.append(loop.run(seed, driver, time_limit_s=time_limit_s, record=record,
+                                label=label, situation=situation))
+        if record is not None:  # kept in half precision: rounds record tens of thousands
+            record[first:] = [replace(t, observation=t.observation.half()) for t in record[first:]]
+    return results
 
 
 def fit_from_ticks(out_dir: Path, ticks: Sequence[Tick], steps: int, seed: int,
@@ -165,34 +173,44 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
                evaluation_seeds: Sequence[int] = range(1000, 1010),
                adapters: Sequence[str] = DEMO_ADAPTERS, kind: PolicyKind = FEATURE_MLP,
                first_seed: int = 0, time_limit_s: float = EPISODE_TIME_LIMIT_S,
-               rollout_time_limit_s: Optional[float] = None) -> TrainingReport:
+               rollout_time_limit_s: Optional[float] = None, situations: int = 0,
+               first_situation_seed: int = 0) -> TrainingReport:
     """
     Run DAgger for ``rounds`` and write the final models to ``out_dir``.
 
-    Round ``r`` drives seeds ``first_seed + r * episodes`` onwards; the final models carry the
-    evaluation's success rates in their manifests. Evaluation episodes end at ``time_limit_s``
-    of sim time (the benchmark's, so the rates mean the same), the recorded rounds' at
-    ``rollout_time_limit_s`` (default: the same): a learner stuck at a shelf for minutes would
-    otherwise fill the data with thousands of near-identical ticks.
+    Round ``r`` drives seeds ``first_seed + r * episodes`` onwards, and as many ``situations``
+    (situation segments: a few metres of route around one spill or the zone, where the
+    learner must get things right and a whole route has few) from ``first_situation_seed + r *
+    situations``; the final models carry the evaluation's success rates in their manifests.
+    Evaluation episodes end at ``time_limit_s`` of sim time (the benchmark's, so the rates
+    mean the same), the recorded rounds' at ``rollout_time_limit_s`` (default: the same): a
+    learner stuck at a shelf for minutes would otherwise fill the data with thousands of
+    near-identical ticks.
     """
     rollout_limit = time_limit_s if rollout_time_limit_s is None else rollout_time_limit_s
     out_dir = Path(out_dir)
     ticks: List[Tick] = []
     history = []
-    seeds = range(first_seed, first_seed + episodes)
-    results = run_episodes(loop, expert_driver(noise, seed), seeds, ticks, 'round 0 (experts)',
-                           rollout_limit)
-    history.append((0, sum(r.success for r in results)))
+
+    def drive(driver: Driver, round_index: int, desc: str) -> int:
+        """Record round ``round_index``'s route episodes and segments; return the successes."""
+        start = first_seed + round_index * episodes
+        results = run_episodes(loop, driver, range(start, start + episodes), ticks, desc,
+                               rollout_limit)
+        start = first_situation_seed + round_index * situations
+        results += run_episodes(loop, driver, range(start, start + situations), ticks,
+                                f'{desc}, situations', rollout_limit, situation=True)
+        return sum(r.success for r in results)
+
+    history.append((0, drive(expert_driver(noise, seed), 0, 'round 0 (experts)')))
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         for round_index in range(1, rounds + 1):
             fit_from_ticks(work, ticks, steps, seed + round_index, adapters, kind)
             driver = LearnedDriver(work, loop.rules, kind=kind)
-            start = first_seed + round_index * episodes
-            results = run_episodes(loop, driver, range(start, start + episodes), ticks,
-                                   f'round {round_index} (learned)', rollout_limit)
+            history.append((round_index,
+                            drive(driver, round_index, f'round {round_index} (learned)')))
             driver.close()
-            history.append((round_index, sum(r.success for r in results)))
         fit_from_ticks(work, ticks, steps, seed + rounds + 1, adapters, kind)
         evaluations = []
         for fixed in ('', 'navigation'):

@@ -458,6 +458,78 @@ def _route_episode(scenario: Scenario, seed: int, start: Tuple[float, float, flo
     return Episode(seed, start, tuple(spills), zone)
 
 
+# A situation segment starts this far (metres along the route) before its hazard's centre and
+# ends this far after it: the hazard rule enters 2-3 m before a spill, the detour's ramps are
+# 2 m long and the adapter stays 12 s (3.6 m at the detour's speed) after it last saw it.
+SEGMENT_BEFORE = (3.0, 4.5)
+SEGMENT_AFTER = (4.0, 6.0)
+SEGMENT_START_JITTER = (0.1, 0.15)   # +- metres across the route, +- radians
+SEGMENT_ZONE_WEIGHT = 0.5   # the zone is drawn half as often as a spill (learners fail on spills)
+_START_CLEARANCE = 0.5  # a spill closer to the start than its radius plus this is left out
+
+
+def situation_segment(scenario: Scenario, seed: int) -> Tuple[Scenario, Episode]:
+    """
+    Return a short route around one hazard of the seed's full-route episode, and its episode.
+
+    The situations (a spill, on a turn or not; the slow zone) are what the learned policy must
+    get right, and a full route meets one every 20-50 m: a segment meets one within 10 m. The
+    episode is the seed's :func:`sample_episode` (same spills, colours, zone); one of its
+    hazards is drawn, the start moves SEGMENT_BEFORE before it on the route (heading along
+    the route, jittered) and the goal SEGMENT_AFTER after it, or after the next hazard if
+    that one is close; the waypoints are the route's between them, the zone drawn half as
+    often as a spill. An episode without hazards gives a stretch of plain route. A spill
+    under the new start is left out. The same scenario and seed give the same segment.
+    """
+    full = sample_episode(scenario, seed)
+    rng = np.random.default_rng([int(seed), 1])   # a stream of its own: full is unchanged
+    vertices, cumulative = route_length([full.start[:2], *scenario.waypoints])
+    total = float(cumulative[-1])
+    hazards = [spill.position for spill in full.spills]
+    if full.slow_zone is not None:
+        hazards.append(full.slow_zone.position)
+    weights = np.array([1.0] * len(full.spills) +
+                       [SEGMENT_ZONE_WEIGHT] * (len(hazards) - len(full.spills)))
+    pick = int(rng.choice(len(hazards), p=weights / weights.sum())) if hazards else -1
+    centre = (distance_along_route(vertices, cumulative, hazards[pick]) if hazards
+              else rng.uniform(SEGMENT_BEFORE[1], total))
+    start_s = max(centre - rng.uniform(*SEGMENT_BEFORE), 0.0)
+    end_s = centre + rng.uniform(*SEGMENT_AFTER)
+    # A goal next to the next hazard would end the segment in it: then it includes that one.
+    for other in sorted(distance_along_route(vertices, cumulative, h) for h in hazards):
+        if centre < other < end_s + SEGMENT_AFTER[0]:
+            end_s = max(end_s, other + SEGMENT_AFTER[0])
+    end_s = min(end_s, total)
+    point, heading = point_on_route(vertices, cumulative, start_s)
+    across = rng.uniform(-SEGMENT_START_JITTER[0], SEGMENT_START_JITTER[0])
+    start = (float(point[0] - across * math.sin(heading)),
+             float(point[1] + across * math.cos(heading)),
+             math.remainder(heading + rng.uniform(-SEGMENT_START_JITTER[1],
+                                                  SEGMENT_START_JITTER[1]), 2 * math.pi))
+    inside = [tuple(float(v) for v in vertices[i]) for i in range(len(vertices))
+              if start_s < cumulative[i] < end_s]
+    goal = tuple(float(v) for v in point_on_route(vertices, cumulative, end_s)[0])
+    spills = tuple(spill for spill in full.spills
+                   if math.dist(spill.position, start[:2]) >= max(spill.size) + _START_CLEARANCE)
+    return (replace(scenario, start=start, waypoints=(*inside, goal)),
+            replace(full, start=start, spills=spills))
+
+
+def distance_along_route(vertices: np.ndarray, cumulative: np.ndarray,
+                         point: Sequence[float]) -> float:
+    """Return the distance along the polyline of its point nearest to ``point``."""
+    best, best_s = math.inf, 0.0
+    for index in range(len(vertices) - 1):
+        a, delta = vertices[index], vertices[index + 1] - vertices[index]
+        length = float(np.linalg.norm(delta))
+        along = float(np.dot(np.asarray(point) - a, delta)) / max(length, 1e-9) ** 2
+        t = min(max(along, 0.0), 1.0)
+        gap = float(np.linalg.norm(a + t * delta - np.asarray(point)))
+        if gap < best:
+            best, best_s = gap, float(cumulative[index]) + t * length
+    return best_s
+
+
 def route_length(points: Sequence[Sequence[float]]) -> Tuple[np.ndarray, np.ndarray]:
     """Return the polyline's vertices (N x 2) and the cumulative length at each."""
     vertices = np.asarray(points, dtype=float)

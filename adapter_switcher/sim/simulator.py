@@ -137,7 +137,21 @@ class WarehouseSim:
         Raises :class:`SimulationError` if the drawn start pose collides, and then leaves the
         current episode as it was.
         """
-        episode = sample_episode(self.scenario, seed)
+        return self.start_episode(sample_episode(self.scenario, seed))
+
+    def start_episode(self, episode: Episode) -> Episode:
+        """
+        Start a given episode, as :meth:`reset` starts the one it draws from the scenario.
+
+        For example a situation segment's (:func:`~adapter_switcher.sim.scenario.
+        situation_segment`). The scene must have been built for as many spills, and for the
+        zone if the episode has one.
+        """
+        if len(episode.spills) > self.scenario.max_spills or (
+                episode.slow_zone is not None and self._zone_marking is None):
+            raise SimulationError(f'episode with seed {episode.seed} has more markings than '
+                                  'the scene was built for')
+        seed = episode.seed
         previous = self.episode
         self.episode = episode
         self._place_markings(episode)
