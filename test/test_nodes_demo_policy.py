@@ -92,6 +92,15 @@ def test_decoded_actions_stay_within_the_velocity_limits():
     assert linear == pytest.approx(MAX_LINEAR) and angular == pytest.approx(-MAX_ANGULAR)
 
 
+def test_decoding_reads_the_first_two_values_in_row_major_order():
+    raw = torch.tensor([0.3, -2.0])
+    want = (math.tanh(0.3) * MAX_LINEAR, math.tanh(-2.0) * MAX_ANGULAR)
+    for output in (raw.view(1, 2), raw.view(2, 1), raw.view(1, 1, 2),
+                   torch.tensor([[0.3, -2.0, 5.0]]), raw.clone().requires_grad_(),
+                   raw.to(torch.float64)):
+        assert decode_action(output) == pytest.approx(want, rel=1e-6)
+
+
 def test_demo_adapters_load_in_the_engine_and_match_peft(demo):
     out, paths = demo
     assert set(paths) == {'base'} | set(DEMO_BEHAVIOURS)

@@ -21,7 +21,7 @@ is tested without ROS and stays the same on every surface.
 
 from collections import deque
 import threading
-from typing import Deque, Dict, Iterable, List, Mapping
+from typing import Deque, Dict, Iterable, List, Mapping, Optional
 
 import numpy as np
 
@@ -36,6 +36,7 @@ class SwapStats:
         self._seconds: Deque[float] = deque(maxlen=window)
         self._cold: Deque[bool] = deque(maxlen=window)
         self.total = 0
+        self._summary: Optional[Dict[str, float]] = None
 
     def record(self, report) -> None:
         """Add one SwapReport (``seconds``, ``cold``); a no-op swap (same adapter) is skipped."""
@@ -45,13 +46,24 @@ class SwapStats:
             self._seconds.append(report.seconds)
             self._cold.append(bool(report.cold))
             self.total += 1
+            self._summary = None
 
     def summary(self) -> Dict[str, float]:
-        """Return swap count, latency p50/p99/last in ms, cold swaps, hit rate (warm share)."""
+        """
+        Return swap count, latency p50/p99/last in ms, cold swaps, hit rate (warm share).
+
+        Worked out again only after a swap was recorded: the node reports it every second,
+        and swaps come far less often than that.
+        """
         with self._lock:
-            seconds = np.asarray(self._seconds, dtype=np.float64)
-            cold = sum(self._cold)
-            total = self.total
+            if self._summary is None:
+                self._summary = self._summarise()
+            return dict(self._summary)
+
+    def _summarise(self) -> Dict[str, float]:
+        seconds = np.asarray(self._seconds, dtype=np.float64)
+        cold = sum(self._cold)
+        total = self.total
         if seconds.size == 0:
             return {'swaps': total, 'swap_ms_p50': 0.0, 'swap_ms_p99': 0.0, 'last_swap_ms': 0.0,
                     'cold_swaps': 0, 'prefetch_hit_rate': 0.0}

@@ -22,8 +22,9 @@ never mid-forward) and publishes the decoded velocity.
 Light on the robot: the node spins rclpy's EventsExecutor (callbacks dispatched from C++, no
 wait set rebuilt in Python per wake-up, which cost most of the node's CPU at ~100 callbacks a
 second), takes its sensor messages itself in the tick (no executor wake-up per message; only
-the newest usable one of each sensor is read, straight from its bytes), reuses its /cmd_vel
-message, and freezes the configured heap out of the garbage collector's reach. Adapter loads
+the newest usable one of each sensor is read, straight from its bytes), publishes /cmd_vel as
+its serialized bytes, and freezes the configured heap out of the garbage collector's reach; its
+timers' callbacks declare their signature (:mod:`timer_callback`). Adapter loads
 and probes run on the engine's own loader thread, so a single-threaded executor never waits on
 the disk; a synchronous ``adapter_override`` holds the ticks for a copy and a switch (the probe
 ran ahead, when the adapter was registered).
@@ -67,6 +68,7 @@ from adapter_switcher.nodes.adapter_report import list_adapters_message
 from adapter_switcher.nodes.adapter_report import scan_message
 from adapter_switcher.nodes.adapter_report import SwapStats
 from adapter_switcher.nodes.adapter_report import tier_lists
+from adapter_switcher.nodes.command_cdr import twist_cdr
 from adapter_switcher.nodes.context_tick import context_tick
 from adapter_switcher.nodes.context_tick import FEATURES_TOPIC
 from adapter_switcher.nodes.context_tick import TICK_SOURCES
@@ -272,7 +274,6 @@ class InferenceNode(ManagedNode):
             f"{params['rate_hz']:g} Hz, {params['num_slots']} slots")
         for directory, reason in sorted(self._engine.rejections().items()):
             self.get_logger().warning(f'adapter directory {directory} rejected: {reason}')
-        self._twist = Twist()
         self._stamped_msg = TwistStamped()
         # The model, registry and message types are loaded: keep them out of every later
         # collection (a full one walks the whole heap, torch's modules included).
@@ -458,9 +459,10 @@ class InferenceNode(ManagedNode):
             self._control_step(Time(nanoseconds=tick.stamp_ns, clock_type=ClockType.ROS_TIME))
 
     def _control_step(self, now: Optional[Time] = None) -> None:
-        now = self.get_clock().now() if now is None else now
+        clock_now = now is None
+        now = self.get_clock().now() if clock_now else now
         seconds = now.nanoseconds * 1e-9
-        snapshot, last_seen, scan = self._sensors.read(seconds)
+        snapshot, last_seen, scan = self._sensors.read(seconds, seconds if clock_now else None)
         stale = stale_sensors(self._required, last_seen, seconds,
                               self.get_parameter('sensor_timeout_s').value)
         linear = angular = 0.0
@@ -517,14 +519,13 @@ class InferenceNode(ManagedNode):
             logger.info('all required sensors are back', throttle_duration_sec=SENSOR_LOG_PERIOD_S)
 
     def _publish_cmd(self, now, linear: float, angular: float) -> None:
-        """Publish the command in the node's one reused message (publish copies it out)."""
-        twist = self._stamped_msg.twist if self._stamped else self._twist
-        twist.linear.x = float(linear)
-        twist.angular.z = float(angular)
+        """Publish the command: a Twist as its bytes, a TwistStamped in one reused message."""
         if not self._stamped:
-            self._cmd_pub.publish(twist)
+            self._cmd_pub.publish(twist_cdr(float(linear), float(angular)))
             return
         msg = self._stamped_msg
+        msg.twist.linear.x = float(linear)
+        msg.twist.angular.z = float(angular)
         msg.header.stamp = now.to_msg()
         msg.header.frame_id = self.get_parameter('cmd_vel_frame_id').value
         self._cmd_pub.publish(msg)

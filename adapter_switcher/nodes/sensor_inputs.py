@@ -110,12 +110,12 @@ class SensorInputs:
                 kept = self._pending[sensor] = deque(maxlen=PENDING_KEPT)
             kept.append((data, self._now() if arrived is None else arrived))
 
-    def _catch_up(self) -> None:
+    def _catch_up(self, now: Optional[float] = None) -> None:
         """Use the newest usable unread message of each sensor (lazy mode)."""
         if not self._lazy:
             return
         with self._catch_up_lock:
-            now = self._now()
+            now = self._now() if now is None else now
             for sensor, reader in self._readers.items():
                 for data, arrived in reader.take_all(now):
                     self.receive(sensor, data, arrived)
@@ -173,9 +173,14 @@ class SensorInputs:
             self._extractor.update_odom(*odom_to_twist(msg), now)
         return self._accept('odom', update, now)
 
-    def read(self, stamp: float) -> SensorReading:
-        """Take what arrived and return the tick's :class:`SensorReading` in one go."""
-        self._catch_up()
+    def read(self, stamp: float, now: Optional[float] = None) -> SensorReading:
+        """
+        Take what arrived and return the tick's :class:`SensorReading` in one go.
+
+        ``now`` is the node clock's time in seconds if the caller has just read it (a timer
+        tick's stamp is): it dates the messages taken, instead of reading the clock again.
+        """
+        self._catch_up(now)
         with self._lock:
             return SensorReading(self._extractor.snapshot(stamp), dict(self._last_seen),
                                  self._scan)
