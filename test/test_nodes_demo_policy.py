@@ -58,13 +58,15 @@ def test_lidar_profile_is_the_min_over_array_split_sectors(length):
         ranges[rng.random(length) < 0.05] = -np.inf
         if trial == 0:
             ranges[:] = np.nan
-        scaled = np.clip(ranges / 10.0, 0.0, 1.0)
-        expected = np.ones(LIDAR_BINS, dtype=np.float32)
-        for index, sector in enumerate(np.array_split(scaled, LIDAR_BINS)):
-            valid = sector[~np.isnan(sector)]
-            if valid.size:
-                expected[index] = valid.min()
-        assert np.array_equal(lidar_profile(ranges, 10.0), expected)
+        for readings in (ranges, ranges.astype(np.float32)):   # a LaserScan's are float32
+            scaled = np.clip(readings.astype(np.float64) / 10.0, 0.0, 1.0)
+            expected = np.ones(LIDAR_BINS, dtype=np.float32)
+            for index, sector in enumerate(np.array_split(scaled, LIDAR_BINS)):
+                valid = sector[~np.isnan(sector)]
+                if valid.size:
+                    expected[index] = valid.min()
+            assert np.array_equal(lidar_profile(readings, 10.0), expected)
+            assert np.array_equal(lidar_profile(list(readings), 10.0), expected)
 
 
 def test_lidar_profile_ignores_nan_and_reads_inf_as_free():

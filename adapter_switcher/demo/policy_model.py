@@ -96,15 +96,19 @@ def lidar_profile(ranges: Optional[np.ndarray], range_max: float,
     """
     if ranges is None or len(ranges) == 0 or not math.isfinite(range_max) or range_max <= 0:
         return np.ones(bins, dtype=np.float32)
-    values = np.asarray(ranges, dtype=np.float64)
+    values = np.asarray(ranges)
+    if values.dtype.kind != 'f':
+        values = np.asarray(ranges, dtype=np.float64)
     if len(values) >= bins:
         # One reduction over array_split's sectors (the first len % bins hold one more), on
-        # the raw readings: scaling by a positive range_max and clipping are monotonic, so the
-        # scaled minimum is the minimum of the scaled readings. fmin skips NaN; a sector of
-        # only NaN stays NaN and is free.
+        # the raw readings in their own precision (a minimum is exact): scaling by a positive
+        # range_max and clipping are monotonic, so the scaled minimum is the minimum of the
+        # scaled readings. fmin skips NaN; a sector of only NaN stays NaN and is free.
         minima = np.fmin.reduceat(values, _sector_starts(len(values), bins))
-        scaled = np.clip(minima / range_max, 0.0, 1.0)
-        return np.where(np.isnan(scaled), 1.0, scaled).astype(np.float32)
+        scaled = np.minimum(np.maximum(minima.astype(np.float64) / range_max, 0.0), 1.0)
+        scaled[np.isnan(scaled)] = 1.0
+        return scaled.astype(np.float32)
+    values = values.astype(np.float64, copy=False)
     profile = np.ones(bins, dtype=np.float32)
     scaled = np.clip(values / range_max, 0.0, 1.0)  # NaN stays NaN; +inf -> 1
     for index, sector in enumerate(np.array_split(scaled, bins)):
