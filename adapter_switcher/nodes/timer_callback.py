@@ -19,7 +19,7 @@ rclpy passes a ``TimerInfo`` to a timer callback whose signature asks for one, a
 EventsExecutor finds out by running ``inspect.signature`` on the callback at every call. For a
 bound method that means unwrapping the method, reading the function's code object and building
 two Signature objects: measured beside the running stack, a 20 Hz timer on a bound method cost
-0.05-0.06 ms more CPU per call than the same timer on an object that declares its signature
+0.05-0.1 ms more CPU per call than the same timer on an object that declares its signature
 (docs/edge.md), about as much as the demo policy's whole forward. A
 :class:`NoArgumentCallback` declares its empty signature once; ``inspect.signature`` returns
 that as it is, so the executor calls it with no arguments, as it did the method.
