@@ -20,9 +20,12 @@ the lifecycle manager, each its own process) on a private ROS domain, waits for 
 and samples every node process from /proc over a window: RSS (VmRSS) and CPU share (user +
 system time over wall time, percent of one core). In this process it measures the floors the
 numbers compare against: the RSS of a bare ``import torch``, what importing the inference node
-costs and whether that pulls in transformers or peft, and the demo policy's forward (CPU time
-of ``engine.step``, per tick). ``inference_overhead_cpu_pct`` is the inference node's CPU share
-minus the forward's share at the tick rate: what the node spends around the model. Beside the
+costs and whether that pulls in transformers or peft, and the demo policy's forward (the model
+with its active adapter, thread CPU time per call). The forward is timed twice: in a hot loop,
+and once every tick period in a thread here during the window, beside the running stack, as the
+node runs it (caches cold from the other processes between calls). ``inference_overhead_cpu_pct``
+is the inference node's CPU share minus the paced forward's share: what the node spends around
+the model (``..._with_hot_forward`` subtracts the hot loop's instead). Beside the
 stack runs a ROS floor node (``ros_floor``): the same sensor subscriptions (raw, callbacks that
 do nothing), a 20 Hz Twist publisher and the same executor, no model; its CPU share is what
 rclpy and the middleware cost any node of this shape, so ``inference_overhead_over_ros_floor``
@@ -43,6 +46,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 RESULTS = Path(__file__).resolve().parent / 'results' / 'footprint.json'
@@ -91,23 +95,55 @@ def import_rss(imports: str):
     return int(rss), bool(int(transformers)), bool(int(peft))
 
 
-def forward_cpu_s(repeats: int) -> float:
-    """Return the median CPU time of one demo-policy tick (engine.step), as the node runs it."""
-    from adapter_switcher.nodes.engine_setup import build_engine
-    from adapter_switcher.nodes.inference_node import PARAMETERS
-    import torch
-    params = {p.name: p.default for p in PARAMETERS}
-    setup = build_engine(params)
-    obs = setup.encode({})
-    setup.engine.activate(sorted(a.name for a in setup.engine.adapters())[0])
-    samples = []
-    with torch.inference_mode():
-        for _ in range(repeats):
-            start = time.thread_time()
-            setup.engine.step(obs)
-            samples.append(time.thread_time() - start)
-    setup.close()
-    return statistics.median(samples[repeats // 10:])
+class DemoForward:
+    """
+    The demo policy's forward as the node runs it: the model with its active LoRA adapter.
+
+    Only ``model(observation)``, what ``engine.step`` runs under its lock; the engine's own
+    bookkeeping around it (pending requests, the tick clock, metrics) is the node's overhead,
+    not the forward. Both demo adapters have rank 8 on the same layers, so either stands for
+    the one the context manager selects.
+    """
+
+    def __init__(self):
+        from adapter_switcher.nodes.engine_setup import build_engine
+        from adapter_switcher.nodes.inference_node import PARAMETERS
+        self._setup = build_engine({p.name: p.default for p in PARAMETERS})
+        engine = self._setup.engine
+        engine.activate(sorted(a.name for a in engine.adapters())[0])
+        self._model = engine.model
+        self._observation = self._setup.encode({})
+
+    def _call_cpu_s(self) -> float:
+        start = time.thread_time()
+        self._model(self._observation)
+        return time.thread_time() - start
+
+    def hot(self, repeats: int) -> list:
+        """Return the CPU times of ``repeats`` calls back to back (warm caches)."""
+        import torch
+        with torch.inference_mode():
+            return [self._call_cpu_s() for _ in range(repeats)][repeats // 10:]
+
+    def paced(self, period_s: float, stop: threading.Event) -> list:
+        """
+        Return the CPU times of one call every ``period_s`` until ``stop`` is set.
+
+        Run beside the stack during the measurement window, this is the forward at the node's
+        cadence: between two calls the simulator and the other nodes use the caches, as they do
+        between two of the node's ticks, which a hot loop never sees.
+        """
+        import torch
+        samples, due = [], time.monotonic()
+        with torch.inference_mode():
+            while True:
+                due += period_s
+                if stop.wait(max(0.0, due - time.monotonic())):
+                    return samples
+                samples.append(self._call_cpu_s())
+
+    def close(self):
+        self._setup.close()
 
 
 def descendants(root: int):
@@ -202,8 +238,14 @@ def profile(pid: int, seconds: float, out_dir: Path, top: int = 15):
             'inclusive_pct': {k: 100 * v / total for k, v in inclusive.most_common(top * 2)}}
 
 
-def run_bringup(domain: int, warmup_s: float, window_s: float, profile_s: float, log: Path):
-    """Start the stack, measure it, stop it; return per-node samples and the profile."""
+def run_bringup(domain: int, warmup_s: float, window_s: float, profile_s: float, log: Path,
+                forward: DemoForward):
+    """
+    Start the stack, measure it, stop it; return per-node samples, the profile, paced forwards.
+
+    During the window, a thread here calls ``forward`` once per tick period (its CPU times are
+    the third value returned).
+    """
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED='1')
     with open(log, 'w') as stream:
         proc = subprocess.Popen([sys.executable, '-m', 'adapter_switcher.cli', 'bringup',
@@ -223,7 +265,15 @@ def run_bringup(domain: int, warmup_s: float, window_s: float, profile_s: float,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             time.sleep(min(5.0, warmup_s))
-            samples = sample_nodes(dict(pids, ros_floor=floor.pid), window_s)
+            stop, paced = threading.Event(), []
+            pacer = threading.Thread(target=lambda: paced.extend(forward.paced(1.0 / RATE_HZ,
+                                                                               stop)))
+            pacer.start()
+            try:
+                samples = sample_nodes(dict(pids, ros_floor=floor.pid), window_s)
+            finally:
+                stop.set()
+                pacer.join()
         finally:
             floor.terminate()
             try:
@@ -233,7 +283,7 @@ def run_bringup(domain: int, warmup_s: float, window_s: float, profile_s: float,
                 floor.wait()
         profiled = (profile(pids['inference_node'], profile_s, log.parent)
                     if profile_s else None)
-        return samples, profiled
+        return samples, profiled, paced
     except RuntimeError as error:
         tail = log.read_text(errors='replace').splitlines()[-15:]
         raise RuntimeError(f'{error}; last lines of the bringup log:\n' + '\n'.join(tail))
@@ -259,11 +309,19 @@ def main(argv=None):
     torch_rss, _, _ = import_rss('import torch')
     node_import_rss, with_transformers, with_peft = import_rss(
         'import torch\nimport adapter_switcher.nodes.inference_node')
-    forward_s = forward_cpu_s(400)
-    with tempfile.TemporaryDirectory() as tmp:
-        nodes, profiled = run_bringup(args.domain, args.warmup_s, args.window_s, args.profile,
-                                      Path(tmp) / 'bringup.log')
+    forward = DemoForward()
+    try:
+        hot = forward.hot(400)
+        with tempfile.TemporaryDirectory() as tmp:
+            nodes, profiled, paced = run_bringup(args.domain, args.warmup_s, args.window_s,
+                                                 args.profile, Path(tmp) / 'bringup.log', forward)
+    finally:
+        forward.close()
+    # The node's share is its CPU over the window, so the forward's share is the mean of the
+    # paced calls; the hot loop's median is kept for comparison.
+    forward_s = statistics.fmean(paced)
     forward_pct = forward_s * RATE_HZ * 100
+    hot_pct = statistics.median(hot) * RATE_HZ * 100
     inference = nodes['inference_node']
     results = {
         'nodes': nodes,
@@ -272,8 +330,13 @@ def main(argv=None):
         'inference_node_imports_transformers': with_transformers,
         'inference_node_imports_peft': with_peft,
         'forward_cpu_ms': forward_s * 1e3,
+        'forward_cpu_ms_paced_median': statistics.median(paced) * 1e3,
+        'forward_calls_paced': len(paced),
+        'forward_cpu_ms_hot': statistics.median(hot) * 1e3,
         'forward_cpu_pct_at_20hz': forward_pct,
+        'forward_cpu_pct_at_20hz_hot': hot_pct,
         'inference_overhead_cpu_pct': inference['cpu_pct'] - forward_pct,
+        'inference_overhead_cpu_pct_with_hot_forward': inference['cpu_pct'] - hot_pct,
         'ros_floor_cpu_pct': nodes['ros_floor']['cpu_pct'],
         'inference_overhead_over_ros_floor_cpu_pct':
             inference['cpu_pct'] - forward_pct - nodes['ros_floor']['cpu_pct'],
@@ -305,9 +368,11 @@ def print_table(r):
           f"{r['inference_node_imports_transformers']}, peft: {r['inference_node_imports_peft']})")
     print(f"inference RSS over the torch floor: {r['inference_rss_over_torch_floor_mb']:.1f} MB"
           ' (target <= 100)')
-    print(f"forward {r['forward_cpu_ms']:.3f} ms CPU per tick = {r['forward_cpu_pct_at_20hz']:.2f}"
-          f" % at 20 Hz; overhead {r['inference_overhead_cpu_pct']:.2f} % of a core "
-          '(target <= 3)')
+    print(f"forward at 20 Hz beside the stack {r['forward_cpu_ms']:.3f} ms CPU per tick (mean of "
+          f"{r['forward_calls_paced']}) = {r['forward_cpu_pct_at_20hz']:.2f} %; in a hot loop "
+          f"{r['forward_cpu_ms_hot']:.3f} ms = {r['forward_cpu_pct_at_20hz_hot']:.2f} %")
+    print(f"overhead {r['inference_overhead_cpu_pct']:.2f} % of a core (target <= 3; "
+          f"{r['inference_overhead_cpu_pct_with_hot_forward']:.2f} % less the hot forward)")
     print('ROS floor (same subscriptions and publisher, no model): '
           f"{r['ros_floor_cpu_pct']:.2f} %; overhead over it "
           f"{r['inference_overhead_over_ros_floor_cpu_pct']:.2f} %")
