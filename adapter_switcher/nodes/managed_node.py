@@ -34,12 +34,16 @@ Each subclass lists :data:`AUTOSTART` in its parameter table. With it true (the 
 node walks itself to active at start-up: the plain-node behaviour, where a bad configuration ends
 the process with status 1 and one line. With it false the node waits, unconfigured, for a
 lifecycle manager (the ``lifecycle_manager`` node, or ``ros2 lifecycle set``) to drive it.
+
+Under ``use_sim_time`` the node follows /clock from its bytes (:mod:`sim_clock`): rclpy's
+TimeSource with the same parameter behaviour, without a Python message per tick.
 """
 
 from typing import List
 
 from adapter_switcher.nodes.params import ParamSpec
 from adapter_switcher.nodes.runner import StartupError
+from adapter_switcher.nodes.sim_clock import follow_clock_bytes
 from adapter_switcher.nodes.taken_subscription import TakenSubscription
 
 from rclpy.lifecycle import LifecycleNode
@@ -67,6 +71,7 @@ class ManagedNode(LifecycleNode):
 
     def __init__(self, node_name: str, **kwargs):
         super().__init__(node_name, **kwargs)
+        follow_clock_bytes(self)  # sim time without a Python message per /clock
         self.lifecycle_state = 'unconfigured'
         self.transition_error = ''
         self._starting_up = False
