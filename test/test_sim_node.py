@@ -23,10 +23,10 @@ from dataclasses import replace
 import math
 import time
 
+from adapter_switcher.nodes.conversions import odom_to_pose
 from adapter_switcher.paths import share_path
 from adapter_switcher.sim.launch_nodes import expert_driver_node_spec
 from adapter_switcher.sim.launch_nodes import simulator_node_spec
-from adapter_switcher.sim.messages import pose_of
 from adapter_switcher.sim.scenario import DEFAULT_SCENARIO
 from adapter_switcher.sim.scenario import load_scenario
 from adapter_switcher.sim.scenario import sample_episode
@@ -49,12 +49,12 @@ RTF = 2.0
 
 def _drive(publisher, make, odom, seconds=1.5):
     """Publish a 0.5 m/s forward command at 20 Hz (wall) for a while; return start, end poses."""
-    start = pose_of(odom.last())
+    start = odom_to_pose(odom.last())
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         publisher.publish(make())
         time.sleep(0.05)
-    return start, pose_of(odom.last())
+    return start, odom_to_pose(odom.last())
 
 
 @pytest.mark.dds
@@ -91,7 +91,7 @@ def test_simulator_node_topics_reset_and_cmd_vel(tmp_path):
         episode = sample_episode(load_scenario(share_path(DEFAULT_SCENARIO)), 5)
 
         def at_start():
-            x, y, yaw = pose_of(odom.last())
+            x, y, yaw = odom_to_pose(odom.last())
             return math.dist((x, y), episode.start[:2]) < 1e-6 and \
                 abs(yaw - episode.start[2]) < 1e-6
         dds.wait_for(at_start, 10, 'odometry at the new episode start')

@@ -169,3 +169,13 @@ def odom_to_twist(msg) -> Tuple[float, float, float]:
         if not math.isfinite(value):
             raise ValueError(f'odometry twist {name} is {value}')
     return values
+
+
+def odom_to_pose(msg) -> Tuple[float, float, float]:
+    """Return ``(x, y, yaw)`` of a nav_msgs/Odometry, in its header's frame; ValueError if NaN."""
+    p, q = msg.pose.pose.position, msg.pose.pose.orientation
+    yaw = math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
+    values = float(p.x), float(p.y), yaw
+    if not all(math.isfinite(value) for value in values):
+        raise ValueError(f'odometry pose {values} is not finite')
+    return values

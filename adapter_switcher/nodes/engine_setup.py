@@ -29,6 +29,9 @@ from adapter_switcher.core import BaseModelSpec
 from adapter_switcher.core import EngineConfig
 from adapter_switcher.core import load_base_model
 from adapter_switcher.core.prefetch import Prefetcher
+from adapter_switcher.nodes.observation import blank_visuomotor
+from adapter_switcher.nodes.observation import check_model_input
+from adapter_switcher.nodes.observation import OBSERVATIONS
 from adapter_switcher.nodes.resolve import import_callable
 from adapter_switcher.nodes.resolve import resolve_path
 from adapter_switcher.nodes.runner import StartupError
@@ -54,6 +57,10 @@ class EngineSetup:
 
 def build_engine(params: Mapping[str, Any]) -> EngineSetup:
     """Build the base model and the engine described by the inference node's parameters."""
+    observation = params['observation']
+    if observation not in OBSERVATIONS:
+        raise StartupError(f"observation: expected one of {', '.join(OBSERVATIONS)}, got "
+                           f'{observation!r}')
     try:
         encode = import_callable(params['observation_encoder'])
         decode = import_callable(params['action_decoder'])
@@ -75,6 +82,8 @@ def build_engine(params: Mapping[str, Any]) -> EngineSetup:
         model = load_base_model(spec)
     except BaseModelError as error:
         raise StartupError(f'base model: {error}') from None
+    probe = blank_visuomotor() if observation == 'visuomotor' else encode({})
+    check_model_input(model, probe, observation)
     adapters_dirs = [str(resolve_path(d)) for d in params['adapters_dirs'] if d]
     missing = [d for d in adapters_dirs if not Path(d).is_dir()]
     if missing:
@@ -83,7 +92,7 @@ def build_engine(params: Mapping[str, Any]) -> EngineSetup:
                           host_cache_bytes=params['host_cache_mb'] << 20, probe_ahead=True)
     try:
         engine = AdapterEngine(model, adapters_dirs, config,
-                               probe_inputs=((encode({}),), {}))
+                               probe_inputs=((probe,), {}))
     except (ValueError, OSError) as error:
         raise StartupError(f'adapter engine: {error}') from None
     prefetcher = Prefetcher(engine) if params['prefetch'] else None

@@ -45,6 +45,12 @@ for that instant; a load it needs is waited for, as sim time stands still meanwh
 Safety: if a required sensor has been silent for ``sensor_timeout_s``, the node publishes zero
 velocity and reports ERROR on /diagnostics until data returns.
 
+Observation (:mod:`adapter_switcher.nodes.observation`): ``features`` feeds the
+``observation_encoder`` the context features; ``visuomotor`` feeds the visuomotor policy what
+the closed loop trained it on (image, pooled lidar, odometry speeds, and the carrot ahead on the
+route it follows along the nav_msgs/Path of ``plan``, :mod:`route_plan`). Until a plan arrives
+it publishes zero velocity and reports WARN naming the missing plan.
+
 Offload (``inference_backend: serve``, :mod:`adapter_switcher.nodes.serve_backend`): the engine
 still picks the adapter between ticks, the forward runs on the policy server; on a server
 failure the tick runs on board (``serve_fallback: local``) or stops the robot with ERROR.
@@ -89,12 +95,17 @@ from adapter_switcher.nodes.inference_state import InferenceState
 from adapter_switcher.nodes.inference_state import StateFile
 from adapter_switcher.nodes.managed_node import AUTOSTART
 from adapter_switcher.nodes.managed_node import ManagedNode
+from adapter_switcher.nodes.observation import GOAL_REACHED
+from adapter_switcher.nodes.observation import PLAN_TOPIC
+from adapter_switcher.nodes.observation import VisuomotorInput
 from adapter_switcher.nodes.params import current_values
 from adapter_switcher.nodes.params import declare_all
 from adapter_switcher.nodes.params import ParamSpec
 from adapter_switcher.nodes.qos import COMMAND_QOS
 from adapter_switcher.nodes.qos import LATCHED_QOS
 from adapter_switcher.nodes.resolve import load_rules_parameter
+from adapter_switcher.nodes.route_plan import path_waypoints
+from adapter_switcher.nodes.route_plan import PlanFollower
 from adapter_switcher.nodes.runner import run_node
 from adapter_switcher.nodes.runner import StartupError
 from adapter_switcher.nodes.sensor_inputs import SENSOR_TOPICS
@@ -108,6 +119,7 @@ from adapter_switcher.nodes.timer_callback import NoArgumentCallback
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
 from geometry_msgs.msg import TwistStamped
+from nav_msgs.msg import Path
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import ClockType
@@ -131,8 +143,19 @@ PARAMETERS = (
               'Safetensors state dict loaded into the base model; empty keeps the factory '
               'weights. Relative paths are relative to the package share directory.',
               read_only=True),
+    ParamSpec('observation', 'features',
+              "What the model is fed: 'features' (observation_encoder over the context "
+              "features and the lidar) or 'visuomotor' (camera image, pooled lidar, odometry "
+              'speeds and the route carrot 1.5 m ahead on the nav_msgs/Path of the plan topic, '
+              'as adapter_switcher.demo.visuomotor was trained; no plan: zero velocity, WARN).',
+              read_only=True),
     ParamSpec('observation_encoder', 'adapter_switcher.demo.policy_model:encode_observation',
-              'Function (features, ranges, range_max) -> model input.', read_only=True),
+              'Function (features, ranges, range_max) -> model input (observation '
+              "'features').", read_only=True),
+    ParamSpec('plan_tolerance_m', 0.4,
+              "observation 'visuomotor': a plan pose counts as reached within this distance "
+              "(the route progress the carrot is measured from; the scenario's tolerance).",
+              read_only=True, value_range=(0.01, 10.0)),
     ParamSpec('action_decoder', 'adapter_switcher.demo.policy_model:decode_action',
               'Function model output -> (linear_x, angular_z).', read_only=True),
     ParamSpec('rules_file', 'config/context_rules.yaml',
@@ -238,6 +261,11 @@ class InferenceNode(ManagedNode):
         self._predicted = ''
         self._last_error = ''
         self._stale: Dict[str, Optional[float]] = {}
+        self._plan = self._visuomotor = None
+        self._blocked = ''
+        if params['observation'] == 'visuomotor':
+            self._plan = PlanFollower(params['plan_tolerance_m'])
+            self._visuomotor = VisuomotorInput(self._plan)
         self._published_active: Optional[str] = None
         self._apply_initial_override(params['adapter_override'])
         self._state_file = StateFile(params['state_file']) if params['state_file'] else None
@@ -257,6 +285,8 @@ class InferenceNode(ManagedNode):
         self._sensors = SensorInputs(self, FeatureExtractor(features))
         for subscription in self._sensors.subscriptions:
             keep(subscription)
+        if self._plan is not None:
+            keep(self.create_subscription(Path, PLAN_TOPIC, self._on_plan, LATCHED_QOS))
         keep(self.create_subscription(String, 'desired_adapter', self._on_desired, LATCHED_QOS))
         keep(self.create_subscription(String, 'predicted_adapter', self._on_predicted,
                                       LATCHED_QOS))
@@ -462,27 +492,15 @@ class InferenceNode(ManagedNode):
         clock_now = now is None
         now = self.get_clock().now() if clock_now else now
         seconds = now.nanoseconds * 1e-9
-        snapshot, last_seen, scan = self._sensors.read(seconds, seconds if clock_now else None)
-        stale = stale_sensors(self._required, last_seen, seconds,
+        reading = self._sensors.read(seconds, seconds if clock_now else None)
+        stale = stale_sensors(self._required, reading.last_seen, seconds,
                               self.get_parameter('sensor_timeout_s').value)
         linear = angular = 0.0
+        blocked = self._blocked
         try:
-            obs = self._setup.encode(snapshot.values, scan.ranges if scan else None,
-                                     scan.range_max if scan else 10.0)
-            result = (self._offload.step(self._engine, obs) if self._offload
-                      else self._engine.step(obs))
-            if self._fleet is not None:
-                self._fleet.after_step(result, ((obs,), {}))
-            if result.swap is not None:
-                self._stats.record(result.swap)
-                self.get_logger().info(f'swapped {describe_swap(result.swap)}')
-            if result.error:
-                self._note_error(result.error)
-            if not stale:
-                linear, angular = self._setup.decode(result.output)
-                if not (math.isfinite(linear) and math.isfinite(angular)):
-                    self._note_error('the model produced a non-finite command; sent zero')
-                    linear = angular = 0.0
+            obs, blocked = self._observe(reading)
+            if obs is not None:
+                linear, angular = self._run_model(obs, stale)
         except Exception as error:  # noqa: B902 - a control loop must fail safe, never die
             self._note_error(f'control tick failed: {type(error).__name__}: {error}')
             linear = angular = 0.0
@@ -492,8 +510,59 @@ class InferenceNode(ManagedNode):
         self._stale = stale
         if changed or (stale and self._waiting_for_sensors and not self._starting()):
             self._log_sensor_state(stale)
+        if blocked != self._blocked:
+            self._blocked = blocked
+            self._log_blocked(blocked)
+            changed = True
         if changed:
             self.publish_diagnostics()
+
+    def _observe(self, reading):
+        """Return ``(model input, '')``, or ``(None, why the robot must stand)``."""
+        if self._visuomotor is not None:
+            return self._visuomotor.observe(reading)
+        scan = reading.scan
+        return self._setup.encode(reading.snapshot.values, scan.ranges if scan else None,
+                                  scan.range_max if scan else 10.0), ''
+
+    def _run_model(self, obs, stale):
+        """Step the engine on ``obs``; return the decoded command (zero with stale sensors)."""
+        result = (self._offload.step(self._engine, obs) if self._offload
+                  else self._engine.step(obs))
+        if self._fleet is not None:
+            self._fleet.after_step(result, ((obs,), {}))
+        if result.swap is not None:
+            self._stats.record(result.swap)
+            self.get_logger().info(f'swapped {describe_swap(result.swap)}')
+        if result.error:
+            self._note_error(result.error)
+        if stale:
+            return 0.0, 0.0
+        linear, angular = self._setup.decode(result.output)
+        if not (math.isfinite(linear) and math.isfinite(angular)):
+            self._note_error('the model produced a non-finite command; sent zero')
+            return 0.0, 0.0
+        return linear, angular
+
+    def _log_blocked(self, blocked: str) -> None:
+        """Say when the visuomotor input stops or comes back (calm while starting, as sensors)."""
+        logger = self.get_logger()
+        if not blocked:
+            logger.info(f'plan followed ({self._plan.frame_id or "no frame"}): driving')
+        elif blocked == GOAL_REACHED or self._starting():
+            logger.info(f'{blocked}: zero velocity')
+        else:
+            logger.warning(f'{blocked}: publishing zero velocity')
+
+    def _on_plan(self, msg: Path) -> None:
+        """Follow a new plan from its start; an unusable one is refused and the old one kept."""
+        try:
+            self._plan.set_plan(path_waypoints(msg), msg.header.frame_id)
+        except ValueError as error:
+            self._note_error(f'plan refused: {error}')
+            return
+        self.get_logger().info(f'plan: {len(msg.poses)} poses in frame '
+                               f"'{msg.header.frame_id}'")
 
     def _starting(self) -> bool:
         return time.monotonic() - self._activated_at < SENSOR_STARTUP_GRACE_S
@@ -594,8 +663,9 @@ class InferenceNode(ManagedNode):
         infos = self._engine.adapters()
         rejections = self._engine.rejections()
         with self._lock:
-            stale, desired, predicted, last_error = (
-                dict(self._stale), self._desired, self._predicted, self._last_error)
+            stale, desired, predicted, last_error, blocked = (
+                dict(self._stale), self._desired, self._predicted, self._last_error,
+                self._blocked)
         values = {
             'active': self._engine.active or '',
             'mode': 'auto' if self._following() else 'manual',
@@ -617,8 +687,12 @@ class InferenceNode(ManagedNode):
             values.update(self._fleet.diagnostic_values())
         backend_level, backend_values = offload_diagnostics(self._offload)
         values.update(backend_values)
+        values['observation'] = self.get_parameter('observation').value
+        values['blocked'] = blocked
         if stale:
             level, message = ERROR, f'sensor timeout: {_describe_stale(stale)}; stopped'
+        elif blocked and blocked != GOAL_REACHED:
+            level, message = WARN, f'{blocked}; zero velocity'
         elif backend_level and backend_level[0] != OK:
             level, message = backend_level
         elif rejections:

@@ -49,6 +49,7 @@ from adapter_switcher.nodes.sensor_cdr import read_sensor
 from adapter_switcher.nodes.taken_subscription import TakenSubscription
 
 from nav_msgs.msg import Odometry
+import numpy as np
 from sensor_msgs.msg import Image
 from sensor_msgs.msg import LaserScan
 
@@ -69,6 +70,8 @@ class SensorReading(NamedTuple):
     snapshot: object                # the extractor's FeatureSnapshot at the read's stamp
     last_seen: Dict[str, float]     # {sensor: node-clock seconds of its last usable message}
     scan: Optional[ScanData]
+    image: Optional[Tuple[np.ndarray, str]] = None   # the last usable image and its encoding
+    odom: Optional[Odometry] = None   # the last usable odometry message (or its CDR view)
 
 
 class SensorInputs:
@@ -84,6 +87,8 @@ class SensorInputs:
         self._dropped: Dict[str, int] = dict.fromkeys(SENSOR_TOPICS, 0)
         self._loggers = {name: node.get_logger().get_child(name) for name in SENSOR_TOPICS}
         self._scan: Optional[ScanData] = None
+        self._image: Optional[Tuple[np.ndarray, str]] = None
+        self._odom: Optional[Odometry] = None
         self._lazy = on_update is None
         self._pending: Dict[str, Deque[Tuple[bytes, float]]] = {}
         self._catch_up_lock = threading.Lock()
@@ -166,11 +171,13 @@ class SensorInputs:
         def update(now):
             image, encoding = image_to_array(msg)
             self._extractor.update_image(image, encoding, now)
+            self._image = image, encoding
         return self._accept('camera', update, now)
 
     def _on_odom(self, msg: Odometry, now: Optional[float] = None) -> bool:
         def update(now):
             self._extractor.update_odom(*odom_to_twist(msg), now)
+            self._odom = msg
         return self._accept('odom', update, now)
 
     def read(self, stamp: float, now: Optional[float] = None) -> SensorReading:
@@ -183,7 +190,7 @@ class SensorInputs:
         self._catch_up(now)
         with self._lock:
             return SensorReading(self._extractor.snapshot(stamp), dict(self._last_seen),
-                                 self._scan)
+                                 self._scan, self._image, self._odom)
 
     def snapshot(self, stamp: float):
         """Return the extractor's FeatureSnapshot, consistent with respect to the callbacks."""

@@ -28,6 +28,7 @@ import sys
 from typing import Optional, Tuple
 
 from adapter_switcher.nodes.conversions import image_to_array
+from adapter_switcher.nodes.conversions import odom_to_pose
 from adapter_switcher.nodes.conversions import scan_to_data
 from adapter_switcher.nodes.qos import COMMAND_QOS
 from adapter_switcher.nodes.qos import LATCHED_QOS
@@ -35,7 +36,6 @@ from adapter_switcher.nodes.qos import SENSOR_QOS
 from adapter_switcher.nodes.runner import run_node
 from adapter_switcher.nodes.runner import StartupError
 from adapter_switcher.paths import share_path
-from adapter_switcher.sim import messages
 from adapter_switcher.sim import topics
 from adapter_switcher.sim.experts import hazard_expert
 from adapter_switcher.sim.experts import navigation_expert
@@ -108,7 +108,7 @@ class ExpertDriverNode(Node):
                                f'{len(scenario.waypoints)} waypoints')
 
     def _on_odom(self, msg: Odometry):
-        self._pose = messages.pose_of(msg)
+        self._pose = odom_to_pose(msg)
 
     def _on_image(self, msg: Image):
         if self._pose is None:

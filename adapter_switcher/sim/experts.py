@@ -82,19 +82,20 @@ class NavigationParams:
     side_gain: float = 3.0
 
 
-class NavigationExpert:
-    """Follow the route's waypoints in order; ``done`` once the last one is reached."""
+class RouteProgress:
+    """
+    Progress along a route of waypoints, and the carrot ahead on it.
 
-    def __init__(self, waypoints: Sequence[Sequence[float]], tolerance: float,
-                 footprint: Bounds, lidar_mount: Pose,
-                 params: NavigationParams = NavigationParams()):
-        if not waypoints:
+    The navigation expert tracks its route with it, and so does the inference node along the
+    plan it is given (:mod:`adapter_switcher.nodes.route_plan`): the learned policy's route
+    input is the same on the robot as in training.
+    """
+
+    def __init__(self, waypoints: Sequence[Sequence[float]], tolerance: float):
+        if len(waypoints) == 0:
             raise ValueError('the route needs at least one waypoint')
         self.waypoints = np.asarray(waypoints, dtype=float)
         self.tolerance = float(tolerance)
-        self.footprint = footprint
-        self.lidar_mount = lidar_mount
-        self.params = params
         self.reset()
 
     def reset(self):
@@ -114,41 +115,13 @@ class NavigationExpert:
         return self._segment_start, self.waypoints[min(self.waypoints_reached,
                                                        len(self.waypoints) - 1)]
 
-    def act(self, pose: PlanarPose, scan: Scan, offset: Optional[OffsetProfile] = None,
-            speed_limit: float = math.inf, lookahead: Optional[float] = None
-            ) -> Tuple[float, float]:
-        """
-        Return ``(v, w)`` for the current pose and scan.
-
-        ``offset`` shifts the path sideways along the current segment (the hazard expert's
-        detour); ``speed_limit`` caps the forward speed; ``lookahead`` replaces the usual one
-        (shorter: the path is tracked more tightly).
-        """
+    def advance(self, pose: PlanarPose) -> None:
+        """Count every waypoint the robot at ``pose`` has now reached."""
         position = np.asarray(pose[:2], dtype=float)
         self.segment(pose)
         while not self.done and self._reached(position):
             self._segment_start = self.waypoints[self.waypoints_reached]
             self.waypoints_reached += 1
-        if self.done:
-            return 0.0, 0.0
-        p = self.params
-        start, end = self.segment(pose)
-        length, along, normal = _frame(start, end, position)
-        s = min(max(float(np.dot(position - start, along)), 0.0), length)
-        s_target = min(s + (lookahead or p.lookahead), length)
-        shift = offset(s_target) if offset else 0.0
-        target = start + along * s_target + normal * shift
-        heading = math.atan2(target[1] - position[1], target[0] - position[0])
-        error = wrap_angle(heading - pose[2])
-        w = p.heading_gain * error
-        v = 0.0 if abs(error) > p.turn_in_place else p.cruise_speed * math.cos(error)
-        v = min(v, p.corner_gain * float(np.linalg.norm(end - position)) + p.min_speed,
-                speed_limit)
-        front, left, right = self.clearances(scan)
-        v *= min(max((front - p.stop_distance) / (p.slow_distance - p.stop_distance), 0.0), 1.0)
-        w -= p.side_gain * max(p.side_clearance - left, 0.0)
-        w += p.side_gain * max(p.side_clearance - right, 0.0)
-        return v, max(-p.max_angular, min(p.max_angular, w))
 
     def carrot(self, pose: PlanarPose, distance: float) -> np.ndarray:
         """
@@ -187,6 +160,51 @@ class NavigationExpert:
         start = self._segment_start
         length, along, _ = _frame(start, waypoint, position)
         return float(np.dot(position - start, along)) >= length - self.tolerance / 2
+
+
+class NavigationExpert(RouteProgress):
+    """Follow the route's waypoints in order; ``done`` once the last one is reached."""
+
+    def __init__(self, waypoints: Sequence[Sequence[float]], tolerance: float,
+                 footprint: Bounds, lidar_mount: Pose,
+                 params: NavigationParams = NavigationParams()):
+        super().__init__(waypoints, tolerance)
+        self.footprint = footprint
+        self.lidar_mount = lidar_mount
+        self.params = params
+
+    def act(self, pose: PlanarPose, scan: Scan, offset: Optional[OffsetProfile] = None,
+            speed_limit: float = math.inf, lookahead: Optional[float] = None
+            ) -> Tuple[float, float]:
+        """
+        Return ``(v, w)`` for the current pose and scan.
+
+        ``offset`` shifts the path sideways along the current segment (the hazard expert's
+        detour); ``speed_limit`` caps the forward speed; ``lookahead`` replaces the usual one
+        (shorter: the path is tracked more tightly).
+        """
+        position = np.asarray(pose[:2], dtype=float)
+        self.advance(pose)
+        if self.done:
+            return 0.0, 0.0
+        p = self.params
+        start, end = self.segment(pose)
+        length, along, normal = _frame(start, end, position)
+        s = min(max(float(np.dot(position - start, along)), 0.0), length)
+        s_target = min(s + (lookahead or p.lookahead), length)
+        shift = offset(s_target) if offset else 0.0
+        target = start + along * s_target + normal * shift
+        heading = math.atan2(target[1] - position[1], target[0] - position[0])
+        error = wrap_angle(heading - pose[2])
+        w = p.heading_gain * error
+        v = 0.0 if abs(error) > p.turn_in_place else p.cruise_speed * math.cos(error)
+        v = min(v, p.corner_gain * float(np.linalg.norm(end - position)) + p.min_speed,
+                speed_limit)
+        front, left, right = self.clearances(scan)
+        v *= min(max((front - p.stop_distance) / (p.slow_distance - p.stop_distance), 0.0), 1.0)
+        w -= p.side_gain * max(p.side_clearance - left, 0.0)
+        w += p.side_gain * max(p.side_clearance - right, 0.0)
+        return v, max(-p.max_angular, min(p.max_angular, w))
 
     def clearances(self, scan: Scan) -> Tuple[float, float, float]:
         """Return the free space ahead of, left of and right of the footprint, from the lidar."""

@@ -45,7 +45,7 @@ LAUNCH_SCENARIO = 'config/demo_scenario.yaml'
 # name -> (default, description); an empty default means "the package's file".
 # The simulator's absolute robot topics, moved into a namespace with the robot (not /clock).
 ROBOT_TOPICS = (topics.SCAN, topics.IMAGE, topics.CAMERA_INFO, topics.ODOM, topics.TF,
-                topics.CMD_VEL)
+                topics.CMD_VEL, topics.PLAN)
 SIM_LAUNCH_ARGUMENTS = {
     'world': ('', 'SDF world file (empty: the package worlds/warehouse.sdf)'),
     'scenario': ('', 'scenario YAML (empty: the package config/demo_scenario.yaml, the aisle '

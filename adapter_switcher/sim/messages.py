@@ -22,15 +22,17 @@ few microseconds instead of milliseconds.
 
 import array
 import math
-from typing import Tuple
+from typing import Sequence
 
 from adapter_switcher.sim.sdf_world import CameraSpec
 from adapter_switcher.sim.sdf_world import LidarSpec
 from adapter_switcher.sim.simulator import Odometry as SimOdometry
 
 from builtin_interfaces.msg import Time
+from geometry_msgs.msg import PoseStamped
 from geometry_msgs.msg import Quaternion
 from nav_msgs.msg import Odometry
+from nav_msgs.msg import Path
 import numpy as np
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo
@@ -114,8 +116,23 @@ def odometry_message(odometry: SimOdometry, odom_frame: str, base_frame: str,
     return msg
 
 
-def pose_of(msg: Odometry) -> Tuple[float, float, float]:
-    """Return ``(x, y, yaw)`` of an Odometry message."""
-    p, q = msg.pose.pose.position, msg.pose.pose.orientation
-    yaw = math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
-    return p.x, p.y, yaw
+def path_message(waypoints: Sequence[Sequence[float]], frame_id: str, time_ns: int) -> Path:
+    """
+    Return the route as a nav_msgs/Path, one pose per waypoint, as a global planner hands it.
+
+    Each pose faces the next waypoint (the last one keeps the heading of the final leg).
+    """
+    msg = Path()
+    msg.header.stamp = stamp(time_ns)
+    msg.header.frame_id = frame_id
+    points = [(float(x), float(y)) for x, y in waypoints]
+    yaw = 0.0
+    for index, (x, y) in enumerate(points):
+        if index + 1 < len(points):
+            yaw = math.atan2(points[index + 1][1] - y, points[index + 1][0] - x)
+        pose = PoseStamped()
+        pose.header = msg.header
+        pose.pose.position.x, pose.pose.position.y = x, y
+        pose.pose.orientation = yaw_quaternion(yaw)
+        msg.poses.append(pose)
+    return msg

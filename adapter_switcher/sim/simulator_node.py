@@ -16,10 +16,11 @@
 The simulator node: the embedded warehouse simulator behind the topics Gazebo's bridge offers.
 
 Publishes /clock, /scan, /camera/image_raw + /camera/camera_info, /odom, /tf (odom ->
-base_link, when tf2_msgs is installed), /diagnostics, and the latched ``~/collision`` and
-``~/on_spill`` flags; drives the robot from /cmd_vel (Twist, or TwistStamped with
-``enable_stamped_cmd_vel``); ``~/reset`` (std_srvs/Trigger) starts a new episode with the
-``seed`` parameter.
+base_link, when tf2_msgs is installed), /diagnostics, the latched /plan (the episode's route
+as a nav_msgs/Path in the odom frame, as a global planner hands it to a controller; again at
+every reset) and the latched ``~/collision`` and ``~/on_spill`` flags; drives the robot from
+/cmd_vel (Twist, or TwistStamped with ``enable_stamped_cmd_vel``); ``~/reset``
+(std_srvs/Trigger) starts a new episode with the ``seed`` parameter.
 
 QoS: sensor topics are published reliable with depth 10 (``publish_depth``), as ros_gz_bridge
 does, so both reliable subscribers and sensor-data (best-effort) subscribers receive them.
@@ -79,6 +80,7 @@ from diagnostic_msgs.msg import KeyValue
 from geometry_msgs.msg import Twist
 from geometry_msgs.msg import TwistStamped
 from nav_msgs.msg import Odometry
+from nav_msgs.msg import Path
 from rcl_interfaces.msg import FloatingPointRange
 from rcl_interfaces.msg import IntegerRange
 from rcl_interfaces.msg import ParameterDescriptor
@@ -240,6 +242,8 @@ class SimulatorNode(Node):
             self._tf_pub = self.create_publisher(TFMessage, topics.TF, sim_qos)
         self._collision_pub = self.create_publisher(Bool, '~/collision', LATCHED_QOS)
         self._spill_pub = self.create_publisher(Bool, '~/on_spill', LATCHED_QOS)
+        self._plan_pub = self.create_publisher(Path, topics.PLAN, LATCHED_QOS)
+        self._plan_pub.publish(self._plan_message(now))
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics',
                                                       COMMAND_QOS)
         if stamped:
@@ -308,7 +312,13 @@ class SimulatorNode(Node):
         if self._resets_published == self._resets:
             return []
         self._resets_published = self._resets
-        return self._sensor_messages(self._sim.time_ns, due=lambda _: True)
+        now = self._sim.time_ns
+        return [(self._plan_pub, self._plan_message(now))] + \
+            self._sensor_messages(now, due=lambda _: True)
+
+    def _plan_message(self, now: int):
+        """Return the episode's route as a Path in the odometry's frame (a new one restarts it)."""
+        return messages.path_message(self._sim.scenario.waypoints, topics.ODOM_FRAME, now)
 
     def _prepare_reset(self) -> bool:
         """

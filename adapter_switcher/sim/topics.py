@@ -26,6 +26,7 @@ CAMERA_INFO = '/camera/camera_info'
 ODOM = '/odom'
 TF = '/tf'
 CMD_VEL = '/cmd_vel'
+PLAN = '/plan'      # the episode's route as a nav_msgs/Path (latched), as a planner gives it
 
 ODOM_FRAME = 'odom'
 
