@@ -129,6 +129,9 @@ def test_without_plan_or_odometry_there_is_no_observation():
     assert observation is None and 'no odometry' in why
     observation, why = node_input.observe(SensorReading(None, {}, None, None, odom))
     assert why == '' and torch.equal(observation[0, -4:], torch.tensor([0.0, 0.0, 0.75, 0.0]))
+    plan.set_plan([(5.0, 0.0)], 'map')
+    observation, why = node_input.observe(SensorReading(None, {}, None, None, odom))
+    assert observation is None and why == "plan frame 'map' is not the odometry's frame 'odom'"
     plan.set_plan([(0.1, 0.0)], 'odom')
     node_input.observe(SensorReading(None, {}, None, None, odom))
     assert node_input.observe(SensorReading(None, {}, None, None, odom)) == (None, GOAL_REACHED)

@@ -20,8 +20,9 @@ the node's ``observation_encoder``. ``observation: visuomotor`` builds exactly w
 loop trains and evaluates the visuomotor policy on: a :class:`~adapter_switcher.demo.closed_loop.
 Sensing` of the latest camera image, scan and odometry plus the route carrot (from the plan,
 :mod:`route_plan`), encoded by the same ``visuomotor_observation``. Without a plan (or without
-odometry to place the robot on it) there is no observation: the node stops the robot and says
-why, rather than drive without knowing where the route goes.
+odometry to place the robot on it, or with a plan in another frame than the odometry's: no
+transform is looked up) there is no observation: the node stops the robot and says why, rather
+than drive without knowing where the route goes.
 """
 
 from typing import Optional, Tuple
@@ -69,6 +70,10 @@ class VisuomotorInput:
             return None, f'no plan received on {PLAN_TOPIC}'
         if reading.odom is None:
             return None, 'no odometry to place the robot on the plan'
+        odom_frame = reading.odom.header.frame_id
+        if self.plan.frame_id and odom_frame and self.plan.frame_id != odom_frame:
+            return None, (f"plan frame '{self.plan.frame_id}' is not the odometry's frame "
+                          f"'{odom_frame}'")
         if self.plan.done:
             return None, GOAL_REACHED
         pose = odom_to_pose(reading.odom)
