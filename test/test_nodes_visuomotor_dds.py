@@ -36,6 +36,7 @@ from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Path
 import pytest
+from std_srvs.srv import Trigger
 
 pytestmark = pytest.mark.dds
 
@@ -91,4 +92,7 @@ def test_bringup_with_sim_drives_the_visuomotor_policy_on_the_route(tmp_path):
         dds.wait_for(lambda: plans.count() > 0, START_TIMEOUT, 'the simulator route on /plan')
         assert plans.last().header.frame_id == 'odom' and len(plans.last().poses) == 5
         dds.wait_for(lambda: _moving(commands), START_TIMEOUT, 'a moving /cmd_vel')
+        reply = dds.call_service(Trigger, '/simulator/reset', Trigger.Request(), TIMEOUT)
+        assert reply.success, reply.message
+        dds.wait_for(lambda: plans.count() > 1, TIMEOUT, 'the route again on /plan at the reset')
         assert 'Traceback' not in dds.logs()

@@ -42,6 +42,7 @@ from adapter_switcher.nodes.sensor_inputs import SensorReading
 from adapter_switcher.paths import share_path
 from adapter_switcher.sim import messages
 from adapter_switcher.sim import topics
+from adapter_switcher.sim.launch_nodes import sim_launch_specs
 import numpy as np
 import pytest
 import torch
@@ -183,3 +184,11 @@ def test_an_unknown_observation_fails_at_startup():
 
 class _StandingOdometry:
     x = y = yaw = linear = angular = 0.0
+
+
+def test_the_documented_launch_runs_the_route_with_the_visuomotor_config():
+    specs = sim_launch_specs({'scenario': 'config/scenario.yaml',
+                              'params_file': str(share_path('config/visuomotor.yaml'))})
+    simulator, inference = specs[0], next(s for s in specs if s.name == 'inference_node')
+    assert simulator.parameters[0]['scenario'] == 'config/scenario.yaml'
+    assert inference.parameters[0] == str(share_path('config/visuomotor.yaml').resolve())

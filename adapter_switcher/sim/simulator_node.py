@@ -313,8 +313,10 @@ class SimulatorNode(Node):
             return []
         self._resets_published = self._resets
         now = self._sim.time_ns
-        return [(self._plan_pub, self._plan_message(now))] + \
-            self._sensor_messages(now, due=lambda _: True)
+        # The plan after the sensors: a follower that starts it places the robot with the new
+        # episode's odometry, not the last one's.
+        return self._sensor_messages(now, due=lambda _: True) + \
+            [(self._plan_pub, self._plan_message(now))]
 
     def _plan_message(self, now: int):
         """Return the episode's route as a Path in the odometry's frame (a new one restarts it)."""
