@@ -25,7 +25,7 @@ import math
 
 from adapter_switcher.demo.closed_loop import expert_driver
 from adapter_switcher.demo.closed_loop import open_route_loop
-from adapter_switcher.demo.closed_loop import visuomotor_observation
+from adapter_switcher.demo.observations import visuomotor_observation
 from adapter_switcher.nodes.conversions import image_to_array
 from adapter_switcher.nodes.conversions import scan_to_data
 from adapter_switcher.nodes.engine_setup import build_engine

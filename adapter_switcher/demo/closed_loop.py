@@ -36,9 +36,11 @@ from adapter_switcher.context.policy import ContextPolicy
 from adapter_switcher.context.policy import Decision
 from adapter_switcher.context.rules import ContextRules
 from adapter_switcher.context.rules import load_rules
-from adapter_switcher.demo.policy_model import encode_observation
+from adapter_switcher.demo.observations import CARROT_DISTANCE
+from adapter_switcher.demo.observations import Encoder
+from adapter_switcher.demo.observations import feature_observation
+from adapter_switcher.demo.observations import Sensing
 from adapter_switcher.demo.visuomotor import carrot_in_robot_frame
-from adapter_switcher.demo.visuomotor import encode_visuomotor
 from adapter_switcher.paths import share_path
 from adapter_switcher.sim.experts import hazard_expert
 from adapter_switcher.sim.experts import HazardParams
@@ -68,39 +70,11 @@ ROUTE_HAZARD = HazardParams(lead=1.0, ramp=2.0, margin=0.5, hazard_speed=0.3,
                             detour_lookahead=0.9, max_offset=0.8, max_range=4.5)
 ROUTE_SCENARIO = 'config/scenario.yaml'
 ROUTE_RULES = 'config/route_rules.yaml'
-CARROT_DISTANCE = 1.5  # metres ahead on the route: the visuomotor policy's route input
 CONTROL_HZ = 20.0          # the inference node's rate_hz
 EPISODE_TIME_LIMIT_S = 90.0
 # The full route (54 m) takes the experts 65-90 s, longer with a slow zone and detours: its
 # episodes (training, validation, benchmark alike) end at this limit, well past that.
 ROUTE_TIME_LIMIT_S = 250.0
-
-
-@dataclass(frozen=True)
-class Sensing:
-    """The latest sensor data at a control tick, from which an observation is encoded."""
-
-    snapshot: FeatureSnapshot
-    image: Optional[np.ndarray]
-    ranges: np.ndarray
-    range_max: float
-    linear: float
-    angular: float
-    carrot: Tuple[float, float]  # the route point CARROT_DISTANCE ahead, robot frame
-
-
-Encoder = Callable[[Sensing], torch.Tensor]
-
-
-def feature_observation(sensing: Sensing) -> torch.Tensor:
-    """Return the feature MLP's observation (``policy_model.encode_observation``)."""
-    return encode_observation(sensing.snapshot.values, sensing.ranges, sensing.range_max)
-
-
-def visuomotor_observation(sensing: Sensing) -> torch.Tensor:
-    """Return the visuomotor policy's observation: image, lidar, velocities, route carrot."""
-    return encode_visuomotor(sensing.image, sensing.ranges, sensing.range_max, sensing.linear,
-                             sensing.angular, sensing.carrot)
 
 
 @dataclass(frozen=True)

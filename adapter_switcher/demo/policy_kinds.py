@@ -26,9 +26,9 @@ from typing import Tuple
 
 from adapter_switcher.demo import policy_model
 from adapter_switcher.demo import visuomotor
-from adapter_switcher.demo.closed_loop import Encoder
-from adapter_switcher.demo.closed_loop import feature_observation
-from adapter_switcher.demo.closed_loop import visuomotor_observation
+from adapter_switcher.demo.observations import Encoder
+from adapter_switcher.demo.observations import feature_observation
+from adapter_switcher.demo.observations import visuomotor_observation
 
 from torch import nn
 

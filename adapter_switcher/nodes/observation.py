@@ -27,8 +27,8 @@ than drive without knowing where the route goes.
 
 from typing import Optional, Tuple
 
-from adapter_switcher.demo.closed_loop import Sensing
-from adapter_switcher.demo.closed_loop import visuomotor_observation
+from adapter_switcher.demo.observations import Sensing
+from adapter_switcher.demo.observations import visuomotor_observation
 from adapter_switcher.nodes.conversions import odom_to_pose
 from adapter_switcher.nodes.route_plan import PlanFollower
 from adapter_switcher.nodes.runner import StartupError

@@ -27,7 +27,7 @@ import math
 import threading
 from typing import List, Optional, Sequence, Tuple
 
-from adapter_switcher.demo.closed_loop import CARROT_DISTANCE
+from adapter_switcher.demo.observations import CARROT_DISTANCE
 from adapter_switcher.demo.visuomotor import carrot_in_robot_frame
 from adapter_switcher.sim.experts import RouteProgress
 
