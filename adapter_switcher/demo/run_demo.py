@@ -30,6 +30,7 @@ the machine's load, and each episode equals the ROS-free closed loop's
 the simulator runs free, as in ``ros2 launch adapter_switcher sim.launch.py``.
 """
 
+from collections import deque
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
@@ -38,7 +39,7 @@ import os
 import re
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Sequence, TextIO, Tuple
+from typing import Callable, Deque, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from adapter_switcher.bringup.node_spec import NodeSpec
 from adapter_switcher.bringup.process_bringup import run_processes
@@ -74,6 +75,7 @@ SCENARIO = 'config/demo_scenario.yaml'
 STARTUP_TIMEOUT_S = 300.0      # wall: model loading on a busy machine
 EPISODE_WALL_TIMEOUT_S = 900.0
 CALL_TIMEOUT_S = 30.0
+RECENT_ODOMETRY = 200  # 10 s of odometry at the control rate
 RESET_TIME = re.compile(r'at sim time ([0-9.]+) s')
 # The simulator keeps this many messages per topic for slow readers (the demo's recorders).
 PUBLISH_DEPTH = 1000
@@ -126,6 +128,10 @@ class DemoMonitor(Node):
         self.create_subscription(TwistStamped if stamped_commands else Twist, '/cmd_vel',
                                  self._on_command, 10)
         self._last_ns = 0
+        # The latest odometry, so an episode's first ticks are kept however late the reset's
+        # reply is seen (start_episode); a few seconds of messages at the control rate.
+        self._recent: Deque[Tuple[int, Tuple[float, float], float, str]] = deque(
+            maxlen=RECENT_ODOMETRY)
         self.create_subscription(Odometry, '/odom', self._on_odom, RELIABLE_DEEP)
         self.create_subscription(String, '/active_adapter', self._on_active, LATCHED_ALL)
         self.create_subscription(Bool, '/simulator/collision',
@@ -138,22 +144,28 @@ class DemoMonitor(Node):
 
     def _on_odom(self, msg: Odometry) -> None:
         stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+        twist = msg.twist.twist
+        pose = (msg.pose.pose.position.x, msg.pose.pose.position.y)
         with self._lock:
             self._last_ns = stamp
-            self.pose = (msg.pose.pose.position.x, msg.pose.pose.position.y)
-            episode, trace = self._episode, self._trace
-            # The last tick before the reset has the reset's stamp too: only later ones count.
-            if episode is None or self._done.is_set() or stamp <= trace.start_ns:
-                return
-            elapsed = (stamp - trace.start_ns) * 1e-9
-            twist = msg.twist.twist
-            trace.samples.append((elapsed, *self.pose, math.hypot(twist.linear.x,
-                                                                  twist.linear.y), self.active))
-            # The scripted route's own test: the goal counts once strictly within tolerance.
-            episode.reached_goal = math.dist(self.pose, self.goal) < self.tolerance
-            if episode.reached_goal or elapsed >= self.time_limit_s:
-                episode.sim_time, episode.final_pose = elapsed, self.pose
-                self._done.set()
+            self.pose = pose
+            sample = (stamp, pose, math.hypot(twist.linear.x, twist.linear.y), self.active)
+            self._recent.append(sample)
+            self._record(*sample)
+
+    def _record(self, stamp: int, pose: Tuple[float, float], speed: float, active: str) -> None:
+        """Add one odometry sample to the episode under way (the lock held)."""
+        episode, trace = self._episode, self._trace
+        # The last tick before the reset has the reset's stamp too: only later ones count.
+        if episode is None or self._done.is_set() or stamp <= trace.start_ns:
+            return
+        elapsed = (stamp - trace.start_ns) * 1e-9
+        trace.samples.append((elapsed, *pose, speed, active))
+        # The scripted route's own test: the goal counts once strictly within tolerance.
+        episode.reached_goal = math.dist(pose, self.goal) < self.tolerance
+        if episode.reached_goal or elapsed >= self.time_limit_s:
+            episode.sim_time, episode.final_pose = elapsed, pose
+            self._done.set()
 
     def _on_active(self, msg: String) -> None:
         with self._lock:
@@ -205,9 +217,21 @@ class DemoMonitor(Node):
         found = RESET_TIME.search(reply.message)
         if found is None:
             raise RuntimeError(f'the simulator did not say when it reset: {reply.message}')
+        return self.begin_episode(seed, round(float(found.group(1)) * 1e9))
+
+    def begin_episode(self, seed: int, start_ns: int) -> Tuple[EpisodeResult, EpisodeTrace]:
+        """
+        Open the records of the episode the simulator started at ``start_ns`` (sim time).
+
+        In lock-step the episode runs as soon as the simulator has reset: odometry that arrived
+        before this thread saw the reset's reply (late, under load) belongs to it too.
+        """
         with self._lock:
+            self._done.clear()
             self._episode = EpisodeResult(seed)
-            self._trace = EpisodeTrace(round(float(found.group(1)) * 1e9))
+            self._trace = EpisodeTrace(start_ns)
+            for sample in list(self._recent):
+                self._record(*sample)
             return self._episode, self._trace
 
     def episode_done(self) -> bool:
