@@ -95,6 +95,7 @@ from adapter_switcher.nodes.inference_state import InferenceState
 from adapter_switcher.nodes.inference_state import StateFile
 from adapter_switcher.nodes.managed_node import AUTOSTART
 from adapter_switcher.nodes.managed_node import ManagedNode
+from adapter_switcher.nodes.observation import DEFAULT_RANGE_MAX
 from adapter_switcher.nodes.observation import GOAL_REACHED
 from adapter_switcher.nodes.observation import PLAN_TOPIC
 from adapter_switcher.nodes.observation import VisuomotorInput
@@ -523,7 +524,7 @@ class InferenceNode(ManagedNode):
             return self._visuomotor.observe(reading)
         scan = reading.scan
         return self._setup.encode(reading.snapshot.values, scan.ranges if scan else None,
-                                  scan.range_max if scan else 10.0), ''
+                                  scan.range_max if scan else DEFAULT_RANGE_MAX), ''
 
     def _run_model(self, obs, stale):
         """Step the engine on ``obs``; return the decoded command (zero with stale sensors)."""

@@ -17,7 +17,7 @@ What the inference node feeds the model: the feature vector, or the visuomotor p
 
 ``observation: features`` (the default) encodes the context features and the lidar profile with
 the node's ``observation_encoder``. ``observation: visuomotor`` builds exactly what the closed
-loop trains and evaluates the visuomotor policy on: a :class:`~adapter_switcher.demo.closed_loop.
+loop trains and evaluates the visuomotor policy on: a :class:`~adapter_switcher.demo.observations.
 Sensing` of the latest camera image, scan and odometry plus the route carrot (from the plan,
 :mod:`route_plan`), encoded by the same ``visuomotor_observation``. Without a plan (or without
 odometry to place the robot on it, or with a plan in another frame than the odometry's: no
