@@ -27,7 +27,9 @@ conditions run in alternating blocks (A, B, C, ..., A, B, C, ...) so machine noi
 - ``timesource``: ``use_sim_time`` true, rclpy's TimeSource following /clock;
 - ``raw_override``: the clock fed from /clock's bytes (``nodes/sim_clock.py``, what the managed
   nodes use) instead of TimeSource's converted message;
-- ``*_timer``: the same with a 20 Hz timer on the node's clock, as the control tick.
+- ``*_timer``: the same with a 20 Hz timer on the node's clock, as the control tick was;
+- ``raw_override_clock_tick``: the same 20 Hz tick as a ``ControlTimer``
+  (``nodes/control_timer.py``, what the managed nodes use now): run from the /clock callback.
 
 CPU is the main thread's (``thread_time``) and the process's (all threads, the middleware's
 included), per /clock message. Prints a table and writes bench/results/sim_time.json.
@@ -45,7 +47,7 @@ import time
 
 RESULTS = Path(__file__).resolve().parent / 'results' / 'sim_time.json'
 CONDITIONS = ('wall', 'raw_noop', 'msg_noop', 'timesource', 'raw_override', 'timesource_timer',
-              'raw_override_timer')
+              'raw_override_timer', 'raw_override_clock_tick')
 RATE_HZ = 20.0
 PUBLISHER = f"""
 import rclpy
@@ -75,6 +77,7 @@ from rclpy.signals import SignalHandlerOptions
 from rosgraph_msgs.msg import Clock
 
 from adapter_switcher.nodes.sim_clock import CLOCK_QOS
+from adapter_switcher.nodes.control_timer import ControlTimer
 from adapter_switcher.nodes.sim_clock import follow_clock_bytes
 
 condition, window_s = sys.argv[1], float(sys.argv[2])
@@ -88,7 +91,7 @@ def on_raw(data):
     received[0] += 1
 
 if condition.startswith('raw_override'):
-    follow_clock_bytes(node)  # what the managed nodes do
+    source = follow_clock_bytes(node)  # what the managed nodes do
 elif condition in ('raw_noop', 'msg_noop'):
     node.create_subscription(Clock, '/clock', on_raw, CLOCK_QOS,
                              raw=condition == 'raw_noop')
@@ -100,6 +103,8 @@ class Tick:
 
 if condition.endswith('_timer'):
     node.create_timer(0.05, Tick())
+elif condition.endswith('_clock_tick'):
+    ControlTimer(node, source, 0.05, Tick())
 executor = EventsExecutor()
 executor.add_node(node)
 deadline = time.monotonic() + 60
@@ -170,6 +175,9 @@ def main(argv=None):
         table['timesource']['main_ms'] - table['raw_override']['main_ms'])
     results['timesource_minus_wall_main_ms'] = (
         table['timesource']['main_ms'] - table['wall']['main_ms'])
+    for key in ('main_ms', 'process_ms'):
+        results[f'timer_minus_clock_tick_{key}'] = (
+            table['raw_override_timer'][key] - table['raw_override_clock_tick'][key])
     print(f"{'condition':20s} {'main ms/msg':>12s} {'process ms/msg':>15s} {'msgs/s':>7s} "
           f"{'sim s/s':>7s} {'ticks/s':>7s}")
     for condition, values in table.items():

@@ -54,7 +54,6 @@ from adapter_switcher.nodes.resolve import load_rules_parameter
 from adapter_switcher.nodes.resolve import resolve_path
 from adapter_switcher.nodes.runner import run_node
 from adapter_switcher.nodes.sensor_inputs import SensorInputs
-from adapter_switcher.nodes.timer_callback import NoArgumentCallback
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.experimental import EventsExecutor
@@ -136,8 +135,7 @@ class ContextManagerNode(ManagedNode):
         self._publish_handover()
         rate = self.get_parameter('evaluation_rate_hz').value
         if rate > 0:
-            self.keep_until_deactivate(self.create_timer(1.0 / rate,
-                                                         NoArgumentCallback(self.evaluate)))
+            self.keep_until_deactivate(self.create_control_timer(1.0 / rate, self.evaluate))
 
     def release_resources(self) -> None:
         self.save_transitions()

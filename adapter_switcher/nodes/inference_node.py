@@ -321,9 +321,8 @@ class InferenceNode(ManagedNode):
             keep(self.create_subscription(DiagnosticArray, FEATURES_TOPIC, self._on_context_tick,
                                           COMMAND_QOS, callback_group=self._control_group))
         else:
-            keep(self.create_timer(1.0 / self.get_parameter('rate_hz').value,
-                                   NoArgumentCallback(self._tick),
-                                   callback_group=self._control_group))
+            keep(self.create_control_timer(1.0 / self.get_parameter('rate_hz').value,
+                                           self._tick, callback_group=self._control_group))
         with self._tick_lock:
             self._activated_at = time.monotonic()
             self._waiting_for_sensors = False

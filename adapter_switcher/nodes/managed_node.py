@@ -36,11 +36,14 @@ the process with status 1 and one line. With it false the node waits, unconfigur
 lifecycle manager (the ``lifecycle_manager`` node, or ``ros2 lifecycle set``) to drive it.
 
 Under ``use_sim_time`` the node follows /clock from its bytes (:mod:`sim_clock`): rclpy's
-TimeSource with the same parameter behaviour, without a Python message per tick.
+TimeSource with the same parameter behaviour, without a Python message per tick; a periodic
+tick made with :meth:`ManagedNode.create_control_timer` then runs inside the /clock callback
+(:mod:`control_timer`), one executor wake-up per tick fewer than an rclpy timer.
 """
 
 from typing import List
 
+from adapter_switcher.nodes.control_timer import ControlTimer
 from adapter_switcher.nodes.params import ParamSpec
 from adapter_switcher.nodes.runner import StartupError
 from adapter_switcher.nodes.sim_clock import follow_clock_bytes
@@ -71,7 +74,7 @@ class ManagedNode(LifecycleNode):
 
     def __init__(self, node_name: str, **kwargs):
         super().__init__(node_name, **kwargs)
-        follow_clock_bytes(self)  # sim time without a Python message per /clock
+        self._clock_source = follow_clock_bytes(self)  # sim time, no Python message per /clock
         self.lifecycle_state = 'unconfigured'
         self.transition_error = ''
         self._starting_up = False
@@ -90,6 +93,15 @@ class ManagedNode(LifecycleNode):
 
     def release_resources(self) -> None:
         """Release what configure built; also called after a configure that failed half-way."""
+
+    def create_control_timer(self, period_s: float, callback, callback_group=None):
+        """
+        Return a periodic tick on the node's clock, ticked from /clock itself under sim time.
+
+        A :class:`~adapter_switcher.nodes.control_timer.ControlTimer`: one executor wake-up
+        per tick fewer than an rclpy timer on a node that follows /clock.
+        """
+        return ControlTimer(self, self._clock_source, period_s, callback, callback_group)
 
     def keep_until_cleanup(self, entity):
         """Destroy ``entity`` (subscription, service, publisher, timer) at cleanup/shutdown."""
@@ -208,7 +220,7 @@ class ManagedNode(LifecycleNode):
 
     def _deactivate(self) -> None:
         for timer in self._until_deactivate:
-            if isinstance(timer, Timer):
+            if isinstance(timer, (Timer, ControlTimer)):
                 timer.cancel()
         self.deactivate_resources()
         self._destroy(self._until_deactivate)
@@ -234,7 +246,7 @@ class ManagedNode(LifecycleNode):
                 self.destroy_publisher(entity)
             elif isinstance(entity, Subscription):
                 self.destroy_subscription(entity)
-            elif isinstance(entity, TakenSubscription):
+            elif isinstance(entity, (TakenSubscription, ControlTimer)):
                 entity.destroy()
             elif isinstance(entity, Service):
                 self.destroy_service(entity)

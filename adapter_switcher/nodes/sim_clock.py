@@ -32,6 +32,7 @@ one it cannot deserialize for a typed subscription, and the clock keeps its last
 """
 
 import struct
+from typing import List, Optional
 
 from adapter_switcher.nodes.sensor_cdr import CDR_LE
 from adapter_switcher.nodes.sensor_cdr import HEADER_BYTES
@@ -66,7 +67,35 @@ def clock_time(data: bytes) -> Time:
 
 
 class RawClockTimeSource(TimeSource):
-    """rclpy's TimeSource whose /clock subscription takes the bytes (see the module doc)."""
+    """
+    rclpy's TimeSource whose /clock subscription takes the bytes (see the module doc).
+
+    It also drives the node's :class:`~adapter_switcher.nodes.control_timer.ControlTimer` ticks
+    from the /clock callback, and tells them when ``use_sim_time`` changes.
+    """
+
+    def __init__(self, *, node: Optional[Node] = None):
+        self._control_timers: List = []   # before TimeSource sets ros_time_is_active
+        super().__init__(node=node)
+
+    @property
+    def ros_time_is_active(self) -> bool:
+        return self._ros_time_is_active
+
+    @ros_time_is_active.setter
+    def ros_time_is_active(self, enabled: bool) -> None:
+        TimeSource.ros_time_is_active.fset(self, enabled)
+        for timer in tuple(self._control_timers):
+            timer.sim_time_changed(enabled)
+
+    def add_control_timer(self, timer) -> None:
+        """Run ``timer.clock_advanced(ns)`` after each /clock sets the time."""
+        self._control_timers.append(timer)
+
+    def remove_control_timer(self, timer) -> None:
+        """Stop driving ``timer`` (no error if it was not added)."""
+        if timer in self._control_timers:
+            self._control_timers.remove(timer)
 
     def _subscribe_to_clock_topic(self) -> None:
         node = self._get_node()
@@ -86,6 +115,8 @@ class RawClockTimeSource(TimeSource):
         self._last_time_set = now
         for clock in self._associated_clocks:
             clock.set_ros_time_override(now)
+        for timer in tuple(self._control_timers):
+            timer.clock_advanced(now.nanoseconds)
 
 
 def follow_clock_bytes(node: Node) -> RawClockTimeSource:
