@@ -19,7 +19,8 @@ A node process pays for every module it imports in resident memory (issue 14's f
 torch's floor + 100 MB). The feature MLP and the visuomotor observation both run on a plain
 torch base, so neither PEFT (nor the transformers it imports) nor the simulator (MuJoCo)
 belongs in the inference node or the context manager; a stray import of a closed-loop module
-once added 80 MB.
+once added 80 MB. The plan follower's route progress lives in ``adapter_switcher.route_progress``,
+so the node does not import the simulator's experts either.
 """
 
 import subprocess
@@ -28,7 +29,7 @@ import sys
 import pytest
 
 HEAVY = ('peft', 'transformers', 'mujoco', 'adapter_switcher.sim.simulator',
-         'adapter_switcher.demo.closed_loop')
+         'adapter_switcher.sim.experts', 'adapter_switcher.demo.closed_loop')
 
 
 @pytest.mark.parametrize('module', ['adapter_switcher.nodes.inference_node',

@@ -18,7 +18,7 @@ The route carrot on the robot: a nav_msgs/Path in, the point ahead on it in the 
 A Nav2 controller gets its route the same way: a global planner's Path on a ``plan`` topic. The
 visuomotor policy was trained with the route point :data:`CARROT_DISTANCE` ahead of the robot,
 its progress along the route counted waypoint by waypoint
-(:class:`~adapter_switcher.sim.experts.RouteProgress`); :class:`PlanFollower` counts it with
+(:class:`~adapter_switcher.route_progress.RouteProgress`); :class:`PlanFollower` counts it with
 that same class along the Path's poses, so the node feeds the network what training did. A new
 Path restarts the progress (the simulator publishes its route again at every reset).
 """
@@ -29,7 +29,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from adapter_switcher.demo.observations import CARROT_DISTANCE
 from adapter_switcher.demo.visuomotor import carrot_in_robot_frame
-from adapter_switcher.sim.experts import RouteProgress
+from adapter_switcher.route_progress import RouteProgress
 
 
 def path_waypoints(msg) -> List[Tuple[float, float]]:

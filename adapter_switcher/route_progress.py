@@ -1,0 +1,121 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Progress along a route of waypoints, and the carrot ahead on it: plain numpy, no ROS, no sim.
+
+Shared by the simulator's navigation expert and the inference node's plan follower, so the
+learned policy's route input is computed the same way in training and on the robot, and the
+node does not import the simulator's experts (OpenCV vision, world geometry) to get it.
+"""
+
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+PlanarPose = Tuple[float, float, float]
+
+
+class RouteProgress:
+    """
+    Progress along a route of waypoints, and the carrot ahead on it.
+
+    The navigation expert (:mod:`adapter_switcher.sim.experts`) tracks its route with it, and
+    so does the inference node along the plan it is given
+    (:mod:`adapter_switcher.nodes.route_plan`): the learned policy's route input is the same on
+    the robot as in training.
+    """
+
+    def __init__(self, waypoints: Sequence[Sequence[float]], tolerance: float):
+        if len(waypoints) == 0:
+            raise ValueError('the route needs at least one waypoint')
+        self.waypoints = np.asarray(waypoints, dtype=float)
+        self.tolerance = float(tolerance)
+        self.reset()
+
+    def reset(self):
+        """Start the route again from the first waypoint."""
+        self.waypoints_reached = 0
+        self._segment_start: Optional[np.ndarray] = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the last waypoint has been reached."""
+        return self.waypoints_reached == len(self.waypoints)
+
+    def segment(self, pose: PlanarPose) -> Tuple[np.ndarray, np.ndarray]:
+        """Return the current segment ``(start, end)``; the route starts where the robot is."""
+        if self._segment_start is None:
+            self._segment_start = np.asarray(pose[:2], dtype=float)
+        return self._segment_start, self.waypoints[min(self.waypoints_reached,
+                                                       len(self.waypoints) - 1)]
+
+    def advance(self, pose: PlanarPose) -> None:
+        """Count every waypoint the robot at ``pose`` has now reached."""
+        position = np.asarray(pose[:2], dtype=float)
+        self.segment(pose)
+        while not self.done and self._reached(position):
+            self._segment_start = self.waypoints[self.waypoints_reached]
+            self.waypoints_reached += 1
+
+    def carrot(self, pose: PlanarPose, distance: float) -> np.ndarray:
+        """
+        Return the route point ``distance`` ahead of the robot, in the world frame.
+
+        Measured from the robot's projection on the current segment and continuing around the
+        next waypoints, so a turn shows before the robot reaches it; the goal once it is nearer.
+        This is the route input of the learned policy (what a global planner hands a local one).
+        """
+        start, end = self.segment(pose)
+        position = np.asarray(pose[:2], dtype=float)
+        length, along, _ = segment_frame(start, end, position)
+        point = start + along * min(max(float(np.dot(position - start, along)), 0.0), length)
+        remaining = distance
+        for waypoint in self.waypoints[min(self.waypoints_reached, len(self.waypoints) - 1):]:
+            step = float(np.linalg.norm(waypoint - point))
+            if step >= remaining:
+                return point + (waypoint - point) * (remaining / max(step, 1e-9))
+            remaining -= step
+            point = waypoint
+        return point
+
+    def _reached(self, position: np.ndarray) -> bool:
+        """
+        Whether the current waypoint counts as reached.
+
+        Within ``tolerance`` of it; an intermediate waypoint also once the robot is level with
+        it along the segment, even if a detour keeps it off to the side (else a spill next to a
+        turn would leave the robot circling a waypoint it must not drive onto).
+        """
+        waypoint = self.waypoints[self.waypoints_reached]
+        if np.linalg.norm(waypoint - position) < self.tolerance:
+            return True
+        if self.waypoints_reached == len(self.waypoints) - 1:
+            return False
+        start = self._segment_start
+        length, along, _ = segment_frame(start, waypoint, position)
+        return float(np.dot(position - start, along)) >= length - self.tolerance / 2
+
+
+def segment_frame(start: np.ndarray, end: np.ndarray, position: np.ndarray):
+    """Return the segment length, its unit direction and left normal (degenerate: toward end)."""
+    delta = end - start
+    length = float(np.linalg.norm(delta))
+    if length < 1e-9:
+        delta = end - position
+        norm = float(np.linalg.norm(delta))
+        along = delta / norm if norm > 1e-9 else np.array([1.0, 0.0])
+    else:
+        along = delta / length
+    return length, along, np.array([-along[1], along[0]])
