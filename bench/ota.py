@@ -48,7 +48,6 @@ import math
 import os
 from pathlib import Path
 import platform
-import random
 import shutil
 import statistics
 import sys
@@ -76,6 +75,7 @@ from peft import get_peft_model
 from peft import LoraConfig
 from prefetch import wide_base
 from tick_attribution import GcPauses
+from tick_attribution import p99_ratio_interval
 from tick_attribution import TickLoop
 import torch
 
@@ -304,7 +304,7 @@ def main(argv=None):
                                                             / percentile(idle, 99))
         results[f'tick_in_process_p99_ratio_during_install_{size}'] = (
             percentile(busy_in, 99) / percentile(idle_in, 99))
-        low, high = ratio_interval(busy, idle)
+        low, high = p99_ratio_interval(busy, idle)
         results[f'tick_p99_ratio_during_install_interval_{size}'] = [low, high]
         results[f'tick_gc_max_ms_installing_{size}'] = max(t.gc_s for t in rows['busy']) * 1e3
         results[f'install_cpu_in_ticks_share_{size}'] = (
@@ -340,21 +340,6 @@ def main(argv=None):
     args.output.write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
     print(f'\nwrote {args.output}')
     return 0
-
-
-def ratio_interval(busy: list, idle: list, resamples: int = 1000) -> tuple:
-    """
-    Return the 5th and 95th percentiles of the p99 ratio over bootstrap resamples.
-
-    A p99 of a few hundred ticks rests on its few largest samples, so one run's ratio moves
-    with machine noise; the interval says how far (seeded, so a rerun of the same samples
-    gives the same interval).
-    """
-    rng = random.Random(0)
-    ratios = sorted(percentile(rng.choices(busy, k=len(busy)), 99)
-                    / percentile(rng.choices(idle, k=len(idle)), 99)
-                    for _ in range(resamples))
-    return percentile(ratios, 5), percentile(ratios, 95)
 
 
 def print_table(r):

@@ -17,21 +17,29 @@ Where a control tick's time went: on the CPU, waiting for a CPU, waiting for the
 
 On a shared machine a slow tick can be the process's own fault (a background thread holding
 the GIL, a garbage collection, our own loader competing for a core) or someone else's (another
-process on the core). Linux keeps, per thread, the time spent running and the time spent
-runnable but waiting for a CPU (``/proc/<pid>/task/<tid>/schedstat``). For each tick the loop
-reads both for the ticking thread and for the background loader, and records the GC pauses
-(``gc.callbacks``) that overlap it:
+process on the core). Linux keeps, per thread, the time spent runnable but waiting for a CPU
+(``/proc/<pid>/task/<tid>/schedstat``), and a CPU clock per thread (``thread_time``,
+``pthread_getcpuclockid``). For each tick the loop reads both for the ticking thread and for
+the background loader, and records the GC pauses (``gc.callbacks``) that overlap it.
 
-- ``runq``: the tick thread was ready but had no CPU. Up to the CPU time our loader used in the
-  same window this counts as inside (our own competition); the rest is outside.
+CPU time comes from the thread CPU clocks, not from schedstat's first field: the kernel updates
+that one only at a scheduler tick or a context switch, so for a running thread it lags by up to
+a scheduler tick (4 ms at 250 Hz), and the difference showed up as milliseconds of "GIL wait"
+in ticks where no other thread ran at all.
+
+- ``runq``: the tick thread was ready but had no CPU. Up to the CPU time our loader used while
+  the tick was due (``loader_cpu_in_tick``) this counts as inside (our own competition); the
+  rest is outside. (The loader's CPU in the gap before does not count: the tick thread was
+  not asking for a CPU then.)
 - ``blocked``: neither running nor runnable, beyond the requested sleep: waiting for the GIL
   or a lock (the forward lock, during a probe that overran the gap).
 - ``gc``: a garbage collection paused the interpreter during the tick.
 - ``loader_cpu`` and ``loader_runq``: what the loader thread did meanwhile. A loader that was
   preempted by the OS while holding the GIL or an engine lock shows as ``blocked`` in the tick
   and ``loader_runq`` in the loader (a convoy: ours, triggered from outside).
-- ``loader_cpu_in_tick``: the loader's CPU time from the tick's start to its output only (the
-  wait before the tick excluded): background work that should have gone into the idle gap.
+- ``loader_cpu_in_tick``: the loader's CPU time from shortly before the tick's scheduled start
+  (``LOOK_AHEAD_S``, the margin the engine keeps) to its output: background work that should
+  have gone into the idle gap.
 
 ``in_process_s`` is the tick latency minus the outside part and minus any lateness inherited
 from the previous tick: what the tick would have taken on a machine of its own. A tick that
@@ -42,11 +50,16 @@ as zero.
 
 from dataclasses import dataclass
 import gc
+import random
 import threading
 import time
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from adapter_switcher.core.metrics import percentile
 
 _SCHED = '/proc/self/task/{}/schedstat'
+# How long before a tick's scheduled start the loader's CPU is read (the engine's MARGIN_S).
+LOOK_AHEAD_S = 0.002
 
 
 def schedstat(tid: int) -> Tuple[float, float]:
@@ -57,6 +70,45 @@ def schedstat(tid: int) -> Tuple[float, float]:
     except (OSError, ValueError):
         return 0.0, 0.0
     return int(on_cpu) * 1e-9, int(waited) * 1e-9
+
+
+def thread_cpu(native_id: int) -> Callable[[], float]:
+    """
+    Return a function that reads the CPU time of this process's thread ``native_id``.
+
+    Precise to the nanosecond for a running thread (schedstat's CPU field is not); reads 0
+    for a thread that is gone or unknown.
+    """
+    thread = next((t for t in threading.enumerate() if t.native_id == native_id), None)
+    if thread is None or thread.ident is None:
+        return lambda: 0.0
+    try:
+        clock = time.pthread_getcpuclockid(thread.ident)
+    except (AttributeError, OSError):
+        return lambda: schedstat(native_id)[0]
+
+    def read() -> float:
+        try:
+            return time.clock_gettime(clock)
+        except OSError:     # the thread has ended
+            return 0.0
+    return read
+
+
+def p99_ratio_interval(busy: Sequence[float], idle: Sequence[float],
+                       resamples: int = 1000) -> Tuple[float, float]:
+    """
+    Return the 5th and 95th percentiles of the p99 ratio over bootstrap resamples.
+
+    A p99 of a few hundred ticks rests on its few largest samples, so one run's ratio moves
+    with machine noise; the interval says how far (seeded, so a rerun of the same samples
+    gives the same interval).
+    """
+    rng = random.Random(0)
+    ratios = sorted(percentile(rng.choices(busy, k=len(busy)), 99)
+                    / percentile(rng.choices(idle, k=len(idle)), 99)
+                    for _ in range(resamples))
+    return percentile(ratios, 5), percentile(ratios, 95)
 
 
 class GcPauses:
@@ -106,7 +158,7 @@ class TickSample:
 
     @property
     def inside_runq_s(self) -> float:
-        return min(self.runq_s, self.loader_cpu_s)
+        return min(self.runq_s, self.loader_cpu_in_tick_s)
 
     @property
     def outside_s(self) -> float:
@@ -123,10 +175,21 @@ class TickLoop:
     def __init__(self, period: float, gc_pauses: GcPauses):
         self.period = period
         self.gc_pauses = gc_pauses
-        self.loader_tid: Optional[int] = None
         self.overruns = 0
         self._tid = threading.get_native_id()
         self._next = time.perf_counter()
+        self._loader_tid: Optional[int] = None
+        self._loader_cpu: Callable[[], float] = lambda: 0.0
+
+    @property
+    def loader_tid(self) -> Optional[int]:
+        """Return the native id of the background thread whose time is recorded, if any."""
+        return self._loader_tid
+
+    @loader_tid.setter
+    def loader_tid(self, tid: Optional[int]) -> None:
+        self._loader_tid = tid
+        self._loader_cpu = thread_cpu(tid) if tid else (lambda: 0.0)
 
     def resync(self) -> None:
         """Start the schedule afresh (after the loop was held up on purpose)."""
@@ -141,22 +204,37 @@ class TickLoop:
         if before - self._next > self.period:
             self._next += (before - self._next) // self.period * self.period
             self.overruns += 1
-        cpu0, runq0 = schedstat(self._tid)
-        loader0 = schedstat(self.loader_tid) if self.loader_tid else (0.0, 0.0)
-        delay = self._next - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        loader_at_start = schedstat(self.loader_tid)[0] if self.loader_tid else 0.0
+        cpu0, runq0 = time.thread_time(), schedstat(self._tid)[1]
+        loader0 = self._loader_state()
+        # The loader's CPU is read again LOOK_AHEAD_S before the scheduled start (the engine
+        # ends background slices at least that early), so what it does from there on, while
+        # the tick is due, is told apart from its work in the gap.
+        loader_due = self._sleep_until(self._next - LOOK_AHEAD_S) or loader0[0]
+        self._sleep_until(self._next)
         tick()
         end = time.perf_counter()
-        cpu1, runq1 = schedstat(self._tid)
-        loader1 = schedstat(self.loader_tid) if self.loader_tid else (0.0, 0.0)
+        cpu1, runq1 = time.thread_time(), schedstat(self._tid)[1]
+        loader1 = self._loader_state()
         on_cpu, runq = cpu1 - cpu0, runq1 - runq0
         slept = max(0.0, self._next - before)
         blocked = max(0.0, end - before - slept - on_cpu - runq)
         return TickSample(end - self._next, max(0.0, before - self._next), on_cpu, runq,
                           blocked, self.gc_pauses.overlap(self._next, end),
-                          *_since(loader0, loader1), _since((loader_at_start,), loader1)[0])
+                          *_since(loader0, loader1), max(0.0, loader1[0] - loader_due))
+
+    def _sleep_until(self, deadline: float) -> Optional[float]:
+        """Sleep until ``deadline``; return the loader's CPU then (None if it had passed)."""
+        delay = deadline - time.perf_counter()
+        if delay <= 0:
+            return None
+        time.sleep(delay)
+        return self._loader_cpu()
+
+    def _loader_state(self) -> Tuple[float, float]:
+        """Return the loader's (CPU, run-queue wait) seconds, (0, 0) without a loader."""
+        if not self._loader_tid:
+            return 0.0, 0.0
+        return self._loader_cpu(), schedstat(self._loader_tid)[1]
 
 
 def _since(before: tuple, after: tuple) -> list:

@@ -16,12 +16,13 @@
 An install beside a ticking loop does its work in slices released in the idle gaps only.
 
 The engine records every slice it releases (the real engine, its ``idle_slice`` observed by a
-subclass); a loop on its own thread ticks a policy whose forward takes TICK seconds and records
-every tick's [start, end]. The test checks that no slice started inside a tick, that every
-kind of install work went through the gaps, and that the weights were hashed, read and checked
-once (at the trial), not again when the version was registered (which hashes the small files),
-and that activating it does not run its probe again. Registration does check the weights
-again when they are not the tried ones: another file, or the manifest now listing another hash.
+subclass, gap_recording.py); a loop on its own thread ticks a policy whose forward takes TICK
+seconds and records every tick's [start, end]. The test checks that no slice started inside a
+tick, that every kind of install work went through the gaps, and that the weights were hashed,
+read and checked once (at the trial), not again when the version was registered (which hashes
+the small files), and that activating it does not run its probe again. Registration does check
+the weights again when they are not the tried ones: another file, or the manifest now listing
+another hash.
 """
 
 import itertools
@@ -43,6 +44,7 @@ from fleet_fixtures import observations
 from fleet_fixtures import ReluPolicy
 from fleet_fixtures import Workshop
 from fleet_fixtures import write_adapter
+from gap_recording import RecordingEngine
 import pytest
 import torch
 
@@ -56,28 +58,6 @@ class SlowPolicy(ReluPolicy):
     def forward(self, obs):
         time.sleep(TICK)
         return super().forward(obs)
-
-
-class RecordingEngine(AdapterEngine):
-    """The engine, recording when each slice of background work was released."""
-
-    def __init__(self, *args, **kwargs):
-        self.slices = []
-        super().__init__(*args, **kwargs)
-
-    def idle_slice(self, kind, amount):
-        gate = super().idle_slice(kind, amount)
-        slices = self.slices
-
-        class Recorded:
-            def __enter__(self):
-                gate.__enter__()
-                slices.append((kind, amount, time.perf_counter()))
-
-            def __exit__(self, *exc):
-                return gate.__exit__(*exc)
-
-        return Recorded()
 
 
 def test_install_work_runs_in_the_idle_gaps_and_reads_the_weights_once(tmp_path):

@@ -34,6 +34,7 @@ in a slot of its own, while the active adapter keeps running; a synchronous acti
 costs a copy of the weights and a switch, and a bad adapter is refused without a forward.
 """
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 import threading
@@ -768,44 +769,59 @@ class AdapterEngine:
 
     def _copy_into(self, index: int, record: AdapterRecord,
                    tensor: Callable[[str, int], torch.Tensor], background: bool) -> None:
-        """Copy every target module's A and B into the slot, then enable its scalings."""
-        targets, sources, padding, scalings = [], [], [], []
-        for module_name, layer in self._layers.items():
-            plan = record.plan.modules.get(module_name)
-            if plan is None:
-                layer.clear_slot(index)
-                continue
-            slot_targets, slot_sources, slot_padding = layer.slot_copies(
-                index, plan.rank, tensor(module_name, 0), tensor(module_name, 1))
-            targets.extend(slot_targets)
-            sources.extend(slot_sources)
-            padding.extend(p for p in slot_padding if p.numel())
-            scalings.append((layer, plan.scaling))
-        if padding:
-            with torch.no_grad():
-                torch._foreach_zero_(padding)
-        self._copy(targets, sources, background)
+        """
+        Copy every target module's A and B into the slot, then enable its scalings.
+
+        In the background, planning the copies (a view per tensor per layer, a few
+        milliseconds of Python for a large model) is a slice of its own, so it too runs in an
+        idle gap and not while a tick needs the GIL.
+        """
+        with self._slice('plan', len(self._layers), background):
+            copies, zeros, scalings = [], [], []
+            for module_name, layer in self._layers.items():
+                plan = record.plan.modules.get(module_name)
+                if plan is None:
+                    zeros.extend(layer.clear_slot(index))
+                    continue
+                slot_targets, slot_sources, slot_padding = layer.slot_copies(
+                    index, plan.rank, tensor(module_name, 0), tensor(module_name, 1))
+                copies.extend(zip(slot_targets, slot_sources))
+                zeros.extend(p for p in slot_padding if p.numel())
+                scalings.append((layer, plan.scaling))
+        self._copy(copies, zeros, background)
         for layer, scaling in scalings:
             layer.set_scaling(index, scaling)
 
-    def _copy(self, targets: List[torch.Tensor], sources: List[torch.Tensor],
+    def _slice(self, kind: str, amount: float, background: bool) -> ContextManager[None]:
+        """Return an idle-gap slice for background work, a no-op context otherwise."""
+        return self.idle_slice(kind, amount) if background else nullcontext()
+
+    def _copy(self, copies: List[Tuple[torch.Tensor, torch.Tensor]], zeros: List[torch.Tensor],
               background: bool) -> None:
         """
-        Copy sources into targets, batched; in the background, in slices between ticks.
+        Copy each ``(target, source)`` and zero ``zeros``; in the background, in slices.
 
         A foreground copy (someone is waiting for it) is one batched call. A background copy
         goes in slices of about CHUNK_BYTES, each started in an idle gap that fits it (see
-        :mod:`gap_slices`).
+        :mod:`gap_slices`); a tensor larger than that is cut into rows first, and zero-fills
+        (a small adapter's padding in a large slot can be most of the slot) are slices too.
+        Cutting to torch's grain happens inside each slice, so a slice's time, and the rate
+        learned from it, includes it.
         """
-        targets, sources = _below_grain(targets, sources)
         if not background:
             with torch.no_grad():
-                torch._foreach_copy_(targets, sources)
+                if zeros:
+                    torch._foreach_zero_(zeros)
+                _copy_pairs(_split_rows(copies, GRAIN))
             return
-        pairs = list(zip(targets, sources))
-        for group, nbytes in in_groups(pairs, lambda pair: pair[0].nbytes, CHUNK_BYTES):
+        work = _split_rows(copies + [(z, None) for z in zeros], None)
+        for group, nbytes in in_groups(work, lambda pair: pair[0].nbytes, CHUNK_BYTES):
             with self.idle_slice('copy', nbytes), torch.no_grad():
-                torch._foreach_copy_([t for t, _ in group], [s for _, s in group])
+                fills = [target for target, source in group if source is None]
+                if fills:
+                    torch._foreach_zero_(fills)
+                _copy_pairs(_split_rows([pair for pair in group if pair[1] is not None],
+                                        GRAIN))
 
     def _mapped(self, record: AdapterRecord) -> Optional[MappedSafetensors]:
         """
@@ -853,7 +869,7 @@ class AdapterEngine:
         keys = list(mapped.keys())
         sources = [mapped.view(k) for k in keys]
         targets = [torch.empty_like(t) for t in sources]
-        self._copy(targets, sources, background)
+        self._copy(list(zip(targets, sources)), [], background)
         return dict(zip(keys, targets))
 
     def _unpin(self, index: int) -> None:
@@ -1056,7 +1072,15 @@ class AdapterEngine:
 
     # -------------------------------------------------------------------------- background
     def _run_job(self, job: LoadJob) -> None:
-        """Carry out one background job (called on the load worker's thread)."""
+        """
+        Carry out one background job (called on the load worker's thread).
+
+        A job is queued during a tick (the decision that asks for it comes with the tick), and
+        the Python that starts it (choosing and reserving a slot, mapping the file) would run
+        beside the forward and take the GIL from it: it waits for a gap that also fits the
+        planning of the copies, which follows it.
+        """
+        self._pacer.wait_for_gap('plan', len(self._layers))
         try:
             if job.vet:
                 self._vet(job.name)
@@ -1118,28 +1142,38 @@ def _probe_key(record: AdapterRecord, identity: Optional[tuple]) -> tuple:
     return str(record.files.directory), identity, repr(probe), probe_file
 
 
-def _below_grain(targets: List[torch.Tensor],
-                 sources: List[torch.Tensor]) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+def _split_rows(pairs: List[Tuple[torch.Tensor, Optional[torch.Tensor]]],
+                grain: Optional[int]) -> List[Tuple[torch.Tensor, Optional[torch.Tensor]]]:
     """
-    Split copies into pieces of at most GRAIN elements, which torch copies on this thread.
+    Cut ``(target, source)`` pairs (source None: a zero-fill) into pieces of rows.
 
-    A larger copy is split over torch's intra-op threads, and on a busy machine the calling
-    thread spins until the others are scheduled: a 0.3 ms load of a small conv adapter took
-    15 ms (7 ms of CPU) with 2 threads at load ~8, 0.3 ms with one. One thread copies an
-    adapter at memory speed, as ``safetensors.load_file`` reads it.
+    With ``grain`` (elements), to at most GRAIN elements, which torch copies on this thread:
+    a larger copy is split over torch's intra-op threads, and on a busy machine the calling
+    thread spins until the others are scheduled (a 0.3 ms load of a small conv adapter took
+    15 ms, 7 ms of CPU, with 2 threads at load ~8; 0.3 ms with one). One thread copies an
+    adapter at memory speed, as ``safetensors.load_file`` reads it. Without, to at most
+    CHUNK_BYTES, the size of one background slice. A piece is never smaller than one row.
     """
-    split_targets, split_sources = [], []
-    for target, source in zip(targets, sources):
-        if target.numel() > GRAIN and target.is_contiguous() and source.is_contiguous():
-            target, source = target.view(-1), source.reshape(-1)
-        if target.numel() <= GRAIN or target.dim() == 0 or target.shape[0] < 2:
-            split_targets.append(target)
-            split_sources.append(source)
+    pieces = []
+    for target, source in pairs:
+        limit = grain or max(1, CHUNK_BYTES // target.element_size())
+        if (target.numel() > limit and target.is_contiguous()
+                and (source is None or source.is_contiguous())):
+            target = target.view(-1)
+            source = None if source is None else source.reshape(-1)
+        if target.numel() <= limit or target.dim() == 0 or target.shape[0] < 2:
+            pieces.append((target, source))
             continue
-        rows = max(1, GRAIN * target.shape[0] // target.numel())
-        split_targets.extend(target.split(rows))
-        split_sources.extend(source.split(rows))
-    return split_targets, split_sources
+        rows = max(1, limit * target.shape[0] // target.numel())
+        sources = [None] * -(-target.shape[0] // rows) if source is None else source.split(rows)
+        pieces.extend(zip(target.split(rows), sources))
+    return pieces
+
+
+def _copy_pairs(pairs: List[Tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """Copy every source into its target in one batched call (no-op for none)."""
+    if pairs:
+        torch._foreach_copy_([target for target, _ in pairs], [source for _, source in pairs])
 
 
 def _key(record: AdapterRecord, module: str, which: int) -> str:

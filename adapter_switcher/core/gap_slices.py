@@ -38,8 +38,9 @@ from adapter_switcher.core.tick_clock import TickClock
 HEADROOM = 2.0
 # Throughput assumed for a kind of work until its first slice was timed (amount per second),
 # on the slow side, so the first slice waits for a larger gap rather than overrunning one:
-# bytes for copies, hashes and checks; modules for building slot layers ('wrap').
-FIRST_RATES = {'copy': 1e9, 'wrap': 100.0}
+# bytes for copies, hashes and checks; modules for building slot layers ('wrap') and for
+# planning a load's copies ('plan').
+FIRST_RATES = {'copy': 1e9, 'wrap': 100.0, 'plan': 1000.0}
 FIRST_RATE = 3e8
 MIN_TIMED_S = 0.001
 # The amount of reading, hashing or checking one slice takes on: about a millisecond of work.
@@ -94,11 +95,14 @@ class GapPacer:
         """Return when a forward as long as a typical tick fits, with headroom (a probe)."""
         self._clock.wait_for_room(HEADROOM * self._clock.duration)
 
+    def wait_for_gap(self, kind: str, amount: float) -> None:
+        """Return when ``amount`` of ``kind`` work fits before the next tick (nothing timed)."""
+        self._clock.wait_for_room(HEADROOM * amount / self.rate(kind))
+
     @contextmanager
     def in_gap(self, kind: str, amount: float) -> Iterator[None]:
         """Wait until ``amount`` of ``kind`` work fits before the next tick, then run it."""
-        rate = self.rate(kind)
-        self._clock.wait_for_room(HEADROOM * amount / rate)
+        self.wait_for_gap(kind, amount)
         began = time.perf_counter()
         yield
         elapsed = time.perf_counter() - began

@@ -61,8 +61,15 @@ class LoadWorker:
             self._start_locked()
 
     def retarget(self, jobs: List[LoadJob]) -> None:
-        """Replace the prefetch targets; jobs no longer wanted are dropped unstarted."""
+        """
+        Replace the prefetch targets; jobs no longer wanted are dropped unstarted.
+
+        The same targets again (a follower retargets every tick) wake nobody: a woken loader
+        would take the GIL from the tick that is running.
+        """
         with self._cond:
+            if list(jobs) == self._targets:
+                return
             self._targets = list(jobs)
             self._start_locked()
 

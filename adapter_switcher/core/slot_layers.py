@@ -175,17 +175,17 @@ class SlotLoraLayer(nn.Module):
         self._scaling[slot].fill_(scaling)
         self._targeted[slot] = True
 
-    def clear_slot(self, slot: int) -> None:
+    def clear_slot(self, slot: int) -> List[torch.Tensor]:
         """
         Make the slot a no-op for this layer (the adapter in it does not target it).
 
-        The weights and scaling are zeroed too, so gathered per-row forwards, which do not
-        branch per slot, add exactly zero for it.
+        Its scaling is zeroed here; the caller zeroes the returned weights too (with the
+        padding of the other layers, in slices between ticks for a background load), so
+        gathered per-row forwards, which do not branch per slot, add exactly zero for it.
         """
         self._targeted[slot] = False
-        self._a[slot].zero_()
-        self._b[slot].zero_()
         self._scaling[slot].zero_()
+        return [self._a[slot], self._b[slot]]
 
     def slot_bytes(self) -> int:
         """Return the bytes one slot of this layer occupies."""

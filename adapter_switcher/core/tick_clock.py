@@ -35,6 +35,10 @@ import threading
 import time
 
 MARGIN_S = 0.002
+# Background work starts no sooner than this after a tick ended: the tick's caller is still
+# handling its output (publishing the command), and a loader waking at the very end of the
+# tick took the GIL from it (a 1.5 ms slice plan released before the caller's tick was done).
+SETTLE_S = 0.002
 _EMA = 0.2
 _LATE_DRIFT = 0.1
 
@@ -110,15 +114,18 @@ class TickClock:
     def fits_in_gap(self, seconds: float) -> bool:
         """Return whether ``seconds`` of work fit between two ticks (always, if none tick)."""
         with self._cond:
-            return (not self._ticking(time.perf_counter())
-                    or seconds <= self._period - self._duration - MARGIN_S)
+            return not self._ticking(time.perf_counter()) or seconds <= self._gap()
+
+    def _gap(self) -> float:
+        """Return the room for work between two ticks (lock held, loop ticking)."""
+        return self._period - self._duration - SETTLE_S - MARGIN_S
 
     def wait_for_room(self, seconds: float) -> None:
         """
         Return when ``seconds`` of work fit before the next tick is due.
 
-        Work that can never fit in a gap runs right after a tick ends (best effort); when no
-        loop is ticking, return at once.
+        Nothing starts within SETTLE_S of a tick's end. Work that can never fit in a gap runs
+        right after that (best effort); when no loop is ticking, return at once.
         """
         with self._cond:
             while True:
@@ -126,16 +133,17 @@ class TickClock:
                 if not self._ticking(now):
                     return
                 if not self._in_tick:
+                    settling = self._end + SETTLE_S - now
+                    if settling > 0:
+                        self._cond.wait(settling)
+                        continue
                     room = self._next_start() - now - MARGIN_S
                     if room >= seconds:
                         return
-                    gap = self._period - self._duration - MARGIN_S
-                    if seconds > gap and now - self._end < MARGIN_S:
+                    if seconds > self._gap() and now - self._end < SETTLE_S + MARGIN_S:
                         return
                 seen = self._ticks
                 self._cond.wait_for(lambda: self._ticks != seen, timeout=2 * self._period)
-                if self._ticks != seen and seconds > self._period - self._duration - MARGIN_S:
-                    return
 
 
 def _smooth(average: float, sample: float) -> float:
