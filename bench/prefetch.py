@@ -313,9 +313,9 @@ def run_targets(run: dict) -> dict:
 
     The hit's context-change-to-output is compared with the median tick of the same episodes
     of the same loop (the step of every tick without a switch, measured just before and after
-    it, so it excludes the policy's time and is the stricter reference): an 11-swap median
-    against a tick measured minutes earlier compared the machine's state at two times, and
-    was met or missed by a few hundredths of a millisecond.
+    it: the hit's span less the switch and the few microseconds of the follower after the
+    request): an 11-swap median against a tick measured minutes earlier compared the machine's
+    state at two times, and was met or missed by a few hundredths of a millisecond.
     """
     return {
         'tick_p99_ratio_prefetch_vs_idle': run['tick_p99_ratio_prefetch_vs_idle'] <= P99_TARGET,
