@@ -21,9 +21,11 @@ budget by ``train_demo`` still drives a short route to its end, through the engi
 resident slots for three adapters.
 """
 
+import argparse
 import copy
 import dataclasses
 import math
+from pathlib import Path
 
 from adapter_switcher.core import AdapterEngine
 from adapter_switcher.core import BaseModelSpec
@@ -31,24 +33,31 @@ from adapter_switcher.core import EngineConfig
 from adapter_switcher.core import load_base_model
 from adapter_switcher.core.adapter_files import MANIFEST
 from adapter_switcher.core.adapter_files import read_manifest
+from adapter_switcher.demo import train_cli
 from adapter_switcher.demo.adapters import ADAPTERS_SUBDIR
 from adapter_switcher.demo.adapters import BASE_WEIGHTS
 from adapter_switcher.demo.adapters import fit_lora
+from adapter_switcher.demo.adapters import save_demo_models
 from adapter_switcher.demo.closed_loop import open_demo_loop
 from adapter_switcher.demo.closed_loop import ROUTE_RULES
 from adapter_switcher.demo.policy_kinds import VISUOMOTOR
 from adapter_switcher.demo.train_cli import ROUTE_ADAPTERS
+from adapter_switcher.demo.training import fit_from_ticks
 from adapter_switcher.demo.training import LearnedDriver
 from adapter_switcher.demo.training import train_demo
+from adapter_switcher.demo.visuomotor import augment_images
 from adapter_switcher.demo.visuomotor import build_visuomotor
 from adapter_switcher.demo.visuomotor import encode_visuomotor
 from adapter_switcher.demo.visuomotor import IMAGE_DIM
+from adapter_switcher.demo.visuomotor import LIDAR_BEAMS
 from adapter_switcher.demo.visuomotor import OBS_DIM
 from adapter_switcher.demo.visuomotor import parameter_count
+from adapter_switcher.demo.visuomotor import randomise_odometry
 from adapter_switcher.demo.visuomotor import TARGET_MODULES
 from adapter_switcher.paths import share_path
 import numpy as np
 import pytest
+from safetensors.torch import load_file
 import torch
 
 
@@ -98,6 +107,97 @@ def test_conv_and_linear_lora_runs_in_the_engine_as_in_peft(tmp_path):
     finally:
         engine.close()
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_augmentation_jitters_images_only_and_is_deterministic_for_a_seed():
+    generator = torch.Generator().manual_seed(0)
+    obs = torch.rand(32, OBS_DIM, generator=generator).half()  # recorded ticks are half
+    first = augment_images(obs, torch.Generator().manual_seed(7))
+    again = augment_images(obs, torch.Generator().manual_seed(7))
+    other = augment_images(obs, torch.Generator().manual_seed(8))
+    assert first.dtype == torch.float32 and first.shape == obs.shape
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    assert torch.equal(first[:, IMAGE_DIM:], obs[:, IMAGE_DIM:].float())
+    assert first.min() >= 0.0 and first.max() <= 1.0
+    assert not torch.equal(first[:, :IMAGE_DIM], obs[:, :IMAGE_DIM].float())
+    assert torch.equal(augment_images(obs, generator, shift=0, brightness=0.0, colour=0.0),
+                       obs.float())
+
+
+def test_augmentation_shifts_by_at_most_the_shift_and_scales_within_the_gains():
+    obs = torch.zeros(200, OBS_DIM)
+    image = obs[:, :IMAGE_DIM].view(200, 3, 30, 40)
+    image[:, :, 15, 20] = 0.5  # one grey pixel in the middle
+    jittered = augment_images(obs, torch.Generator().manual_seed(0), shift=2,
+                              brightness=0.2, colour=0.1).view(200, -1)[:, :IMAGE_DIM]
+    pixels = jittered.reshape(200, 3, 30, 40)
+    lit = pixels.sum(dim=1).nonzero()  # (sample, row, col) of the moved pixel
+    assert lit.shape[0] == 200  # each image keeps exactly one lit pixel
+    rows, cols = lit[:, 1], lit[:, 2]
+    assert rows.sub(15).abs().max() == 2 and cols.sub(20).abs().max() == 2
+    assert len(set(zip(rows.tolist(), cols.tolist()))) == 25  # every shift comes up
+    values = pixels[lit[:, 0], :, rows, cols]
+    assert values.min() >= 0.5 * 0.8 * 0.9 - 1e-6 and values.max() <= 0.5 * 1.2 * 1.1 + 1e-6
+    assert values.std() > 0.01  # brightness and colour do vary
+
+
+def test_odometry_randomisation_replaces_the_velocities_only():
+    obs = torch.rand(500, OBS_DIM, generator=torch.Generator().manual_seed(0)).half()
+    before = obs.clone()
+    first = randomise_odometry(obs, torch.Generator().manual_seed(3))
+    assert torch.equal(obs, before)  # the recording is not touched
+    assert torch.equal(first, randomise_odometry(obs, torch.Generator().manual_seed(3)))
+    odometry = IMAGE_DIM + LIDAR_BEAMS
+    kept = torch.ones(OBS_DIM, dtype=torch.bool)
+    kept[odometry:odometry + 2] = False
+    assert torch.equal(first[:, kept], obs[:, kept].float())  # image, lidar, carrot
+    linear, yaw = first[:, odometry], first[:, odometry + 1]
+    assert 0.0 <= linear.min() and linear.max() <= 1.0 and linear.std() > 0.2
+    assert -1.0 <= yaw.min() < -0.9 and 0.9 < yaw.max() <= 1.0
+    # nothing of the recorded yaw rate is left to copy
+    assert abs(np.corrcoef(yaw.numpy(), obs[:, odometry + 1].float().numpy())[0, 1]) < 0.15
+
+
+def test_augmentations_are_chosen_by_name_in_a_fixed_order():
+    obs = torch.rand(8, OBS_DIM, generator=torch.Generator().manual_seed(0))
+    both = VISUOMOTOR.augmentation(['odometry', 'images'])
+    generator, reference = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    assert torch.equal(both(obs, generator),
+                       randomise_odometry(augment_images(obs, reference), reference))
+    assert VISUOMOTOR.augmentation([]) is None
+    with pytest.raises(ValueError, match="no training augmentation 'blur' .*images, odometry"):
+        VISUOMOTOR.augmentation(['images', 'blur'])
+    parser = argparse.ArgumentParser()
+    train_cli.register(parser.add_subparsers())
+    names = list(VISUOMOTOR.augmentations)  # train-demo offers exactly these
+    assert parser.parse_args(['train-demo', '--augment', *names]).augment == names
+    assert parser.parse_args(['train-demo']).augment == []
+    with pytest.raises(SystemExit):
+        parser.parse_args(['train-demo', '--augment', 'blur'])
+
+
+def test_augmented_fit_is_deterministic_for_a_seed_and_differs_from_plain(tmp_path):
+    generator = torch.Generator().manual_seed(0)
+    obs = torch.rand(64, OBS_DIM, generator=generator)
+    targets = torch.rand(64, 2, generator=generator) - 0.5
+    written = {}
+    for run, augment in (('a', augment_images), ('b', augment_images), ('plain', None)):
+        save_demo_models(tmp_path / run, (obs, targets), {'hazard': (obs, targets)}, steps=3,
+                         seed=0, build=VISUOMOTOR.build, target_modules=TARGET_MODULES,
+                         batch=8, augment=augment)
+        written[run] = {path.relative_to(tmp_path / run): load_file(str(path))
+                        for path in (tmp_path / run).rglob('*.safetensors')}
+    assert written['a'].keys() == written['plain'].keys() and len(written['a']) == 2
+    for path, tensors in written['a'].items():
+        assert all(torch.equal(t, written['b'][path][k]) for k, t in tensors.items())
+    base = Path(BASE_WEIGHTS)
+    assert any(not torch.equal(t, written['plain'][base][k])
+               for k, t in written['a'][base].items())
+
+
+def test_augmenting_a_policy_without_an_augmentation_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="has no training augmentation 'images' .*none"):
+        fit_from_ticks(tmp_path, [], steps=1, seed=0, augment=['images'])
 
 
 @pytest.fixture(scope='module')

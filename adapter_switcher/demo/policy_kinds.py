@@ -21,11 +21,13 @@ training, the closed loop and the benchmark handle either network the same way.
 """
 
 from dataclasses import dataclass
+from dataclasses import field
 import importlib
-from typing import Tuple
+from typing import Mapping, Optional, Sequence, Tuple
 
 from adapter_switcher.demo import policy_model
 from adapter_switcher.demo import visuomotor
+from adapter_switcher.demo.adapters import Augment
 from adapter_switcher.demo.observations import Encoder
 from adapter_switcher.demo.observations import feature_observation
 from adapter_switcher.demo.observations import visuomotor_observation
@@ -39,6 +41,8 @@ class PolicyKind:
     A policy network: its factory ('module:function'), encoder and LoRA target layers.
 
     ``batch`` is the training minibatch: smaller for the CNN, whose steps cost more.
+    ``augmentations`` are the training-time jitters its observations allow, by name
+    (``train-demo --augment``; none for the feature MLP, whose inputs are computed features).
     """
 
     factory: str
@@ -46,6 +50,29 @@ class PolicyKind:
     target_modules: Tuple[str, ...]
     obs_dim: int
     batch: int
+    augmentations: Mapping[str, Augment] = field(default_factory=dict)
+
+    def augmentation(self, names: Sequence[str]) -> Optional[Augment]:
+        """
+        Return the jitter that applies the named augmentations (None for no names).
+
+        They apply in the order of ``augmentations``, whatever the order of ``names``, so the
+        same set gives the same fit. An unknown name raises ValueError naming the known ones.
+        """
+        unknown = [name for name in names if name not in self.augmentations]
+        if unknown:
+            known = ', '.join(self.augmentations) or 'none'
+            raise ValueError(f'{self.factory} has no training augmentation {unknown[0]!r} '
+                             f'(it has: {known})')
+        chosen = [jitter for name, jitter in self.augmentations.items() if name in names]
+        if not chosen:
+            return None
+
+        def augment(obs, generator):
+            for jitter in chosen:
+                obs = jitter(obs, generator)
+            return obs
+        return augment
 
     def build(self) -> nn.Module:
         """Return a freshly initialised network (the factory's fixed seed)."""
@@ -57,4 +84,4 @@ FEATURE_MLP = PolicyKind('adapter_switcher.demo.policy_model:build_policy', feat
                          policy_model.TARGET_MODULES, policy_model.OBS_DIM, 256)
 VISUOMOTOR = PolicyKind('adapter_switcher.demo.visuomotor:build_visuomotor',
                         visuomotor_observation, visuomotor.TARGET_MODULES, visuomotor.OBS_DIM,
-                        64)
+                        64, visuomotor.AUGMENTATIONS)

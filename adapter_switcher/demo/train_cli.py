@@ -56,6 +56,12 @@ def register(subparsers) -> None:
                             'spill or the slow zone), besides the full-route episodes')
     train.add_argument('--validation-episodes', type=int, default=10,
                        help='closed-loop validation episodes')
+    train.add_argument('--augment', nargs='+', default=[], choices=('images', 'odometry'),
+                       metavar='{images,odometry}',
+                       help='training-time jitter, drawn from --seed: images (brightness, '
+                            'colour, shifts of up to 2 pixels), odometry (random velocities '
+                            'in place of the recorded ones, so the policy cannot copy its '
+                            'own yaw rate)')
     train.set_defaults(handler=_train_demo)
 
 
@@ -82,6 +88,7 @@ def _train_demo(args) -> int:
                             time_limit_s=ROUTE_TIME_LIMIT_S,
                             rollout_time_limit_s=ROLLOUT_TIME_LIMIT_S,
                             situations=args.situations, first_situation_seed=SITUATION_SEEDS,
+                            augment=args.augment,
                             evaluation_seeds=range(VALIDATION_SEEDS,
                                                    VALIDATION_SEEDS + args.validation_episodes))
     finally:

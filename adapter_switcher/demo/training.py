@@ -155,12 +155,16 @@ def run_episodes(loop: DemoLoop, driver: Driver, seeds: Sequence[int],
 
 def fit_from_ticks(out_dir: Path, ticks: Sequence[Tick], steps: int, seed: int,
                    adapters: Sequence[str] = DEMO_ADAPTERS, kind: PolicyKind = FEATURE_MLP,
-                   metrics: Optional[Mapping[str, Mapping[str, float]]] = None) -> None:
+                   metrics: Optional[Mapping[str, Mapping[str, float]]] = None,
+                   augment: Sequence[str] = ()) -> None:
     """
     Fit the base and the adapters on labelled ticks and write them to ``out_dir``.
 
     An adapter the context never wanted in these ticks learns its expert on all of them.
+    ``augment``: names of ``kind.augmentations`` that jitter every minibatch (an unknown name
+    raises ValueError).
     """
+    jitter = kind.augmentation(augment)
     obs = torch.cat([t.observation for t in ticks])
     wants = [t.decision.desired for t in ticks]
     adapter_data: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {}
@@ -171,7 +175,7 @@ def fit_from_ticks(out_dir: Path, ticks: Sequence[Tick], steps: int, seed: int,
     navigation = torch.tensor([t.labels['navigation'] for t in ticks], dtype=torch.float32)
     save_demo_models(out_dir, (obs, navigation), adapter_data, steps=steps, seed=seed,
                      build=kind.build, target_modules=kind.target_modules, metrics=metrics,
-                     batch=kind.batch)
+                     batch=kind.batch, augment=jitter)
 
 
 def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 12,
@@ -180,7 +184,7 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
                adapters: Sequence[str] = DEMO_ADAPTERS, kind: PolicyKind = FEATURE_MLP,
                first_seed: int = 0, time_limit_s: float = EPISODE_TIME_LIMIT_S,
                rollout_time_limit_s: Optional[float] = None, situations: int = 0,
-               first_situation_seed: int = 0) -> TrainingReport:
+               first_situation_seed: int = 0, augment: Sequence[str] = ()) -> TrainingReport:
     """
     Run DAgger for ``rounds`` and write the final models to ``out_dir``.
 
@@ -191,7 +195,8 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
     Evaluation episodes end at ``time_limit_s`` of sim time (the benchmark's, so the rates
     mean the same), the recorded rounds' at ``rollout_time_limit_s`` (default: the same): a
     learner stuck at a shelf for minutes would otherwise fill the data with thousands of
-    near-identical ticks.
+    near-identical ticks. ``augment``: the ``kind.augmentations`` every fit applies to its
+    minibatches.
     """
     rollout_limit = time_limit_s if rollout_time_limit_s is None else rollout_time_limit_s
     out_dir = Path(out_dir)
@@ -212,12 +217,13 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         for round_index in range(1, rounds + 1):
-            fit_from_ticks(work, ticks, steps, seed + round_index, adapters, kind)
+            fit_from_ticks(work, ticks, steps, seed + round_index, adapters, kind,
+                           augment=augment)
             driver = LearnedDriver(work, loop.rules, kind=kind)
             history.append((round_index,
                             drive(driver, round_index, f'round {round_index} (learned)')))
             driver.close()
-        fit_from_ticks(work, ticks, steps, seed + rounds + 1, adapters, kind)
+        fit_from_ticks(work, ticks, steps, seed + rounds + 1, adapters, kind, augment=augment)
         evaluations = []
         for fixed in ('', 'navigation'):
             driver = LearnedDriver(work, loop.rules, fixed, kind=kind)
