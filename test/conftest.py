@@ -12,9 +12,29 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Shared pytest set-up: lets the tests import their helpers beside them."""
+"""Shared pytest set-up: the tests' helpers beside them on the path, and a ROS context fixture."""
 
+import os
 from pathlib import Path
 import sys
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@pytest.fixture
+def context(request):
+    """
+    Give an rclpy context on the test module's own ``DOMAIN`` (localhost discovery); shut it down.
+
+    Each DDS test module names its domain, so modules running at once never see each other.
+    """
+    import rclpy
+    from rclpy.context import Context
+
+    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    ros_context = Context()
+    rclpy.init(context=ros_context, domain_id=request.module.DOMAIN)
+    yield ros_context
+    ros_context.try_shutdown()

@@ -18,8 +18,6 @@ import time
 
 from adapter_switcher.nodes.managed_node import ManagedNode
 import pytest
-import rclpy
-from rclpy.context import Context
 from rclpy.experimental import EventsExecutor
 from rclpy.parameter import Parameter
 from rclpy.serialization import serialize_message
@@ -27,14 +25,6 @@ from rosgraph_msgs.msg import Clock
 
 DOMAIN = 15
 SECOND = 10**9
-
-
-@pytest.fixture
-def context():
-    context = Context()
-    rclpy.init(context=context, domain_id=DOMAIN)
-    yield context
-    context.try_shutdown()
 
 
 def make_node(context, use_sim_time: bool) -> ManagedNode:

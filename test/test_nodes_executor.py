@@ -14,7 +14,6 @@
 
 """BoundedThreadsExecutor: callback groups run side by side; each callback runs exactly once."""
 
-import os
 import threading
 
 from adapter_switcher.nodes.executor import BoundedThreadsExecutor
@@ -22,24 +21,14 @@ from adapter_switcher.nodes.executor import BoundedThreadsExecutor
 import pytest
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 pytestmark = pytest.mark.dds
 
-DOMAIN_ID = 46
+DOMAIN = 46
 TIMEOUT = 30.0
-
-
-@pytest.fixture
-def context():
-    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-    ctx = Context()
-    rclpy.init(context=ctx, domain_id=DOMAIN_ID)
-    yield ctx
-    ctx.try_shutdown()
 
 
 def _spin_in_thread(executor):

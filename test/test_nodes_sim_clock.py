@@ -25,7 +25,6 @@ from hypothesis import settings
 from hypothesis import strategies as st
 import pytest
 import rclpy
-from rclpy.context import Context
 from rclpy.experimental import EventsExecutor
 from rclpy.parameter import Parameter
 from rclpy.serialization import serialize_message
@@ -97,14 +96,6 @@ class Harness:
         self.executor.shutdown()
         self.node.destroy_node()
         self.source.destroy_node()
-
-
-@pytest.fixture
-def context():
-    context = Context()
-    rclpy.init(context=context, domain_id=DOMAIN)
-    yield context
-    context.try_shutdown()
 
 
 def test_a_managed_node_on_sim_time_follows_clock_and_its_timers_run_on_it(context):
