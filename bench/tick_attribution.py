@@ -213,8 +213,11 @@ class TickLoop:
         self._sleep_until(self._next)
         tick()
         end = time.perf_counter()
-        cpu1, runq1 = time.thread_time(), schedstat(self._tid)[1]
+        # The loader first: reading our own schedstat is file I/O that releases the GIL, and a
+        # loader woken by the tick's end would run in it and count as inside a tick that has
+        # already given its output.
         loader1 = self._loader_state()
+        cpu1, runq1 = time.thread_time(), schedstat(self._tid)[1]
         on_cpu, runq = cpu1 - cpu0, runq1 - runq0
         slept = max(0.0, self._next - before)
         blocked = max(0.0, end - before - slept - on_cpu - runq)

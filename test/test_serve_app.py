@@ -64,9 +64,11 @@ REQUESTS_PER_CLIENT = 24
 REPLICAS = 2
 # Two versions of one adapter, asked for as name@version.
 VERSIONS = ('1.0.0', '2.0.0')
+# Asked for by the warm test alone, so that no replica holds it before the hint.
+WARM_ONLY = 'warm_r3'
 # Each replica has room for every adapter, so when Serve's router falls back to another replica
 # (under load it may), that replica loads the adapter once and keeps it: never a reload.
-SLOTS = len(ADAPTERS) + len(VERSIONS)
+SLOTS = len(ADAPTERS) + len(VERSIONS) + 1
 
 
 def free_port() -> int:
@@ -86,6 +88,8 @@ def fleet(tmp_path_factory):
             base, root / f'pinned@{version}', seed=250 + index, r=4, lora_alpha=8,
             target_modules=['fc1', 'fc2', 'head'])
         write_manifest(dirs[f'pinned@{version}'], name='pinned', version=version)
+    dirs[WARM_ONLY] = write_adapter(base, root / WARM_ONLY, seed=260, r=3, lora_alpha=6,
+                                    target_modules=['fc1', 'head'])
     references = {name: peft_reference(base, path) for name, path in dirs.items()}
     references[None] = copy.deepcopy(base)
     config = ServeConfig.from_file().with_overrides(
@@ -276,18 +280,23 @@ def test_refusals_name_the_problem_and_leave_the_server_serving(fleet):
 
 
 def test_warm_loads_the_predicted_adapter_where_it_will_be_served(fleet):
-    server, _ = fleet
+    server, references = fleet
+    assert not any(WARM_ONLY in s['resident'] for s in stats_by_replica(server).values())
     client = PolicyClient(server.url, timeout_s=60.0)
-    warmed = client.warm('mlp_r6')
+    warmed = client.warm(WARM_ONLY)
+    assert warmed['resident'] is False and warmed['loads'] == 1
     # A hint comes ahead of the switch. Serve's router learns which replica holds a model id
     # from the replicas' reports (pushed every 0.1 s, then long-polled): a tick sent in the same
     # instant can still go to another replica (seen once in CI), so the robot's lead is modelled.
     time.sleep(WARM_LEAD_S)
     inputs = torch.rand(1, OBS_DIM)
-    answers = [client.act(inputs, 'mlp_r6') for _ in range(5)]
+    answers = [client.act(inputs, WARM_ONLY) for _ in range(5)]
     client.close()
-    assert all(a.resident for a in answers)
-    assert warmed['replica'] in {a.replica for a in answers}
+    # Only the warmed replica held the adapter, so a resident answer can only have come from it.
+    assert all(a.resident for a in answers), [(a.replica, a.resident) for a in answers]
+    assert {a.replica for a in answers} == {warmed['replica']}
+    diff = (answers[0].output - reference_output(references, WARM_ONLY, inputs)).abs().max()
+    assert diff.item() <= TOLERANCE
 
 
 def test_versions_are_served_by_reference(fleet):
