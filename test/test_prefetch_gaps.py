@@ -22,7 +22,8 @@ most of the load is zeroing: the padding beyond its rank and the layers it does 
 test checks that planning the copies, copying and zeroing all went through slices, none
 released inside a tick or within SETTLE of its end (the caller still handles the output then),
 that the slices wrote every byte of the slot, and that the adapter then computes exactly what
-a foreground load of it computes.
+a foreground load of it computes; with one intra-op thread (whole copies) and with two (copies
+cut to torch's grain, so none is spread over the threads).
 """
 
 import copy
@@ -37,6 +38,7 @@ from gap_recording import RecordingEngine
 from lora_fixtures import ALL
 from lora_fixtures import tiny_base
 from lora_fixtures import write_adapter
+import pytest
 import torch
 
 PERIOD = 0.05
@@ -45,7 +47,16 @@ SETTLE = 0.002      # the clock's promise: nothing starts within 2 ms of a tick'
 CONFIG = EngineConfig(num_slots=2, max_rank=16, host_cache_bytes=0)
 
 
-def test_a_prefetch_writes_the_whole_slot_in_the_gaps(tmp_path):
+@pytest.fixture(params=[1, 2], ids=['1-thread', '2-threads'])
+def intra_op_threads(request):
+    """Run with one intra-op thread (copies whole) and with two (copies cut to torch's grain)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
+def test_a_prefetch_writes_the_whole_slot_in_the_gaps(tmp_path, intra_op_threads):
     base = tiny_base()
     write_adapter(base, tmp_path / 'full', seed=1, r=16, lora_alpha=16, target_modules=ALL)
     write_adapter(base, tmp_path / 'other', seed=2, r=8, lora_alpha=16, target_modules=ALL)
