@@ -25,6 +25,7 @@ import dataclasses
 import math
 
 from adapter_switcher.paths import share_path
+from adapter_switcher.sim.experts import detour_side
 from adapter_switcher.sim.experts import hazard_expert
 from adapter_switcher.sim.experts import HazardExpert
 from adapter_switcher.sim.experts import navigation_expert
@@ -166,3 +167,51 @@ def test_path_command_is_the_detour_before_the_look_ahead_check(world, scenario)
         sim.place_robot(*close)
         command = expert.act(close, Scan(sim.scan(), lidar.min_angle, lidar.angle_increment))
     assert expert.path_command[0] > 0.0 and command != expert.path_command
+
+
+def test_a_centred_spill_is_passed_on_the_left_from_the_centre_line():
+    assert detour_side((0.7, -0.7), 0.0, 0.9) == 1.0
+    assert detour_side((0.7, -0.7), 0.05, 0.9) == 1.0
+    assert detour_side((0.7, -0.7), -0.05, 0.9) == -1.0  # already right of it: keep right
+
+
+def test_a_spill_clearly_left_of_the_robot_is_passed_on_the_right():
+    assert detour_side((1.0, -0.3), 0.0, 0.9) == -1.0
+    assert detour_side((0.3, -1.0), 0.0, 0.9) == 1.0
+
+
+def test_the_side_the_shelves_leave_no_room_on_is_not_taken():
+    # The robot is left of the spill's centre, but the capped left shift would not clear it.
+    assert detour_side((1.4, -0.2), 0.5, 0.9) == -1.0
+
+
+@pytest.mark.sim
+def test_the_detour_side_follows_the_robot_not_its_first_sighting(world, scenario):
+    """
+    One image, one label: the side follows where the robot is, not how it first saw the spill.
+
+    Both experts start on the aisle's centre line 4 m before the spill (which sets the route
+    segment). One then sees the spill from 0.3 m left of it, and later from 0.12 m right of it:
+    there it plans what the expert that never was on the left plans, a detour on the right
+    (hysteresis on the first choice kept the left, across the spill).
+    """
+    sx, sy = scenario.nominal().spill.position
+    aisle = dataclasses.replace(scenario, waypoints=((-8.0, 0.0), (-8.0, 3.2)))  # driven in -x
+    lidar = world.robot.lidar
+
+    def plan(expert, sim, pose):
+        sim.place_robot(*pose)
+        assert expert.observe(sim.image(), pose)
+        expert.act(pose, Scan(sim.scan(), lidar.min_angle, lidar.angle_increment))
+        return expert.path_command
+
+    centre = (sx + 4.0, sy, math.pi)
+    left, right = (sx + 2.5, sy - 0.3, math.pi), (sx + 2.0, sy + 0.12, math.pi)
+    with WarehouseSim(world, aisle.nominal()) as sim:
+        remembering, fresh = hazard_expert(world, aisle), hazard_expert(world, aisle)
+        for pose in (centre, left):
+            plan(remembering, sim, pose)
+        plan(fresh, sim, centre)
+        v, w = plan(remembering, sim, right)
+        assert w < 0.0
+        assert (v, w) == pytest.approx(plan(fresh, sim, right), abs=0.05)

@@ -158,7 +158,6 @@ class HazardParams:
     touch_margin: float = 0.05   # ... reaching = coming this close to the spill's box
     steer_offsets: Tuple[float, ...] = (0.0, 0.4, -0.4, 0.8, -0.8, 1.5, -1.5)  # rad/s tried
     min_turn: float = 0.5        # the slowest turn on the spot the filter takes (rad/s)
-    side_hysteresis: float = 0.3  # how much better (cost, m) the other side must be to switch
 
 
 class _OnRoute:
@@ -296,6 +295,7 @@ class HazardExpert(_OnRoute):
         position = np.asarray(pose[:2], dtype=float)
         length, along, normal = segment_frame(start, end, position)
         here = float(np.dot(position - start, along))
+        across = float(np.dot(position - start, normal))
         fxmin, fxmax, fymin, fymax = self.navigation.footprint
         clearance = max(abs(fymin), abs(fymax)) + p.margin
         lead = max(abs(fxmin), abs(fxmax)) + p.lead
@@ -309,7 +309,7 @@ class HazardExpert(_OnRoute):
                 continue
             left, right = lateral.max() + clearance, lateral.min() - clearance
             if self._sides[index] == 0.0 or here < s_lo:
-                self._choose_side(index, (left, right), float(np.dot(position - start, normal)))
+                self._sides[index] = detour_side((left, right), across, p.max_offset)
             shift = left if self._sides[index] > 0 else right
             detours.append((s_lo, s_hi, max(-p.max_offset, min(p.max_offset, shift))))
             self.avoiding |= s_lo - p.ramp <= here <= s_hi + p.ramp
@@ -325,24 +325,26 @@ class HazardExpert(_OnRoute):
             return best
         return profile
 
-    def _choose_side(self, index: int, shifts: Tuple[float, float], offset: float) -> None:
-        """
-        Choose (or keep) the side the detour around spill ``index`` passes on.
 
-        The side nearer to where the robot is now (out of a turn it may already be off the
-        centreline), and above all one where the capped shift still clears the spill. The box
-        grows as the spill comes into full view (a first glimpse may show one edge of it), so
-        the choice is reviewed until the robot reaches the spill, and changes only when the
-        other side has become clearly better; beside the spill it never flips.
-        """
-        p = self.params
-        cost = [abs(max(-p.max_offset, min(p.max_offset, shift)) - offset) +
-                max(abs(shift) - p.max_offset, 0.0) * 10.0 for shift in shifts]
-        best = 1.0 if cost[0] <= cost[1] else -1.0
-        current = self._sides[index]
-        if current == 0.0 or cost[0 if best > 0 else 1] + p.side_hysteresis < \
-                cost[0 if current > 0 else 1]:
-            self._sides[index] = best
+def detour_side(shifts: Tuple[float, float], offset: float, max_offset: float) -> float:
+    """
+    Return the side the detour around a spill passes on: 1.0 left, -1.0 right.
+
+    ``shifts`` are the lateral offsets from the route (left positive) that clear the spill on
+    its left and on its right, ``offset`` is where the robot is across the route now. The side
+    nearer to the robot wins, unless the shelves (``max_offset``) cap that side's shift short
+    of clearing the spill; a tie goes left.
+
+    It is a function of the present only (the spill's box and where the robot is): no first
+    glimpse, no hysteresis. The learner imitates this choice from one camera image and the
+    route carrot, and a choice that depended on how the spill first came into view, or on
+    which side was chosen before, would give two labels to one image (for a nearly centred
+    spill the regression averaged them and drove into it). A robot that has drifted to one
+    side of the spill's centre is told to keep to that side, not to cross back over it.
+    """
+    cost = [abs(max(-max_offset, min(max_offset, shift)) - offset) +
+            max(abs(shift) - max_offset, 0.0) * 10.0 for shift in shifts]
+    return 1.0 if cost[0] <= cost[1] else -1.0
 
 
 @dataclass(frozen=True)
