@@ -233,19 +233,18 @@ def run_scenarios(base, root, x, loop, episodes, without_episodes):
     """
     runners = {True: ScenarioRunner(base, root, x, loop.period, True, episodes),
                False: ScenarioRunner(base, root, x, loop.period, False, without_episodes)}
-    every = max(1, episodes // max(1, without_episodes))
-    done_without = 0
-    for episode in range(episodes):
-        order = (True,)
-        if episode % every == 0 and done_without < without_episodes:
-            order = (True, False) if done_without % 2 == 0 else (False, True)
-            done_without += 1
-        for prefetch in order:
-            runners[prefetch].run(loop, runners[prefetch].ticks_per_episode)
-    while done_without < without_episodes:
-        runners[False].run(loop, runners[False].ticks_per_episode)
-        done_without += 1
+    for prefetch in episode_order(episodes, without_episodes):
+        runners[prefetch].run(loop, runners[prefetch].ticks_per_episode)
     return runners[True].close(), runners[False].close()
+
+
+def episode_order(episodes: int, without_episodes: int) -> list:
+    """Return True (with prefetch) or False per episode, the ones without spread evenly."""
+    order = [True] * episodes
+    for k in reversed(range(without_episodes)):
+        at = k * episodes // without_episodes
+        order.insert(at + (k % 2 == 0), False)     # after its episode, then before the next
+    return order
 
 
 def summarize(samples):
