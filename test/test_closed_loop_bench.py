@@ -94,6 +94,25 @@ def test_episodes_skip_what_no_driver_reads_and_stay_the_same(loop):
     assert all(torch.equal(a.observation, b.observation) for a, b in zip(full, bare))
 
 
+@pytest.mark.sim
+def test_ticks_carry_each_experts_speed_and_offset_and_where_the_hazard_expert_acts(loop):
+    ticks = []
+    loop.run(1003, expert_driver(), record=ticks)
+    assert all(set(t.offsets) == {'navigation', 'hazard', 'slow_zone'} for t in ticks)
+    assert all(t.offsets['navigation'] == (t.labels['navigation'][0], 0.0) and
+               t.offsets['slow_zone'] == (t.labels['slow_zone'][0], 0.0) for t in ticks)
+    # The hazard expert's offset is its planned detour's, at the learner's look-ahead: zero
+    # on the open aisle, a metre's fraction to one side while the spill is passed.
+    detour = [t.offsets['hazard'][1] for t in ticks if abs(t.offsets['hazard'][1]) > 0.3]
+    assert detour and (all(d > 0 for d in detour) or all(d < 0 for d in detour))
+    assert all(t.offsets['hazard'][0] == t.teaching['hazard'][0] for t in ticks)
+    # It acts on the spill from the first sighting, before the rules switch to it.
+    engaged = [t for t in ticks if 'hazard' in t.engaged]
+    assert any(t.decision.desired == 'navigation' for t in engaged)
+    assert any(t.decision.desired == 'hazard' for t in engaged)
+    assert all(t.route is not None and t.pose[:2] != (0.0, 0.0) for t in ticks)
+
+
 def _bench():
     spec = importlib.util.spec_from_file_location('closed_loop_bench',
                                                   share_path('bench/closed_loop.py'))

@@ -47,14 +47,18 @@ from adapter_switcher.demo.training import LearnedDriver
 from adapter_switcher.demo.training import train_demo
 from adapter_switcher.demo.visuomotor import augment_images
 from adapter_switcher.demo.visuomotor import build_visuomotor
+from adapter_switcher.demo.visuomotor import CARROT_SCALE
 from adapter_switcher.demo.visuomotor import encode_visuomotor
 from adapter_switcher.demo.visuomotor import IMAGE_DIM
 from adapter_switcher.demo.visuomotor import LIDAR_BEAMS
 from adapter_switcher.demo.visuomotor import OBS_DIM
+from adapter_switcher.demo.visuomotor import offset_command
 from adapter_switcher.demo.visuomotor import parameter_count
 from adapter_switcher.demo.visuomotor import randomise_odometry
+from adapter_switcher.demo.visuomotor import randomise_route
 from adapter_switcher.demo.visuomotor import TARGET_MODULES
 from adapter_switcher.paths import share_path
+from adapter_switcher.route_progress import RouteProgress
 import numpy as np
 import pytest
 from safetensors.torch import load_file
@@ -141,21 +145,50 @@ def test_augmentation_shifts_by_at_most_the_shift_and_scales_within_the_gains():
     assert values.std() > 0.01  # brightness and colour do vary
 
 
-def test_odometry_randomisation_replaces_the_velocities_only():
+def _randomised(randomise, first_column):
+    """Return a recording and its randomisation; check that only two columns changed."""
     obs = torch.rand(500, OBS_DIM, generator=torch.Generator().manual_seed(0)).half()
     before = obs.clone()
-    first = randomise_odometry(obs, torch.Generator().manual_seed(3))
+    randomised = randomise(obs, torch.Generator().manual_seed(3))
     assert torch.equal(obs, before)  # the recording is not touched
-    assert torch.equal(first, randomise_odometry(obs, torch.Generator().manual_seed(3)))
-    odometry = IMAGE_DIM + LIDAR_BEAMS
+    assert torch.equal(randomised, randomise(obs, torch.Generator().manual_seed(3)))
     kept = torch.ones(OBS_DIM, dtype=torch.bool)
-    kept[odometry:odometry + 2] = False
-    assert torch.equal(first[:, kept], obs[:, kept].float())  # image, lidar, carrot
+    kept[first_column:first_column + 2] = False
+    assert torch.equal(randomised[:, kept], obs[:, kept].float())
+    return obs, randomised
+
+
+def test_odometry_randomisation_replaces_the_velocities_only():
+    odometry = IMAGE_DIM + LIDAR_BEAMS
+    obs, first = _randomised(randomise_odometry, odometry)
     linear, yaw = first[:, odometry], first[:, odometry + 1]
     assert 0.0 <= linear.min() and linear.max() <= 1.0 and linear.std() > 0.2
     assert -1.0 <= yaw.min() < -0.9 and 0.9 < yaw.max() <= 1.0
     # nothing of the recorded yaw rate is left to copy
     assert abs(np.corrcoef(yaw.numpy(), obs[:, odometry + 1].float().numpy())[0, 1]) < 0.15
+
+
+def test_route_randomisation_replaces_the_carrot_only():
+    carrot = IMAGE_DIM + LIDAR_BEAMS + 2
+    obs, first = _randomised(randomise_route, carrot)
+    forward, across = first[:, carrot] * CARROT_SCALE, first[:, carrot + 1] * CARROT_SCALE
+    assert 0.0 <= forward.min() < 0.1 and 1.9 < forward.max() <= 2.0
+    assert -2.0 <= across.min() < -1.8 and 1.8 < across.max() <= 2.0
+    # nothing of where the robot's own commands took it is left to read
+    assert abs(np.corrcoef(across.numpy(), obs[:, carrot + 1].float().numpy())[0, 1]) < 0.15
+
+
+def test_the_offset_is_driven_beside_the_route_and_narrows_to_the_goal():
+    route = RouteProgress(((10.0, 0.0), (10.0, 10.0)), 0.4)
+    assert offset_command(route, (0.0, 0.0, 0.0), 0.3, 0.0) == pytest.approx((0.3, 0.0))
+    v, w = offset_command(route, (0.0, 0.0, 0.0), 0.3, -0.5)     # right of the route
+    assert v == pytest.approx(0.3) and w < -0.5
+    # An offset held at the goal would keep the robot beside it: it narrows to the goal.
+    goal = RouteProgress(((5.0, 0.0),), 0.4)
+    offset_command(goal, (0.0, 0.0, 0.0), 0.3, 0.8)
+    _, w = offset_command(goal, (4.8, 0.8, 0.0), 0.3, 0.8)
+    assert w < -1.0                                        # turning back to the goal
+    assert offset_command(goal, (4.9, 0.1, 0.0), 0.3, 0.8) == (0.0, 0.0) and goal.done
 
 
 def test_augmentations_are_chosen_by_name_in_a_fixed_order():
@@ -165,7 +198,8 @@ def test_augmentations_are_chosen_by_name_in_a_fixed_order():
     assert torch.equal(both(obs, generator),
                        randomise_odometry(augment_images(obs, reference), reference))
     assert VISUOMOTOR.augmentation([]) is None
-    with pytest.raises(ValueError, match="no training augmentation 'blur' .*images, odometry"):
+    with pytest.raises(ValueError,
+                       match="no training augmentation 'blur' .*images, odometry, route"):
         VISUOMOTOR.augmentation(['images', 'blur'])
     parser = argparse.ArgumentParser()
     train_cli.register(parser.add_subparsers())

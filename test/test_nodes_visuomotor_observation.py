@@ -23,9 +23,12 @@ the closed loop's bit for bit, turns included.
 
 import math
 
-from adapter_switcher.demo.closed_loop import expert_driver
 from adapter_switcher.demo.closed_loop import open_route_loop
 from adapter_switcher.demo.observations import visuomotor_observation
+from adapter_switcher.demo.policy_kinds import VISUOMOTOR
+from adapter_switcher.demo.visuomotor import decode_offset_action
+from adapter_switcher.demo.visuomotor import MAX_OFFSET
+from adapter_switcher.demo.visuomotor import MAX_SPEED
 from adapter_switcher.nodes.conversions import image_to_array
 from adapter_switcher.nodes.conversions import scan_to_data
 from adapter_switcher.nodes.engine_setup import build_engine
@@ -61,7 +64,14 @@ def _reading(loop, sensing):
     return SensorReading(sensing.snapshot, {}, scan, image, odom)
 
 
-def test_node_observation_equals_the_closed_loop_along_the_route():
+def test_node_observation_and_command_equal_the_closed_loops_along_the_route():
+    """
+    The node's observation, and its command with command 'route_offset', are the closed loop's.
+
+    The closed loop drives the experts' speeds and offsets through the policy's decoder and
+    tracking law; at every tick the node builds its input from the simulator node's messages
+    and tracks its plan from its odometry.
+    """
     plan = PlanFollower(tolerance=0.4)
     node_input = VisuomotorInput(plan)
     loop = open_route_loop()
@@ -72,6 +82,15 @@ def test_node_observation_equals_the_closed_loop_along_the_route():
         observation, why = node_input.observe(_reading(loop, sensing))
         assert why == ''
         assert torch.equal(observation, expected)
+        return expected
+
+    def drive(tick):
+        speed, offset = tick.offsets[tick.decision.desired]   # the experts' speed and offset
+        output = torch.tensor([[math.atanh(speed / MAX_SPEED), math.atanh(offset / MAX_OFFSET)]],
+                              dtype=torch.float64)   # what a network answering that outputs
+        expected = VISUOMOTOR.command(tick, output)
+        assert plan.track(node_input.pose, *decode_offset_action(output)) == \
+            pytest.approx(expected, abs=1e-9)
         compared.append(plan.progress()[0])
         return expected
 
@@ -80,9 +99,17 @@ def test_node_observation_equals_the_closed_loop_along_the_route():
                                                        topics.ODOM_FRAME, 0)),
                   topics.ODOM_FRAME)
     assert plan.tolerance == loop.sim.scenario.tolerance   # plan_tolerance_m's default
-    loop.run(SEED, expert_driver(), time_limit_s=30.0, label=False)
-    assert len(compared) > 400
+    loop.run(SEED, drive, time_limit_s=45.0)
+    assert len(compared) > 600
     assert max(compared) >= 1    # past the first turn: progress tracked as the closed loop does
+
+
+def test_route_offset_needs_the_visuomotor_observation():
+    params = defaults(PARAMETERS)
+    params['command'] = 'route_offset'
+    with pytest.raises(StartupError, match="command 'route_offset' tracks the plan, which only "
+                                           "observation 'visuomotor' follows"):
+        build_engine(params)
 
 
 def test_plan_carrot_is_measured_along_the_path_in_the_robot_frame():
@@ -168,17 +195,20 @@ def test_the_visuomotor_config_builds_an_engine_on_the_visuomotor_input():
 def test_an_observation_the_model_does_not_take_fails_at_startup(observation, model):
     params = _visuomotor_params() if model == 'visuomotor' else defaults(PARAMETERS)
     params['observation'] = observation
+    params['command'] = 'velocity'   # the route offset needs the plan: its own error, below
     with pytest.raises(StartupError, match=f"observation '{observation}': the base model does "
                                            'not take its input') as raised:
         build_engine(params)
     assert '\n' not in str(raised.value)
 
 
-def test_an_unknown_observation_fails_at_startup():
+@pytest.mark.parametrize('name,value,known', [
+    ('observation', 'pixels', 'features, visuomotor'),
+    ('command', 'twist', 'velocity, route_offset')])
+def test_an_unknown_observation_or_command_fails_at_startup(name, value, known):
     params = defaults(PARAMETERS)
-    params['observation'] = 'pixels'
-    with pytest.raises(StartupError, match='observation: expected one of features, visuomotor, '
-                                           "got 'pixels'"):
+    params[name] = value
+    with pytest.raises(StartupError, match=f"{name}: expected one of {known}, got '{value}'"):
         build_engine(params)
 
 

@@ -51,6 +51,8 @@ Behaviour = Callable[[torch.Tensor], torch.Tensor]
 # A training-time jitter of a minibatch of observations, drawing from the fit's generator only
 # (deterministic for the seed), e.g. visuomotor.augment_images.
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+# Raw model outputs (N, 2) -> what the targets are (differentiable, to train).
+Decode = Callable[[torch.Tensor], torch.Tensor]
 _FRONT, _LEFT, _RIGHT, _SPILL_X, _SPILL_VISIBLE = feature_columns(
     ('front_min', 'left_min', 'right_min', 'spill_x', 'spill_visible'))
 
@@ -109,37 +111,38 @@ def random_observations(count: int, generator: torch.Generator) -> torch.Tensor:
 def fit_lora(base: torch.nn.Module, obs: torch.Tensor, targets: torch.Tensor,
              rank: int = 8, steps: int = 300, lr: float = 5e-3, seed: int = 0,
              target_modules: Sequence[str] = TARGET_MODULES, batch: int = 256,
-             augment: Optional[Augment] = None):
+             augment: Optional[Augment] = None, decode: Decode = decode_batch):
     """
     Return a PEFT model whose LoRA weights clone ``targets`` (N, 2 velocities) from ``obs``.
 
     ``base`` is copied, never changed; only the LoRA weights train, as they would on the robot's
     frozen base. ``target_modules`` may name Linear and Conv2d layers (PEFT wraps both).
-    ``augment``, if given, jitters every minibatch before it goes into the model.
+    ``augment``, if given, jitters every minibatch before it goes into the model; ``decode``
+    maps the raw outputs to what ``targets`` hold (velocities by default).
     """
     config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=list(target_modules),
                         lora_dropout=0.0)
     model = get_peft_model(copy.deepcopy(base), config)
-    _fit(model, obs, targets, steps, lr, seed, batch, augment)
+    _fit(model, obs, targets, steps, lr, seed, batch, augment, decode)
     return model
 
 
 def _fit(model: torch.nn.Module, observations: torch.Tensor, targets: torch.Tensor,
          steps: int, lr: float, seed: int, batch: int = 256,
-         augment: Optional[Augment] = None) -> None:
+         augment: Optional[Augment] = None, decode: Decode = decode_batch) -> None:
     # One thread: the model is tiny, and on a busy machine a second torch thread waiting for a
     # core makes every step many times slower.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        _train(model, observations, targets, steps, lr, seed, batch, augment)
+        _train(model, observations, targets, steps, lr, seed, batch, augment, decode)
     finally:
         torch.set_num_threads(threads)
 
 
 def _train(model: torch.nn.Module, observations: torch.Tensor, targets: torch.Tensor,
            steps: int, lr: float, seed: int, batch_size: int,
-           augment: Optional[Augment]) -> None:
+           augment: Optional[Augment], decode: Decode) -> None:
     generator = torch.Generator().manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=lr)
@@ -149,8 +152,7 @@ def _train(model: torch.nn.Module, observations: torch.Tensor, targets: torch.Te
         inputs = observations[batch].to(torch.float32)  # recorded ones may be half precision
         if augment is not None:
             inputs = augment(inputs, generator)
-        loss = torch.nn.functional.mse_loss(decode_batch(model(inputs)),
-                                            targets[batch])
+        loss = torch.nn.functional.mse_loss(decode(model(inputs)), targets[batch])
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -163,18 +165,19 @@ def save_demo_models(out_dir, base_data: Tuple[torch.Tensor, torch.Tensor],
                      build: Callable[[], torch.nn.Module] = build_policy,
                      target_modules: Sequence[str] = TARGET_MODULES,
                      metrics: Optional[Mapping[str, Mapping[str, float]]] = None,
-                     batch: int = 256, augment: Optional[Augment] = None) -> Dict[str, Path]:
+                     batch: int = 256, augment: Optional[Augment] = None,
+                     decode: Decode = decode_batch) -> Dict[str, Path]:
     """
     Fit the base on ``base_data`` and one adapter per ``adapter_data`` entry; write them.
 
-    Each entry is ``(observations (N, obs dim), target velocities (N, 2))``. Layout:
+    Each entry is ``(observations (N, obs dim), targets (N, 2))``. Layout:
     ``out_dir/base_policy.safetensors`` and ``out_dir/adapters/<name>/`` (PEFT's format plus the
     engine's manifest with the base fingerprint and ``metrics[name]``, if given). ``build``
     makes the untrained base; ``target_modules`` are its LoRA layers; ``batch`` is the
     minibatch size; ``augment`` (e.g. :func:`~adapter_switcher.demo.visuomotor.augment_images`)
     jitters each minibatch of the base's and every adapter's fit, from the fit's own seeded
-    generator, so the result is still deterministic for ``seed``. Returns the paths by name
-    ('base' included).
+    generator, so the result is still deterministic for ``seed``; ``decode`` maps raw outputs
+    to the targets' kind (velocities by default). Returns the paths by name ('base' included).
     """
     out_dir = Path(out_dir)
     adapters_dir = out_dir / ADAPTERS_SUBDIR
@@ -182,7 +185,7 @@ def save_demo_models(out_dir, base_data: Tuple[torch.Tensor, torch.Tensor],
     base = build()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        _fit(base, base_data[0], base_data[1], steps, 3e-3, seed, batch, augment)
+        _fit(base, base_data[0], base_data[1], steps, 3e-3, seed, batch, augment, decode)
     for param in base.parameters():
         param.requires_grad_(False)
     paths = {'base': out_dir / BASE_WEIGHTS}
@@ -193,7 +196,7 @@ def save_demo_models(out_dir, base_data: Tuple[torch.Tensor, torch.Tensor],
             torch.manual_seed(seed + 1 + index)
             model = fit_lora(base, observations, targets, rank=rank, steps=steps,
                              seed=seed + 1 + index, target_modules=target_modules,
-                             batch=batch, augment=augment)
+                             batch=batch, augment=augment, decode=decode)
         target = adapters_dir / name
         model.save_pretrained(str(target), safe_serialization=True)
         write_manifest(target, name=name, version='1', base_fingerprint=fingerprint,

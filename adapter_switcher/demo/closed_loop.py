@@ -28,7 +28,7 @@ the inference node would build and what each expert would command.
 from dataclasses import dataclass
 from dataclasses import field
 import math
-from typing import Callable, List, Mapping, Optional, Tuple
+from typing import Callable, FrozenSet, List, Mapping, Optional, Tuple
 
 from adapter_switcher.context.features import FeatureExtractor
 from adapter_switcher.context.features import FeatureSnapshot
@@ -41,7 +41,10 @@ from adapter_switcher.demo.observations import Encoder
 from adapter_switcher.demo.observations import feature_observation
 from adapter_switcher.demo.observations import Sensing
 from adapter_switcher.demo.visuomotor import carrot_in_robot_frame
+from adapter_switcher.demo.visuomotor import OFFSET_TRACKING
 from adapter_switcher.paths import share_path
+from adapter_switcher.route_progress import PlanarPose
+from adapter_switcher.route_progress import RouteProgress
 from adapter_switcher.sim.experts import hazard_expert
 from adapter_switcher.sim.experts import HazardParams
 from adapter_switcher.sim.experts import navigation_expert
@@ -95,6 +98,16 @@ class Tick:
     # What a learner imitates where it differs from the label: the hazard expert's detour
     # before its look-ahead check, whose stop-and-turn replies no image can predict.
     teaching: Mapping[str, Command] = field(default_factory=dict)
+    # Where the robot is, and its progress along the route (the navigation expert's, advanced
+    # to ``pose``): what a driver that tracks the route needs (:mod:`route_tracking`). The
+    # progress is the live one: it holds for the driver's call, not in a recording.
+    pose: PlanarPose = (0.0, 0.0, 0.0)
+    route: Optional[RouteProgress] = None
+    # Each expert's ``(speed, offset from the route)``: what the visuomotor policy imitates.
+    offsets: Mapping[str, Command] = field(default_factory=dict)
+    # Situations whose expert acts on what it sees here, whatever the rules want yet (a spill
+    # in view ahead before the rules switch): their adapters learn these ticks too.
+    engaged: FrozenSet[str] = frozenset()
 
     def target(self, name: str) -> Command:
         """Return the command a learner of adapter ``name`` imitates at this tick."""
@@ -200,15 +213,22 @@ class DemoLoop:
             snapshot = features.snapshot(now)
             decision = policy.update(snapshot)
             labels, teaching = {'navigation': navigation.act(pose, scan)}, {}
+            offsets = {'navigation': (labels['navigation'][0], 0.0)}
             if label:
                 labels.update(hazard=hazard.act(pose, scan), slow_zone=slow.act(pose, scan))
                 teaching['hazard'] = hazard.path_command
+                offsets.update(
+                    hazard=(hazard.path_command[0],
+                            hazard.planned_offset(pose, OFFSET_TRACKING.lookahead)),
+                    slow_zone=(labels['slow_zone'][0], 0.0))
             observation = None
             if encode:
                 carrot = carrot_in_robot_frame(pose, navigation.carrot(pose, CARROT_DISTANCE))
                 observation = self.encoder(Sensing(snapshot, image, ranges, lidar.range_max,
                                                    odometry.linear, odometry.angular, carrot))
-            tick = Tick(elapsed(), snapshot, decision, observation, labels, teaching)
+            engaged = frozenset({'hazard'} if label and hazard.active else ())
+            tick = Tick(elapsed(), snapshot, decision, observation, labels, teaching, pose,
+                        navigation, offsets, engaged)
             command = _finite(driver(tick))
             if decision.desired != adapter:
                 adapter = decision.desired

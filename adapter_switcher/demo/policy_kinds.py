@@ -23,15 +23,17 @@ training, the closed loop and the benchmark handle either network the same way.
 from dataclasses import dataclass
 from dataclasses import field
 import importlib
-from typing import Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple
 
 from adapter_switcher.demo import policy_model
 from adapter_switcher.demo import visuomotor
 from adapter_switcher.demo.adapters import Augment
+from adapter_switcher.demo.adapters import Decode
 from adapter_switcher.demo.observations import Encoder
 from adapter_switcher.demo.observations import feature_observation
 from adapter_switcher.demo.observations import visuomotor_observation
 
+import torch
 from torch import nn
 
 
@@ -43,6 +45,9 @@ class PolicyKind:
     ``batch`` is the training minibatch: smaller for the CNN, whose steps cost more.
     ``augmentations`` are the training-time jitters its observations allow, by name
     (``train-demo --augment``; none for the feature MLP, whose inputs are computed features).
+    What the network outputs: ``target(tick, adapter)`` is what a learner of that adapter
+    imitates at a closed-loop tick, ``decode_batch`` maps raw outputs to it (to train), and
+    ``command(tick, output)`` turns one output into the velocity the robot drives.
     """
 
     factory: str
@@ -50,6 +55,9 @@ class PolicyKind:
     target_modules: Tuple[str, ...]
     obs_dim: int
     batch: int
+    target: Callable[[Any, str], Tuple[float, float]]
+    decode_batch: Decode
+    command: Callable[[Any, torch.Tensor], Tuple[float, float]]
     augmentations: Mapping[str, Augment] = field(default_factory=dict)
 
     def augmentation(self, names: Sequence[str]) -> Optional[Augment]:
@@ -80,8 +88,31 @@ class PolicyKind:
         return getattr(importlib.import_module(module), function)()
 
 
+def _velocity_target(tick, name: str) -> Tuple[float, float]:
+    """Return the expert's velocity (the hazard expert's planned detour, ``Tick.target``)."""
+    return tick.target(name)
+
+
+def _velocity_command(tick, output: torch.Tensor) -> Tuple[float, float]:
+    """Return the output as the velocity."""
+    return policy_model.decode_action(output)
+
+
+def _offset_target(tick, name: str) -> Tuple[float, float]:
+    """Return the expert's speed and offset from the route (``Tick.offsets``)."""
+    return tick.offsets[name]
+
+
+def _offset_command(tick, output: torch.Tensor) -> Tuple[float, float]:
+    """Return the velocity that tracks the output's speed and offset along the tick's route."""
+    return visuomotor.offset_command(tick.route, tick.pose,
+                                     *visuomotor.decode_offset_action(output))
+
+
 FEATURE_MLP = PolicyKind('adapter_switcher.demo.policy_model:build_policy', feature_observation,
-                         policy_model.TARGET_MODULES, policy_model.OBS_DIM, 256)
+                         policy_model.TARGET_MODULES, policy_model.OBS_DIM, 256,
+                         _velocity_target, policy_model.decode_batch, _velocity_command)
 VISUOMOTOR = PolicyKind('adapter_switcher.demo.visuomotor:build_visuomotor',
                         visuomotor_observation, visuomotor.TARGET_MODULES, visuomotor.OBS_DIM,
-                        64, visuomotor.AUGMENTATIONS)
+                        64, _offset_target, visuomotor.decode_offset_batch, _offset_command,
+                        visuomotor.AUGMENTATIONS)

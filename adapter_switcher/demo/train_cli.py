@@ -56,12 +56,14 @@ def register(subparsers) -> None:
                             'spill or the slow zone), besides the full-route episodes')
     train.add_argument('--validation-episodes', type=int, default=10,
                        help='closed-loop validation episodes')
-    train.add_argument('--augment', nargs='+', default=[], choices=('images', 'odometry'),
-                       metavar='{images,odometry}',
+    train.add_argument('--augment', nargs='+', default=[],
+                       choices=('images', 'odometry', 'route'),
+                       metavar='{images,odometry,route}',
                        help='training-time jitter, drawn from --seed: images (brightness, '
                             'colour, shifts of up to 2 pixels), odometry (random velocities '
                             'in place of the recorded ones, so the policy cannot copy its '
-                            'own yaw rate)')
+                            'own yaw rate), route (random route carrots, so it cannot read a '
+                            "detour's side from where its own commands took it)")
     train.set_defaults(handler=_train_demo)
 
 

@@ -54,7 +54,6 @@ from adapter_switcher.demo.closed_loop import expert_driver
 from adapter_switcher.demo.closed_loop import Tick
 from adapter_switcher.demo.policy_kinds import FEATURE_MLP
 from adapter_switcher.demo.policy_kinds import PolicyKind
-from adapter_switcher.demo.policy_model import decode_action
 
 import torch
 from tqdm import tqdm
@@ -97,6 +96,7 @@ class LearnedDriver:
         self.engine = AdapterEngine(base, [Path(models_dir) / ADAPTERS_SUBDIR],
                                     EngineConfig(num_slots=num_slots, max_rank=16),
                                     probe_inputs=((torch.zeros(1, kind.obs_dim),), {}))
+        self.kind = kind
         self.base_only = fixed == 'base'
         if not self.base_only:
             self.engine.activate(fixed or rules.default)
@@ -111,7 +111,7 @@ class LearnedDriver:
         decision = tick.decision
         if self.base_only:
             with torch.inference_mode():
-                return decode_action(self.engine.model(tick.observation))
+                return self.kind.command(tick, self.engine.model(tick.observation))
         if self.follower is not None:
             if decision.desired != self._wanted:
                 self._wanted, self._since = decision.desired, time.perf_counter()
@@ -124,7 +124,7 @@ class LearnedDriver:
             if result.swap is not None:
                 self.switch_to_output_s.append(time.perf_counter() - self._since)
             self._since = None
-        return decode_action(result.output)
+        return self.kind.command(tick, result.output)
 
     def close(self) -> None:
         self.engine.close()
@@ -160,7 +160,10 @@ def fit_from_ticks(out_dir: Path, ticks: Sequence[Tick], steps: int, seed: int,
     """
     Fit the base and the adapters on labelled ticks and write them to ``out_dir``.
 
-    An adapter the context never wanted in these ticks learns its expert on all of them.
+    Each adapter learns its expert where the context wanted it, and where its expert was
+    already acting on what it saw (``Tick.engaged``: a spill in view before the rules switch,
+    so the hazard adapter sees the approach, not only the detour); an adapter the context
+    never wanted in these ticks learns its expert on all of them.
     ``augment``: names of ``kind.augmentations`` that jitter every minibatch (an unknown name
     raises ValueError).
     """
@@ -169,13 +172,15 @@ def fit_from_ticks(out_dir: Path, ticks: Sequence[Tick], steps: int, seed: int,
     wants = [t.decision.desired for t in ticks]
     adapter_data: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {}
     for name in adapters:
-        rows = [i for i, w in enumerate(wants) if w == name] or list(range(len(ticks)))
-        labels = torch.tensor([ticks[i].target(name) for i in rows], dtype=torch.float32)
+        rows = [i for i, (w, t) in enumerate(zip(wants, ticks)) if w == name or
+                name in t.engaged] or list(range(len(ticks)))
+        labels = torch.tensor([kind.target(ticks[i], name) for i in rows], dtype=torch.float32)
         adapter_data[name] = (obs[rows], labels.reshape(-1, 2))
-    navigation = torch.tensor([t.labels['navigation'] for t in ticks], dtype=torch.float32)
+    navigation = torch.tensor([kind.target(t, 'navigation') for t in ticks],
+                              dtype=torch.float32)
     save_demo_models(out_dir, (obs, navigation), adapter_data, steps=steps, seed=seed,
                      build=kind.build, target_modules=kind.target_modules, metrics=metrics,
-                     batch=kind.batch, augment=jitter)
+                     batch=kind.batch, augment=jitter, decode=kind.decode_batch)
 
 
 def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 12,

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-The visuomotor driving policy: camera pixels and lidar ranges in, a velocity command out.
+The visuomotor driving policy: camera pixels and lidar ranges in, a speed and an offset out.
 
 The network perceives for itself: its observation is the camera image (downscaled), the lidar
 ranges (min-pooled to fewer beams), the odometry velocities and the route carrot (where the
@@ -24,10 +24,21 @@ Everything is packed into one flat float32 tensor (1, OBS_DIM), so the engine, t
 node and the training code pass a single tensor around; :class:`VisuomotorNet` unpacks it. A
 small CNN reads the image, and its features, the lidar, velocities and carrot go through an MLP;
 LoRA adapters target both the conv and the linear layers (:data:`TARGET_MODULES`).
+
+Its two outputs are a speed limit and how far beside the route to drive (left positive), which
+a fixed tracking law turns into the velocity (:func:`offset_command`, the law of
+:mod:`adapter_switcher.route_tracking`), as a Nav2 controller turns a local plan into one: the
+hazard adapter learns which side of a spill to pass and how far, one number per spill read
+from the image, not the turn rates of a detour on top of the route's turns, which the policies
+that output velocities failed to imitate (docs/behaviour.md).
 """
 
 import math
 from typing import Optional, Sequence, Tuple
+
+from adapter_switcher.route_progress import RouteProgress
+from adapter_switcher.route_tracking import track_route
+from adapter_switcher.route_tracking import TrackingParams
 
 import cv2
 import numpy as np
@@ -41,10 +52,16 @@ STATE_DIM = 4                     # linear and angular speed, carrot x and y
 OBS_DIM = IMAGE_DIM + LIDAR_BEAMS + STATE_DIM
 CARROT_SCALE = 2.0                # metres: the carrot is divided by this
 TARGET_MODULES = ('conv1', 'conv2', 'conv3', 'fc1', 'fc2', 'head')
+# The network's two outputs: a speed limit (m/s) and an offset from the route (m, left
+# positive), which OFFSET_TRACKING, the closed loop's gentle navigation gains at a detour's
+# look-ahead, turns into a velocity (:func:`offset_command`).
+MAX_SPEED = 1.0
+MAX_OFFSET = 1.0
+OFFSET_TRACKING = TrackingParams(lookahead=0.9, heading_gain=1.5, turn_in_place=1.2)
 
 
 class VisuomotorNet(nn.Module):
-    """obs (N, OBS_DIM) -> raw action (N, 2); ``decode_action`` maps it to velocities."""
+    """obs (N, OBS_DIM) -> raw action (N, 2); :func:`decode_offset_action` decodes it."""
 
     def __init__(self, hidden: int = 512):
         super().__init__()
@@ -182,8 +199,77 @@ def randomise_odometry(obs: torch.Tensor, generator: torch.Generator) -> torch.T
     return randomised
 
 
+def randomise_route(obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """
+    Return a copy of a batch of observations whose route carrots are random draws.
+
+    Why: the carrot shows where the robot is across the route and where it heads, and both
+    follow from the policy's own last commands: once a detour has begun, its side is in the
+    carrot, and a policy fitted on the teachers' data read the side from there instead of
+    from the spill in the image (the hazard adapter's offset followed the carrot to whichever
+    side the robot had first drifted, docs/behaviour.md). The tracking law follows the route
+    without the network (:func:`offset_command`), so the network needs the carrot for nothing
+    the image and lidar do not show; fitted on random carrots (forward 0..2 m, across +-2 m)
+    it learns the offset from what it sees. At run time the true carrot goes in as before.
+    """
+    count = obs.shape[0]
+    randomised = obs.to(torch.float32)
+    if randomised is obs:
+        randomised = obs.clone()
+    carrot = IMAGE_DIM + LIDAR_BEAMS + 2
+    randomised[:, carrot] = torch.rand(count, generator=generator) * 2.0 / CARROT_SCALE
+    randomised[:, carrot + 1] = (4.0 * torch.rand(count, generator=generator) - 2.0) / \
+        CARROT_SCALE
+    return randomised
+
+
 # Training-time jitters (``train-demo --augment NAME ...``), applied in this order.
-AUGMENTATIONS = {'images': augment_images, 'odometry': randomise_odometry}
+AUGMENTATIONS = {'images': augment_images, 'odometry': randomise_odometry,
+                 'route': randomise_route}
+
+
+def decode_offset_action(output: torch.Tensor) -> Tuple[float, float]:
+    """
+    Map a raw (1, 2) model output to ``(speed limit, offset from the route)``.
+
+    The speed within 0..MAX_SPEED m/s, the offset within +-MAX_OFFSET m (left positive).
+    """
+    flat = output.reshape(-1)[:2].tolist()
+    return (max(math.tanh(flat[0]), 0.0) * MAX_SPEED, math.tanh(flat[1]) * MAX_OFFSET)
+
+
+def decode_offset_batch(output: torch.Tensor) -> torch.Tensor:
+    """
+    Differentiable :func:`decode_offset_action` for a batch, (N, 2) -> (N, 2), to train.
+
+    The speed is not clipped at 0 here: a target of 0 keeps its gradient.
+    """
+    limits = torch.tensor([MAX_SPEED, MAX_OFFSET], dtype=output.dtype)
+    return torch.tanh(output) * limits
+
+
+def offset_command(route: RouteProgress, pose: Sequence[float], speed: float,
+                   offset: float) -> Tuple[float, float]:
+    """
+    Return the velocity ``(v, w)`` that drives ``offset`` beside the route at most ``speed``.
+
+    :func:`~adapter_switcher.route_tracking.track_route` with :data:`OFFSET_TRACKING`, along
+    ``route`` advanced to ``pose`` (the closed loop's route progress, or the node's plan). On
+    the last segment the offset narrows to the distance left to the goal, so the robot ends at
+    the goal itself: the goal is reached only within the route's tolerance, and an adapter
+    still holding a detour there would otherwise keep the robot beside it for good.
+    """
+    pose = tuple(pose)
+    route.advance(pose)
+    length = math.inf
+    if route.waypoints_reached >= len(route.waypoints) - 1:
+        start, goal = route.segment(pose)
+        length = float(np.linalg.norm(goal - start))
+
+    def profile(s: float) -> float:
+        room = max(length - s, 0.0)
+        return max(-room, min(room, offset))
+    return track_route(route, pose, OFFSET_TRACKING, offset=profile, speed_limit=speed)
 
 
 def parameter_count(model: nn.Module) -> int:

@@ -31,6 +31,7 @@ from adapter_switcher.core import load_base_model
 from adapter_switcher.core.prefetch import Prefetcher
 from adapter_switcher.nodes.observation import blank_visuomotor
 from adapter_switcher.nodes.observation import check_model_input
+from adapter_switcher.nodes.observation import COMMANDS
 from adapter_switcher.nodes.observation import OBSERVATIONS
 from adapter_switcher.nodes.resolve import import_callable
 from adapter_switcher.nodes.resolve import resolve_path
@@ -61,6 +62,12 @@ def build_engine(params: Mapping[str, Any]) -> EngineSetup:
     if observation not in OBSERVATIONS:
         raise StartupError(f"observation: expected one of {', '.join(OBSERVATIONS)}, got "
                            f'{observation!r}')
+    if params['command'] not in COMMANDS:
+        raise StartupError(f"command: expected one of {', '.join(COMMANDS)}, got "
+                           f"{params['command']!r}")
+    if params['command'] == 'route_offset' and observation != 'visuomotor':
+        raise StartupError("command 'route_offset' tracks the plan, which only observation "
+                           f"'visuomotor' follows; got observation {observation!r}")
     try:
         encode = import_callable(params['observation_encoder'])
         decode = import_callable(params['action_decoder'])

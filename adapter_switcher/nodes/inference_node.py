@@ -158,7 +158,14 @@ PARAMETERS = (
               "(the route progress the carrot is measured from; the scenario's tolerance).",
               read_only=True, value_range=(0.01, 10.0)),
     ParamSpec('action_decoder', 'adapter_switcher.demo.policy_model:decode_action',
-              'Function model output -> (linear_x, angular_z).', read_only=True),
+              "Function model output -> (linear_x, angular_z); with command 'route_offset', "
+              '-> (speed limit, offset from the plan).', read_only=True),
+    ParamSpec('command', 'velocity',
+              "What the decoded output is: 'velocity' (published as it is) or 'route_offset' "
+              '(a speed limit in m/s and an offset in m, left positive, from the plan, which '
+              'the tracking law of adapter_switcher.demo.visuomotor turns into the velocity, '
+              "as the visuomotor policy was trained; needs observation 'visuomotor').",
+              read_only=True),
     ParamSpec('rules_file', 'config/context_rules.yaml',
               'Context rules YAML; its feature settings (spill colour, lidar sectors) are '
               'used to compute the observation features.', read_only=True),
@@ -267,6 +274,7 @@ class InferenceNode(ManagedNode):
         if params['observation'] == 'visuomotor':
             self._plan = PlanFollower(params['plan_tolerance_m'])
             self._visuomotor = VisuomotorInput(self._plan)
+        self._route_offset = params['command'] == 'route_offset'
         self._published_active: Optional[str] = None
         self._apply_initial_override(params['adapter_override'])
         self._state_file = StateFile(params['state_file']) if params['state_file'] else None
@@ -539,6 +547,8 @@ class InferenceNode(ManagedNode):
         if stale:
             return 0.0, 0.0
         linear, angular = self._setup.decode(result.output)
+        if self._route_offset and math.isfinite(linear) and math.isfinite(angular):
+            linear, angular = self._plan.track(self._visuomotor.pose, linear, angular)
         if not (math.isfinite(linear) and math.isfinite(angular)):
             self._note_error('the model produced a non-finite command; sent zero')
             return 0.0, 0.0

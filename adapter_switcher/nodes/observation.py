@@ -37,6 +37,9 @@ import numpy as np
 import torch
 
 OBSERVATIONS = ('features', 'visuomotor')
+# What the decoded model output is: the velocity itself, or a speed limit and an offset from
+# the plan that the tracking law drives (adapter_switcher.demo.visuomotor.offset_command).
+COMMANDS = ('velocity', 'route_offset')
 PLAN_TOPIC = 'plan'
 GOAL_REACHED = 'the plan is complete (goal reached)'
 DEFAULT_RANGE_MAX = 10.0   # what the feature encoder assumes before the first scan
@@ -58,6 +61,7 @@ class VisuomotorInput:
 
     def __init__(self, plan: PlanFollower):
         self.plan = plan
+        self.pose: Optional[Tuple[float, float, float]] = None  # of the last observation
 
     def observe(self, reading) -> Tuple[Optional[torch.Tensor], str]:
         """
@@ -76,7 +80,7 @@ class VisuomotorInput:
                           f"'{odom_frame}'")
         if self.plan.done:
             return None, GOAL_REACHED
-        pose = odom_to_pose(reading.odom)
+        pose = self.pose = odom_to_pose(reading.odom)
         twist = reading.odom.twist.twist
         carrot = self.plan.carrot(pose)
         image = None if reading.image is None else rgb_image(*reading.image)

@@ -29,6 +29,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from adapter_switcher.demo.observations import CARROT_DISTANCE
 from adapter_switcher.demo.visuomotor import carrot_in_robot_frame
+from adapter_switcher.demo.visuomotor import offset_command
 from adapter_switcher.route_progress import RouteProgress
 
 
@@ -88,3 +89,15 @@ class PlanFollower:
                 return None
             progress.advance(pose)
             return carrot_in_robot_frame(pose, progress.carrot(pose, self.distance))
+
+    def track(self, pose: Sequence[float], speed: float, offset: float) -> Tuple[float, float]:
+        """
+        Return the velocity that drives ``offset`` beside the plan at most ``speed`` (m/s).
+
+        The closed loop's tracking law (:func:`~adapter_switcher.demo.visuomotor.
+        offset_command`) along this plan from ``pose``; zero without a plan.
+        """
+        with self._lock:
+            if self._progress is None:
+                return 0.0, 0.0
+            return offset_command(self._progress, pose, speed, offset)

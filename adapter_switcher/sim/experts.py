@@ -26,16 +26,19 @@ work the same on Gazebo's topics.
 
 from dataclasses import dataclass
 import math
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from adapter_switcher.route_progress import PlanarPose
 from adapter_switcher.route_progress import RouteProgress
 from adapter_switcher.route_progress import segment_frame
+from adapter_switcher.route_tracking import OffsetProfile
+from adapter_switcher.route_tracking import steer
+from adapter_switcher.route_tracking import target_arc_length
+from adapter_switcher.route_tracking import TrackingParams
 from adapter_switcher.sim.geometry import integrate_unicycle
 from adapter_switcher.sim.geometry import polygons_overlap
 from adapter_switcher.sim.geometry import Pose
 from adapter_switcher.sim.geometry import rectangle_corners
-from adapter_switcher.sim.geometry import wrap_angle
 from adapter_switcher.sim.sdf_world import CameraSpec
 from adapter_switcher.sim.vision import floor_points
 from adapter_switcher.sim.vision import pixel_grid
@@ -45,8 +48,6 @@ import cv2
 import numpy as np
 
 Bounds = Tuple[float, float, float, float]
-# A lateral offset (left positive) as a function of the distance along the current segment.
-OffsetProfile = Callable[[float], float]
 
 
 @dataclass(frozen=True)
@@ -68,16 +69,9 @@ class Scan:
 
 
 @dataclass(frozen=True)
-class NavigationParams:
-    """Gains and limits of the navigation expert (metres, seconds, radians)."""
+class NavigationParams(TrackingParams):
+    """The tracking law's gains (:class:`TrackingParams`) and the expert's lidar terms."""
 
-    cruise_speed: float = 0.8
-    lookahead: float = 0.8
-    heading_gain: float = 2.0
-    max_angular: float = 1.5
-    turn_in_place: float = 0.7   # heading error above which the robot turns on the spot
-    corner_gain: float = 0.8     # speed <= corner_gain * distance to the waypoint + min_speed
-    min_speed: float = 0.15
     slow_distance: float = 1.0   # free space ahead of the footprint where slowing starts
     stop_distance: float = 0.2   # ... and where the robot stops
     side_clearance: float = 0.08  # free space beside the footprint kept by steering away
@@ -105,23 +99,10 @@ class NavigationExpert(RouteProgress):
         detour); ``speed_limit`` caps the forward speed; ``lookahead`` replaces the usual one
         (shorter: the path is tracked more tightly).
         """
-        position = np.asarray(pose[:2], dtype=float)
-        self.advance(pose)
+        v, w = steer(self, pose, self.params, offset, speed_limit, lookahead)
         if self.done:
             return 0.0, 0.0
         p = self.params
-        start, end = self.segment(pose)
-        length, along, normal = segment_frame(start, end, position)
-        s = min(max(float(np.dot(position - start, along)), 0.0), length)
-        s_target = min(s + (lookahead or p.lookahead), length)
-        shift = offset(s_target) if offset else 0.0
-        target = start + along * s_target + normal * shift
-        heading = math.atan2(target[1] - position[1], target[0] - position[0])
-        error = wrap_angle(heading - pose[2])
-        w = p.heading_gain * error
-        v = 0.0 if abs(error) > p.turn_in_place else p.cruise_speed * math.cos(error)
-        v = min(v, p.corner_gain * float(np.linalg.norm(end - position)) + p.min_speed,
-                speed_limit)
         front, left, right = self.clearances(scan)
         v *= min(max((front - p.stop_distance) / (p.slow_distance - p.stop_distance), 0.0), 1.0)
         w -= p.side_gain * max(p.side_clearance - left, 0.0)
@@ -204,6 +185,7 @@ class HazardExpert(_OnRoute):
         self.visible = False
         self.avoiding = False
         self.path_command: Tuple[float, float] = (0.0, 0.0)
+        self._profile: Optional[OffsetProfile] = None
 
     @property
     def spill_box(self) -> Optional[Bounds]:
@@ -248,7 +230,7 @@ class HazardExpert(_OnRoute):
 
     def act(self, pose: PlanarPose, scan: Scan) -> Tuple[float, float]:
         """Return ``(v, w)``: the navigation command, detoured and slowed near the spills."""
-        profile = self._detour(pose)
+        profile = self._profile = self._detour(pose)
         limit = self.params.hazard_speed if self.active else math.inf
         lookahead = self.params.detour_lookahead if profile is not None else None
         v, w = self.navigation.act(pose, scan, profile, limit, lookahead)
@@ -268,6 +250,17 @@ class HazardExpert(_OnRoute):
                 if not self._drives_onto_spill(pose, speed, turn):
                     return speed, turn
         return v, w
+
+    def planned_offset(self, pose: PlanarPose, lookahead: float) -> float:
+        """
+        Return the detour's offset from the route (left positive) ``lookahead`` ahead of ``pose``.
+
+        From the detour planned at the last :meth:`act` (0 without one): what the learned
+        policy imitates, tracked with the same law (:mod:`adapter_switcher.route_tracking`).
+        """
+        if self._profile is None:
+            return 0.0
+        return self._profile(target_arc_length(self.navigation, pose, lookahead))
 
     def _drives_onto_spill(self, pose: PlanarPose, v: float, w: float) -> bool:
         """Whether holding ``(v, w)`` for ``look_ahead_s`` puts the footprint on a known spill."""

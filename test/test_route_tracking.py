@@ -1,0 +1,92 @@
+# Copyright 2026 The adapter_switcher Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The tracking law: the route, or a path beside it, turned into a velocity.
+
+The navigation expert steers with it and the visuomotor policy's (speed, offset) goes through
+it, in the closed loop and in the inference node alike.
+"""
+
+import math
+
+from adapter_switcher.route_progress import RouteProgress
+from adapter_switcher.route_tracking import target_arc_length
+from adapter_switcher.route_tracking import track_route
+from adapter_switcher.route_tracking import TrackingParams
+from adapter_switcher.sim.experts import NavigationExpert
+from adapter_switcher.sim.experts import NavigationParams
+from adapter_switcher.sim.experts import Scan
+from adapter_switcher.sim.geometry import Pose
+
+import pytest
+
+PARAMS = TrackingParams(lookahead=1.0, heading_gain=1.5, turn_in_place=1.2)
+ROUTE = ((10.0, 0.0), (10.0, 5.0))
+
+
+def test_on_the_route_the_robot_drives_straight_at_cruise_speed():
+    v, w = track_route(RouteProgress(ROUTE, 0.4), (0.0, 0.0, 0.0), PARAMS)
+    assert v == pytest.approx(PARAMS.cruise_speed) and w == pytest.approx(0.0)
+
+
+def test_an_offset_steers_towards_the_side_it_names():
+    left = track_route(RouteProgress(ROUTE, 0.4), (0.0, 0.0, 0.0), PARAMS, lambda _: 0.5)
+    right = track_route(RouteProgress(ROUTE, 0.4), (0.0, 0.0, 0.0), PARAMS, lambda _: -0.5)
+    assert left[1] == pytest.approx(1.5 * math.atan2(0.5, 1.0))
+    assert right[1] == pytest.approx(-left[1])
+    # Once the robot is there, heading along the route, it holds the offset: no turn. (The
+    # first segment starts where the robot first was.)
+    progress = RouteProgress(ROUTE, 0.4)
+    track_route(progress, (0.0, 0.0, 0.0), PARAMS, lambda _: 0.5)
+    assert track_route(progress, (2.0, 0.5, 0.0), PARAMS, lambda _: 0.5)[1] == \
+        pytest.approx(0.0)
+
+
+def test_the_speed_limit_caps_and_a_large_heading_error_turns_on_the_spot():
+    progress = RouteProgress(ROUTE, 0.4)
+    assert track_route(progress, (0.0, 0.0, 0.0), PARAMS, speed_limit=0.3)[0] == 0.3
+    v, w = track_route(progress, (0.0, 0.0, math.pi / 2), PARAMS)   # facing away, left
+    assert v == 0.0 and w == -PARAMS.max_angular
+
+
+def test_the_robot_slows_before_the_corner_and_stops_at_the_goal():
+    progress = RouteProgress(ROUTE, 0.4)
+    track_route(progress, (0.0, 0.0, 0.0), PARAMS)
+    v, _ = track_route(progress, (9.5, 0.0, 0.0), PARAMS)
+    assert v == pytest.approx(PARAMS.corner_gain * 0.5 + PARAMS.min_speed)
+    assert track_route(progress, (10.0, 4.9, math.pi / 2), PARAMS) == (0.0, 0.0)
+    assert progress.done
+
+
+def test_the_aimed_arc_length_stops_at_the_segment_end():
+    progress = RouteProgress(ROUTE, 0.4)
+    assert target_arc_length(progress, (0.0, 0.0, 0.0), 1.0) == pytest.approx(1.0)
+    assert target_arc_length(progress, (2.0, 0.3, 0.0), 1.0) == pytest.approx(3.0)
+    assert target_arc_length(progress, (9.5, 0.0, 0.0), 1.0) == pytest.approx(10.0)
+
+
+def test_the_navigation_expert_steers_with_the_law_where_the_lidar_sees_nothing():
+    params = NavigationParams(lookahead=1.0, heading_gain=1.5, turn_in_place=1.2)
+    expert = NavigationExpert(ROUTE, 0.4, (-0.25, 0.25, -0.24, 0.24),
+                              Pose((0.0, 0.0, 0.3), (1.0, 0.0, 0.0, 0.0)), params)
+    nothing = Scan([math.inf] * 8, -math.pi, math.pi / 4)
+    law = RouteProgress(ROUTE, 0.4)
+
+    def offset(s):
+        return 0.3 * math.sin(s)
+
+    for pose in ((0.0, 0.0, 0.0), (3.0, 0.4, 0.2), (9.8, 0.1, 0.5), (10.1, 1.0, 1.4)):
+        assert expert.act(pose, nothing, offset, 0.5) == track_route(law, pose, params,
+                                                                     offset, 0.5)
