@@ -548,6 +548,7 @@ class InferenceNode(ManagedNode):
             return 0.0, 0.0
         linear, angular = self._setup.decode(result.output)
         if self._route_offset and math.isfinite(linear) and math.isfinite(angular):
+            # The decoded pair is a speed limit and an offset from the plan: track them.
             linear, angular = self._plan.track(self._visuomotor.pose, linear, angular)
         if not (math.isfinite(linear) and math.isfinite(angular)):
             self._note_error('the model produced a non-finite command; sent zero')
