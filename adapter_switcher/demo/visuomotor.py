@@ -190,9 +190,7 @@ def randomise_odometry(obs: torch.Tensor, generator: torch.Generator) -> torch.T
     time the true velocities go in as before. Draws come from ``generator`` only.
     """
     count = obs.shape[0]
-    randomised = obs.to(torch.float32)  # a copy for half-precision recordings
-    if randomised is obs:
-        randomised = obs.clone()
+    randomised = _float_copy(obs)
     odometry = IMAGE_DIM + LIDAR_BEAMS
     randomised[:, odometry] = torch.rand(count, generator=generator)
     randomised[:, odometry + 1] = 2.0 * torch.rand(count, generator=generator) - 1.0
@@ -213,14 +211,18 @@ def randomise_route(obs: torch.Tensor, generator: torch.Generator) -> torch.Tens
     it learns the offset from what it sees. At run time the true carrot goes in as before.
     """
     count = obs.shape[0]
-    randomised = obs.to(torch.float32)
-    if randomised is obs:
-        randomised = obs.clone()
+    randomised = _float_copy(obs)
     carrot = IMAGE_DIM + LIDAR_BEAMS + 2
     randomised[:, carrot] = torch.rand(count, generator=generator) * 2.0 / CARROT_SCALE
     randomised[:, carrot + 1] = (4.0 * torch.rand(count, generator=generator) - 2.0) / \
         CARROT_SCALE
     return randomised
+
+
+def _float_copy(obs: torch.Tensor) -> torch.Tensor:
+    """Return a float32 copy of a batch: recordings are half precision, and stay unchanged."""
+    copied = obs.to(torch.float32)
+    return obs.clone() if copied is obs else copied
 
 
 # Training-time jitters (``train-demo --augment NAME ...``), applied in this order.
@@ -260,14 +262,12 @@ def offset_command(route: RouteProgress, pose: Sequence[float], speed: float,
     still holding a detour there would otherwise keep the robot beside it for good.
     """
     pose = tuple(pose)
-    route.advance(pose)
-    length = math.inf
-    if route.waypoints_reached >= len(route.waypoints) - 1:
-        start, goal = route.segment(pose)
-        length = float(np.linalg.norm(goal - start))
 
-    def profile(s: float) -> float:
-        room = max(length - s, 0.0)
+    def profile(s: float) -> float:  # called once the law has advanced the route to pose
+        if route.waypoints_reached < len(route.waypoints) - 1:
+            return offset
+        start, goal = route.segment(pose)
+        room = max(float(np.linalg.norm(goal - start)) - s, 0.0)
         return max(-room, min(room, offset))
     return track_route(route, pose, OFFSET_TRACKING, offset=profile, speed_limit=speed)
 
