@@ -90,13 +90,35 @@ class RouteProgress:
             point = waypoint
         return point
 
+    def corner_slope(self, pose: PlanarPose) -> float:
+        """
+        Return ``tan(turn / 2)`` of the turn at the current waypoint (left turns positive).
+
+        A path ``d`` metres left of the route turns where its offset lines meet, ``d * slope``
+        before the waypoint along the current segment (after it where that is negative: on the
+        outside of the turn). 0 at the goal, where nothing turns; capped at 2 (a turn of 127
+        degrees), since the offset lines of a U-turn never meet.
+        """
+        if self.waypoints_reached >= len(self.waypoints) - 1:
+            return 0.0
+        start, waypoint = self.segment(pose)
+        _, along, _ = segment_frame(start, waypoint, np.asarray(pose[:2], dtype=float))
+        _, onward, _ = segment_frame(waypoint, self.waypoints[self.waypoints_reached + 1],
+                                     waypoint)
+        cross = float(along[0] * onward[1] - along[1] * onward[0])
+        dot = float(np.dot(along, onward))
+        return max(-2.0, min(2.0, cross / max(1.0 + dot, 1e-9)))
+
     def _reached(self, position: np.ndarray) -> bool:
         """
         Whether the current waypoint counts as reached.
 
         Within ``tolerance`` of it; an intermediate waypoint also once the robot is level with
-        it along the segment, even if a detour keeps it off to the side (else a spill next to a
-        turn would leave the robot circling a waypoint it must not drive onto).
+        the turn of the path it drives (the route shifted sideways to where the robot is, a
+        detour's offset: :meth:`corner_slope`), even if that keeps it off to the side (else a
+        spill next to a turn would leave the robot circling a waypoint it must not drive onto).
+        Level with the shifted path's turn, not the waypoint's: a robot on the outside of a
+        turn that turned at the waypoint would cut across the corner it was kept off.
         """
         waypoint = self.waypoints[self.waypoints_reached]
         if np.linalg.norm(waypoint - position) < self.tolerance:
@@ -104,8 +126,10 @@ class RouteProgress:
         if self.waypoints_reached == len(self.waypoints) - 1:
             return False
         start = self._segment_start
-        length, along, _ = segment_frame(start, waypoint, position)
-        return float(np.dot(position - start, along)) >= length - self.tolerance / 2
+        length, along, normal = segment_frame(start, waypoint, position)
+        across = float(np.dot(position - start, normal))
+        turn = length - across * self.corner_slope(tuple(position) + (0.0,))
+        return float(np.dot(position - start, along)) >= turn - self.tolerance / 2
 
 
 def segment_frame(start: np.ndarray, end: np.ndarray, position: np.ndarray):

@@ -78,8 +78,8 @@ def steer(progress: RouteProgress, pose: PlanarPose, params: TrackingParams,
     progress.advance(pose)
     if progress.done:
         return 0.0, 0.0
-    s_target, start, along, normal, end = _aim(progress, pose, lookahead or params.lookahead)
-    shift = offset(s_target) if offset else 0.0
+    s_target, shift, start, along, normal, end = _aim(progress, pose,
+                                                      lookahead or params.lookahead, offset)
     target = start + along * s_target + normal * shift
     error = (math.atan2(target[1] - pose[1], target[0] - pose[0]) - pose[2] + math.pi) \
         % (2 * math.pi) - math.pi
@@ -89,15 +89,37 @@ def steer(progress: RouteProgress, pose: PlanarPose, params: TrackingParams,
     return v, params.heading_gain * error
 
 
-def target_arc_length(progress: RouteProgress, pose: PlanarPose, lookahead: float) -> float:
+def target_arc_length(progress: RouteProgress, pose: PlanarPose, lookahead: float,
+                      offset: Optional[OffsetProfile] = None) -> float:
     """Return the arc length on the current segment that :func:`steer` aims at."""
-    return _aim(progress, pose, lookahead)[0]
+    return _aim(progress, pose, lookahead, offset)[0]
 
 
-def _aim(progress: RouteProgress, pose: PlanarPose, lookahead: float):
-    """Return the aimed arc length and the current segment's start, direction, normal, end."""
+def _aim(progress: RouteProgress, pose: PlanarPose, lookahead: float,
+         offset: Optional[OffsetProfile]):
+    """
+    Return the aimed arc length and offset, and the segment's start, direction, normal, end.
+
+    The aim runs along the segment up to where the shifted path turns
+    (:meth:`RouteProgress.corner_slope`): past the waypoint on the outside of the turn, short
+    of it on the inside, so the robot drives the shifted path's corner instead of cutting it.
+    On the last segment the offset narrows to the distance left to the goal, so the robot ends
+    at the goal itself: the goal is reached only within the route's tolerance, and a detour
+    still held there would otherwise keep the robot beside it for good (turning on the spot
+    where its target and its position meet).
+    """
     start, end = progress.segment(pose)
     position = np.asarray(pose[:2], dtype=float)
     length, along, normal = segment_frame(start, end, position)
-    s = min(max(float(np.dot(position - start, along)), 0.0), length)
-    return min(s + lookahead, length), start, along, normal, end
+    slope = progress.corner_slope(pose)
+    s = max(float(np.dot(position - start, along)), 0.0)
+    shift = offset(min(s + lookahead, length)) if offset else 0.0
+    corner = length - shift * slope
+    s = min(s, max(length, corner))
+    s_target = min(s + lookahead, corner)
+    if offset:
+        shift = offset(s_target)
+    if progress.waypoints_reached == len(progress.waypoints) - 1:
+        room = max(length - s_target, 0.0)
+        shift = max(-room, min(room, shift))
+    return s_target, shift, start, along, normal, end

@@ -73,6 +73,17 @@ def test_deescalation_waits_for_the_dwell():
     assert leaving.reason == 'hazard: exit spill_fraction 0 < 0.005 -> navigation'
 
 
+@pytest.mark.parametrize('clock_ran_s', [0.0, 14.5, 144.35, 1000.05])
+def test_the_dwell_ends_on_the_same_tick_however_long_the_clock_ran(clock_ran_s):
+    # Stamps are float seconds of a nanosecond clock (as the simulator and ROS give them):
+    # the tick the adapter leaves on must not depend on when the episode started.
+    policy = ContextPolicy(load_rules(changed()))
+    stamps = [(round(clock_ran_s * 1e9) + i * 10_000_000) * 1e-9 for i in range(400)]
+    decisions = [policy.update(snapshot(stamp, 0.03 if i == 0 else 0.0))
+                 for i, stamp in enumerate(stamps)]
+    assert [i for i, d in enumerate(decisions) if d.changed] == [0, HAZARD_DWELL_S * RATE_HZ]
+
+
 def test_the_dwell_counts_from_the_last_time_the_enter_condition_held():
     policy = ContextPolicy(load_rules(changed()))
     decisions = run(policy, [0.03] * 150 + [0.0] * 400)

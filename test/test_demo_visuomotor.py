@@ -48,10 +48,16 @@ from adapter_switcher.demo.training import train_demo
 from adapter_switcher.demo.visuomotor import augment_images
 from adapter_switcher.demo.visuomotor import build_visuomotor
 from adapter_switcher.demo.visuomotor import CARROT_SCALE
+from adapter_switcher.demo.visuomotor import decode_offset_action
+from adapter_switcher.demo.visuomotor import decode_offset_batch
 from adapter_switcher.demo.visuomotor import encode_visuomotor
 from adapter_switcher.demo.visuomotor import IMAGE_DIM
 from adapter_switcher.demo.visuomotor import LIDAR_BEAMS
+from adapter_switcher.demo.visuomotor import MAX_OFFSET
+from adapter_switcher.demo.visuomotor import MAX_SPEED
 from adapter_switcher.demo.visuomotor import OBS_DIM
+from adapter_switcher.demo.visuomotor import OFFSET_LIMIT
+from adapter_switcher.demo.visuomotor import OFFSET_TRACKING
 from adapter_switcher.demo.visuomotor import offset_command
 from adapter_switcher.demo.visuomotor import parameter_count
 from adapter_switcher.demo.visuomotor import randomise_odometry
@@ -189,6 +195,24 @@ def test_the_offset_is_driven_beside_the_route_and_narrows_to_the_goal():
     _, w = offset_command(goal, (4.8, 0.8, 0.0), 0.3, 0.8)
     assert w < -1.0                                        # turning back to the goal
     assert offset_command(goal, (4.9, 0.1, 0.0), 0.3, 0.8) == (0.0, 0.0) and goal.done
+
+
+def test_the_decoded_offset_stays_within_the_limit_the_law_drives():
+    # The network's range is wider (the teacher's 0.8 m is no saturated output for the fit);
+    # what the law drives stops short of an aisle's shelves.
+    assert decode_offset_action(torch.tensor([[0.0, 10.0]])) == (0.0, OFFSET_LIMIT)
+    assert decode_offset_action(torch.tensor([[0.5, -10.0]]))[1] == -OFFSET_LIMIT
+    speed, offset = decode_offset_action(torch.tensor([[math.atanh(0.3), math.atanh(0.5)]]))
+    assert (speed, offset) == pytest.approx((0.3 * MAX_SPEED, 0.5 * MAX_OFFSET))
+    assert decode_offset_batch(torch.tensor([[0.0, 10.0]]))[0, 1] > OFFSET_LIMIT
+
+
+def test_a_speed_of_zero_never_leaves_the_robot_standing_where_the_law_has_no_turn_to_make():
+    route = RouteProgress(((10.0, 0.0),), 0.4)
+    v, w = offset_command(route, (0.0, 0.0, 0.0), 0.0, 0.0)
+    assert v == pytest.approx(OFFSET_TRACKING.min_speed) and w == pytest.approx(0.0)
+    # ... but the law still stops to turn on the spot
+    assert offset_command(route, (1.0, 0.0, math.pi), 0.0, 0.0)[0] == 0.0
 
 
 def test_augmentations_are_chosen_by_name_in_a_fixed_order():

@@ -90,3 +90,51 @@ def test_the_navigation_expert_steers_with_the_law_where_the_lidar_sees_nothing(
     for pose in ((0.0, 0.0, 0.0), (3.0, 0.4, 0.2), (9.8, 0.1, 0.5), (10.1, 1.0, 1.4)):
         assert expert.act(pose, nothing, offset, 0.5) == track_route(law, pose, params,
                                                                      offset, 0.5)
+
+
+def drive(route, offset, start=(0.0, 0.0, 0.0), dt=0.05, limit_s=60.0):
+    """Drive a unicycle with the law holding ``offset``; return the poses and the progress."""
+    progress, pose, poses = RouteProgress(route, 0.4), start, [start]
+    for _ in range(int(limit_s / dt)):
+        v, w = track_route(progress, pose, PARAMS, lambda _: offset, speed_limit=0.3)
+        if progress.done:
+            break
+        x, y, yaw = pose
+        pose = (x + v * math.cos(yaw) * dt, y + v * math.sin(yaw) * dt, yaw + w * dt)
+        poses.append(pose)
+    return poses, progress
+
+
+@pytest.mark.parametrize('offset', [-0.8, 0.8])
+def test_a_shifted_path_turns_at_its_own_corner_instead_of_cutting_across(offset):
+    # ROUTE turns left at (10, 0). A path 0.8 m right of the route (outside the turn) has its
+    # corner at (10.8, -0.8), one 0.8 m left (inside) at (9.2, 0.8): the robot keeps to the
+    # shifted path around the turn, so a spill on the corner waypoint stays clear of it.
+    poses, progress = drive(ROUTE + ((10.0, 10.0),), offset)
+    corner = [math.hypot(x - 10.0, y) for x, y, _ in poses]
+    assert progress.waypoints_reached >= 2
+    assert min(corner) > 0.75 * abs(offset)
+    if offset < 0:   # outside: it drives past the waypoint before turning, up to the corner
+        assert max(x for x, _, _ in poses) > 10.0 + 0.6
+    else:            # inside: it turns before it
+        assert max(x for x, _, _ in poses) < 10.0 - 0.3
+
+
+def test_a_path_shifted_on_the_last_segment_ends_at_the_goal():
+    # The goal is reached only within the tolerance: an offset held to the end narrows to the
+    # distance left, instead of keeping the robot beside the goal for good.
+    poses, progress = drive(((10.0, 0.0),), 0.8)
+    assert progress.done
+    assert math.hypot(poses[-1][0] - 10.0, poses[-1][1]) < 0.4
+
+
+def test_the_corner_slope_is_zero_at_the_goal_and_signed_by_the_turn():
+    left = RouteProgress(((10.0, 0.0), (10.0, 5.0)), 0.4)
+    right = RouteProgress(((10.0, 0.0), (10.0, -5.0)), 0.4)
+    straight = RouteProgress(((10.0, 0.0), (20.0, 0.0)), 0.4)
+    assert left.corner_slope((0.0, 0.0, 0.0)) == pytest.approx(1.0)      # tan(45 degrees)
+    assert right.corner_slope((0.0, 0.0, 0.0)) == pytest.approx(-1.0)
+    assert straight.corner_slope((0.0, 0.0, 0.0)) == pytest.approx(0.0)
+    assert RouteProgress(((10.0, 0.0),), 0.4).corner_slope((0.0, 0.0, 0.0)) == 0.0
+    back = RouteProgress(((10.0, 0.0), (0.0, 0.1)), 0.4)                 # nearly a U-turn
+    assert back.corner_slope((0.0, 0.0, 0.0)) == 2.0

@@ -25,7 +25,10 @@ The context policy: one decision per feature snapshot, from the rules, with hyst
 * Between the thresholds (the hysteresis band), or with the features missing, nothing changes.
 
 Time is the snapshots' stamps, never the wall clock, so a replay gives the same decisions. If the
-stamps go backwards (a simulation reset), the dwell restarts from the new time.
+stamps go backwards (a simulation reset), the dwell restarts from the new time. A dwell counts as
+served within DWELL_TOLERANCE_S of ``min_dwell_s``: stamps are float seconds of a nanosecond
+clock (26.5 s - 14.500000000000002 s is 11.999999999999998 s); without the tolerance, the tick
+an adapter leaves on (and so a whole episode) depended on how long the clock had run before it.
 """
 
 from dataclasses import dataclass
@@ -35,6 +38,8 @@ from adapter_switcher.context.features import FeatureSnapshot
 from adapter_switcher.context.predictor import NextAdapterPredictor
 from adapter_switcher.context.rules import ContextRules
 from adapter_switcher.context.rules import describe_all
+
+DWELL_TOLERANCE_S = 1e-6
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,7 @@ class ContextPolicy:
         if self._evidence_at is not None:
             since = max(since, self._evidence_at)
         held_s = stamp - since
-        if held_s < rule.min_dwell_s:
+        if held_s < rule.min_dwell_s - DWELL_TOLERANCE_S:
             self._counts['dwell_holds'] += 1
             return current, (f'{current}: stays for min_dwell_s {rule.min_dwell_s:g} s '
                              f'(held {held_s:.3g} s) although exit {describe_all(exits, values)}')

@@ -42,6 +42,7 @@ from adapter_switcher.demo.observations import feature_observation
 from adapter_switcher.demo.observations import Sensing
 from adapter_switcher.demo.visuomotor import carrot_in_robot_frame
 from adapter_switcher.demo.visuomotor import OFFSET_TRACKING
+from adapter_switcher.offset_hold import OffsetHold
 from adapter_switcher.paths import share_path
 from adapter_switcher.route_progress import PlanarPose
 from adapter_switcher.route_progress import RouteProgress
@@ -69,8 +70,9 @@ DEMO_HAZARD = HazardParams(lead=1.0, ramp=2.5, margin=0.5)
 # On the full route spills lie next to turns: the detour is tracked tighter and slower.
 # The offset stays 0.2 m clear of the shelves, and the spill is mapped from floor points within
 # 4.5 m, where the projection is accurate.
-ROUTE_HAZARD = HazardParams(lead=1.0, ramp=2.0, margin=0.5, hazard_speed=0.3,
-                            detour_lookahead=0.9, max_offset=0.8, max_range=4.5)
+ROUTE_HAZARD = HazardParams(lead=1.0, ramp=2.0, margin=0.5, hazard_speed=0.25,
+                            held_speed=0.25, detour_lookahead=0.9, max_offset=0.8,
+                            max_range=4.5)
 ROUTE_SCENARIO = 'config/scenario.yaml'
 ROUTE_RULES = 'config/route_rules.yaml'
 CONTROL_HZ = 20.0          # the inference node's rate_hz
@@ -108,6 +110,9 @@ class Tick:
     # Situations whose expert acts on what it sees here, whatever the rules want yet (a spill
     # in view ahead before the rules switch): their adapters learn these ticks too.
     engaged: FrozenSet[str] = frozenset()
+    # The detour memory of a driver that tracks the route (:mod:`offset_hold`), one per
+    # episode as the node keeps one per plan; live, like ``route``.
+    hold: Optional[OffsetHold] = None
 
     def target(self, name: str) -> Command:
         """Return the command a learner of adapter ``name`` imitates at this tick."""
@@ -194,6 +199,7 @@ class DemoLoop:
         # Episode time from the integer clock: the same episode gives the same times (and
         # results) whatever the simulator's clock read when it started.
         start_ns, command, adapter = sim.time_ns, (0.0, 0.0), None
+        hold = OffsetHold()
 
         def elapsed() -> float:
             return (sim.time_ns - start_ns) * 1e-9
@@ -228,7 +234,7 @@ class DemoLoop:
                                                    odometry.linear, odometry.angular, carrot))
             engaged = frozenset({'hazard'} if label and hazard.active else ())
             tick = Tick(elapsed(), snapshot, decision, observation, labels, teaching, pose,
-                        navigation, offsets, engaged)
+                        navigation, offsets, engaged, hold)
             command = _finite(driver(tick))
             if decision.desired != adapter:
                 adapter = decision.desired

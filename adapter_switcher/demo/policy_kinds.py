@@ -104,9 +104,16 @@ def _offset_target(tick, name: str) -> Tuple[float, float]:
 
 
 def _offset_command(tick, output: torch.Tensor) -> Tuple[float, float]:
-    """Return the velocity that tracks the output's speed and offset along the tick's route."""
-    return visuomotor.offset_command(tick.route, tick.pose,
-                                     *visuomotor.decode_offset_action(output))
+    """
+    Return the velocity that tracks the output's speed and offset along the tick's route.
+
+    The offset goes through the episode's detour memory first (``Tick.hold``), as the node's
+    goes through its plan's (:class:`~adapter_switcher.nodes.route_plan.PlanFollower`).
+    """
+    speed, offset = visuomotor.decode_offset_action(output)
+    if tick.hold is not None:
+        offset = tick.hold(offset, tick.pose)
+    return visuomotor.offset_command(tick.route, tick.pose, speed, offset)
 
 
 FEATURE_MLP = PolicyKind('adapter_switcher.demo.policy_model:build_policy', feature_observation,

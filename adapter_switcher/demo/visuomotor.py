@@ -53,11 +53,16 @@ OBS_DIM = IMAGE_DIM + LIDAR_BEAMS + STATE_DIM
 CARROT_SCALE = 2.0                # metres: the carrot is divided by this
 TARGET_MODULES = ('conv1', 'conv2', 'conv3', 'fc1', 'fc2', 'head')
 # The network's two outputs: a speed limit (m/s) and an offset from the route (m, left
-# positive), which OFFSET_TRACKING, the closed loop's gentle navigation gains at a detour's
-# look-ahead, turns into a velocity (:func:`offset_command`).
+# positive), which OFFSET_TRACKING, the closed loop's gentle navigation gains at a short
+# look-ahead (a spill just past a turn leaves 0.6 m to shift sideways in), turns into a
+# velocity (:func:`offset_command`). The network's range is +-MAX_OFFSET; the law drives at
+# most OFFSET_LIMIT, the teacher's 0.8 m and a margin: at 1 m the robot's side was 0.02 m from
+# an aisle's shelves, and a learner that overshot there drove into them. (The range stays
+# wider than the limit: the teacher's 0.8 m is then no saturated output for the fit.)
 MAX_SPEED = 1.0
 MAX_OFFSET = 1.0
-OFFSET_TRACKING = TrackingParams(lookahead=0.9, heading_gain=1.5, turn_in_place=1.2)
+OFFSET_LIMIT = 0.85
+OFFSET_TRACKING = TrackingParams(lookahead=0.6, heading_gain=1.5, turn_in_place=1.2)
 
 
 class VisuomotorNet(nn.Module):
@@ -234,17 +239,20 @@ def decode_offset_action(output: torch.Tensor) -> Tuple[float, float]:
     """
     Map a raw (1, 2) model output to ``(speed limit, offset from the route)``.
 
-    The speed within 0..MAX_SPEED m/s, the offset within +-MAX_OFFSET m (left positive).
+    The speed within 0..MAX_SPEED m/s, the offset within +-OFFSET_LIMIT m (left positive).
     """
     flat = output.reshape(-1)[:2].tolist()
-    return (max(math.tanh(flat[0]), 0.0) * MAX_SPEED, math.tanh(flat[1]) * MAX_OFFSET)
+    offset = math.tanh(flat[1]) * MAX_OFFSET
+    return (max(math.tanh(flat[0]), 0.0) * MAX_SPEED,
+            max(-OFFSET_LIMIT, min(OFFSET_LIMIT, offset)))
 
 
 def decode_offset_batch(output: torch.Tensor) -> torch.Tensor:
     """
     Differentiable :func:`decode_offset_action` for a batch, (N, 2) -> (N, 2), to train.
 
-    The speed is not clipped at 0 here: a target of 0 keeps its gradient.
+    Neither the speed at 0 nor the offset at OFFSET_LIMIT is clipped here: every target keeps
+    its gradient.
     """
     limits = torch.tensor([MAX_SPEED, MAX_OFFSET], dtype=output.dtype)
     return torch.tanh(output) * limits
@@ -256,20 +264,14 @@ def offset_command(route: RouteProgress, pose: Sequence[float], speed: float,
     Return the velocity ``(v, w)`` that drives ``offset`` beside the route at most ``speed``.
 
     :func:`~adapter_switcher.route_tracking.track_route` with :data:`OFFSET_TRACKING`, along
-    ``route`` advanced to ``pose`` (the closed loop's route progress, or the node's plan). On
-    the last segment the offset narrows to the distance left to the goal, so the robot ends at
-    the goal itself: the goal is reached only within the route's tolerance, and an adapter
-    still holding a detour there would otherwise keep the robot beside it for good.
+    ``route`` advanced to ``pose`` (the closed loop's route progress, or the node's plan).
+    The speed limit is at least the law's ``min_speed``: the teachers' speeds include the
+    law's own stops to turn on the spot, and a network that answered 0 where the law had no
+    turn to make left the robot standing for good (beside a corner it had driven the outside
+    of); the law still stops to turn, and at the goal.
     """
-    pose = tuple(pose)
-
-    def profile(s: float) -> float:  # called once the law has advanced the route to pose
-        if route.waypoints_reached < len(route.waypoints) - 1:
-            return offset
-        start, goal = route.segment(pose)
-        room = max(float(np.linalg.norm(goal - start)) - s, 0.0)
-        return max(-room, min(room, offset))
-    return track_route(route, pose, OFFSET_TRACKING, offset=profile, speed_limit=speed)
+    return track_route(route, tuple(pose), OFFSET_TRACKING, offset=lambda _: offset,
+                       speed_limit=max(speed, OFFSET_TRACKING.min_speed))
 
 
 def parameter_count(model: nn.Module) -> int:

@@ -30,6 +30,7 @@ from typing import List, Optional, Sequence, Tuple
 from adapter_switcher.demo.observations import CARROT_DISTANCE
 from adapter_switcher.demo.visuomotor import carrot_in_robot_frame
 from adapter_switcher.demo.visuomotor import offset_command
+from adapter_switcher.offset_hold import OffsetHold
 from adapter_switcher.route_progress import RouteProgress
 
 
@@ -50,6 +51,7 @@ class PlanFollower:
         self.distance = distance
         self._lock = threading.Lock()
         self._progress: Optional[RouteProgress] = None
+        self._hold = OffsetHold()
         self.frame_id = ''
 
     def set_plan(self, waypoints: Sequence[Sequence[float]], frame_id: str = '') -> None:
@@ -58,6 +60,7 @@ class PlanFollower:
             raise ValueError('the plan has no poses')
         with self._lock:
             self._progress = RouteProgress(waypoints, self.tolerance)
+            self._hold.reset()
             self.frame_id = frame_id
 
     @property
@@ -95,9 +98,10 @@ class PlanFollower:
         Return the velocity that drives ``offset`` beside the plan at most ``speed`` (m/s).
 
         The closed loop's tracking law (:func:`~adapter_switcher.demo.visuomotor.
-        offset_command`) along this plan from ``pose``; zero without a plan.
+        offset_command`) along this plan from ``pose``, the offset through the plan's detour
+        memory (:class:`~adapter_switcher.offset_hold.OffsetHold`); zero without a plan.
         """
         with self._lock:
             if self._progress is None:
                 return 0.0, 0.0
-            return offset_command(self._progress, pose, speed, offset)
+            return offset_command(self._progress, pose, speed, self._hold(offset, pose))
