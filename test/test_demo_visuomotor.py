@@ -56,8 +56,8 @@ from adapter_switcher.demo.visuomotor import LIDAR_BEAMS
 from adapter_switcher.demo.visuomotor import MAX_OFFSET
 from adapter_switcher.demo.visuomotor import MAX_SPEED
 from adapter_switcher.demo.visuomotor import OBS_DIM
-from adapter_switcher.demo.visuomotor import OFFSET_LIMIT
 from adapter_switcher.demo.visuomotor import offset_command
+from adapter_switcher.demo.visuomotor import OFFSET_LIMIT
 from adapter_switcher.demo.visuomotor import OFFSET_TRACKING
 from adapter_switcher.demo.visuomotor import parameter_count
 from adapter_switcher.demo.visuomotor import randomise_odometry
