@@ -76,10 +76,10 @@ class PolicyKind:
         if not chosen:
             return None
 
-        def augment(obs, generator):
+        def augment(obs, targets, generator):
             for jitter in chosen:
-                obs = jitter(obs, generator)
-            return obs
+                obs, targets = jitter(obs, targets, generator)
+            return obs, targets
         return augment
 
     def build(self) -> nn.Module:
