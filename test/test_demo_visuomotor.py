@@ -55,13 +55,11 @@ from adapter_switcher.demo.visuomotor import IMAGE_DIM
 from adapter_switcher.demo.visuomotor import LIDAR_BEAMS
 from adapter_switcher.demo.visuomotor import MAX_OFFSET
 from adapter_switcher.demo.visuomotor import MAX_SPEED
-from adapter_switcher.demo.visuomotor import mirror_batch
 from adapter_switcher.demo.visuomotor import OBS_DIM
 from adapter_switcher.demo.visuomotor import offset_command
 from adapter_switcher.demo.visuomotor import OFFSET_LIMIT
 from adapter_switcher.demo.visuomotor import OFFSET_TRACKING
 from adapter_switcher.demo.visuomotor import parameter_count
-from adapter_switcher.demo.visuomotor import pooled_ranges
 from adapter_switcher.demo.visuomotor import randomise_odometry
 from adapter_switcher.demo.visuomotor import randomise_route
 from adapter_switcher.demo.visuomotor import TARGET_MODULES
@@ -186,56 +184,6 @@ def test_route_randomisation_replaces_the_carrot_only():
     assert abs(np.corrcoef(across.numpy(), obs[:, carrot + 1].float().numpy())[0, 1]) < 0.15
 
 
-def test_a_mirrored_sample_is_flipped_left_right_with_its_offset_negated():
-    generator = torch.Generator().manual_seed(0)
-    obs = torch.rand(400, OBS_DIM, generator=generator).half()
-    targets = torch.rand(400, 2, generator=generator) - 0.5
-    before = obs.clone()
-    mirrored, labels = mirror_batch(obs, targets, torch.Generator().manual_seed(5))
-    assert torch.equal(obs, before)  # the recording is not touched
-    flipped = ~torch.isclose(labels[:, 1], targets[:, 1])
-    assert 150 < int(flipped.sum()) < 250  # about half
-    assert torch.equal(labels[:, 0], targets[:, 0])  # the speed is kept
-    assert torch.equal(labels[flipped, 1], -targets[flipped, 1])
-    plain = obs.float()
-    assert torch.equal(mirrored[~flipped], plain[~flipped])
-    image = plain[flipped, :IMAGE_DIM].reshape(-1, 3, 30, 40)
-    assert torch.equal(mirrored[flipped, :IMAGE_DIM].reshape(-1, 3, 30, 40)[..., 0],
-                       image[..., -1])  # the left column is the right one now
-    state = IMAGE_DIM + LIDAR_BEAMS
-    assert torch.equal(mirrored[flipped, state:], plain[flipped, state:] *
-                       torch.tensor([1.0, -1.0, 1.0, -1.0]))
-    # Mirrored again with the same draws, every sample is what it was.
-    again, relabelled = mirror_batch(mirrored, labels, torch.Generator().manual_seed(5))
-    assert torch.equal(again, plain) and torch.equal(relabelled, targets)
-
-
-@pytest.mark.parametrize('beam', [10, 45, 90, 133, 180, 200, 270, 333])
-def test_the_mirrored_lidar_sees_an_obstacle_at_the_mirrored_angle(beam):
-    # The robot's scan: 360 beams counter-clockwise from -pi (worlds/warehouse.sdf).
-    def encoded(index):
-        ranges = np.full(360, 10.0)
-        ranges[index] = 0.5
-        obs = torch.zeros(1, OBS_DIM)
-        obs[0, IMAGE_DIM:IMAGE_DIM + LIDAR_BEAMS] = torch.from_numpy(pooled_ranges(ranges, 10.0))
-        return obs
-    mirrored, _ = mirror_batch(encoded(beam), torch.zeros(1, 2),
-                               _generator_that_mirrors())
-    expected = encoded((360 - beam) % 360)   # angle -180 + k degrees -> 180 - k
-    sector = int(mirrored[0, IMAGE_DIM:].argmin())
-    assert abs(sector - int(expected[0, IMAGE_DIM:].argmin())) <= 1  # within one sector
-    if beam % 4 != 0:   # one beam of four lands in the next sector; the others exactly
-        assert torch.equal(mirrored, expected)
-
-
-def _generator_that_mirrors() -> torch.Generator:
-    """Return a generator whose first draw in mirror_batch mirrors a one-sample batch."""
-    for seed in range(100):
-        if float(torch.rand(1, generator=torch.Generator().manual_seed(seed))) < 0.5:
-            return torch.Generator().manual_seed(seed)
-    raise AssertionError('no seed mirrors')
-
-
 def test_the_offset_is_driven_beside_the_route_and_narrows_to_the_goal():
     route = RouteProgress(((10.0, 0.0), (10.0, 10.0)), 0.4)
     assert offset_command(route, (0.0, 0.0, 0.0), 0.3, 0.0) == pytest.approx((0.3, 0.0))
@@ -269,12 +217,10 @@ def test_a_speed_of_zero_never_leaves_the_robot_standing_where_the_law_has_no_tu
 
 def test_augmentations_are_chosen_by_name_in_a_fixed_order():
     obs = torch.rand(8, OBS_DIM, generator=torch.Generator().manual_seed(0))
-    targets = torch.rand(8, 2, generator=torch.Generator().manual_seed(1))
     both = VISUOMOTOR.augmentation(['odometry', 'images'])
     generator, reference = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
-    jittered, kept = both(obs, targets, generator)
-    assert torch.equal(jittered, randomise_odometry(augment_images(obs, reference), reference))
-    assert torch.equal(kept, targets)  # the observation jitters leave the targets as they are
+    assert torch.equal(both(obs, generator),
+                       randomise_odometry(augment_images(obs, reference), reference))
     assert VISUOMOTOR.augmentation([]) is None
     with pytest.raises(ValueError,
                        match="no training augmentation 'blur' .*images, odometry, route"):
@@ -293,8 +239,7 @@ def test_augmented_fit_is_deterministic_for_a_seed_and_differs_from_plain(tmp_pa
     obs = torch.rand(64, OBS_DIM, generator=generator)
     targets = torch.rand(64, 2, generator=generator) - 0.5
     written = {}
-    images = VISUOMOTOR.augmentation(['images'])
-    for run, augment in (('a', images), ('b', images), ('plain', None)):
+    for run, augment in (('a', augment_images), ('b', augment_images), ('plain', None)):
         save_demo_models(tmp_path / run, (obs, targets), {'hazard': (obs, targets)}, steps=3,
                          seed=0, build=VISUOMOTOR.build, target_modules=TARGET_MODULES,
                          batch=8, augment=augment)

@@ -48,11 +48,9 @@ BASE_WEIGHTS = 'base_policy.safetensors'
 ADAPTERS_SUBDIR = 'adapters'
 
 Behaviour = Callable[[torch.Tensor], torch.Tensor]
-# A training-time jitter of a minibatch: its observations and targets in, jittered ones out
-# (a mirror flips both), drawing from the fit's generator only (deterministic for the seed),
-# e.g. the values of visuomotor.AUGMENTATIONS.
-Augment = Callable[[torch.Tensor, torch.Tensor, torch.Generator],
-                   Tuple[torch.Tensor, torch.Tensor]]
+# A training-time jitter of a minibatch of observations, drawing from the fit's generator only
+# (deterministic for the seed), e.g. visuomotor.augment_images.
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 # Raw model outputs (N, 2) -> what the targets are (differentiable, to train).
 Decode = Callable[[torch.Tensor], torch.Tensor]
 _FRONT, _LEFT, _RIGHT, _SPILL_X, _SPILL_VISIBLE = feature_columns(
@@ -119,9 +117,8 @@ def fit_lora(base: torch.nn.Module, obs: torch.Tensor, targets: torch.Tensor,
 
     ``base`` is copied, never changed; only the LoRA weights train, as they would on the robot's
     frozen base. ``target_modules`` may name Linear and Conv2d layers (PEFT wraps both).
-    ``augment``, if given, jitters every minibatch (observations and targets) before it goes
-    into the model; ``decode`` maps the raw outputs to what ``targets`` hold (velocities by
-    default).
+    ``augment``, if given, jitters every minibatch before it goes into the model; ``decode``
+    maps the raw outputs to what ``targets`` hold (velocities by default).
     """
     config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=list(target_modules),
                         lora_dropout=0.0)
@@ -153,10 +150,9 @@ def _train(model: torch.nn.Module, observations: torch.Tensor, targets: torch.Te
     for _ in tqdm(range(steps), desc='fit', unit='step', leave=False, disable=None):
         batch = torch.randint(0, observations.shape[0], (batch_size,), generator=generator)
         inputs = observations[batch].to(torch.float32)  # recorded ones may be half precision
-        labels = targets[batch]
         if augment is not None:
-            inputs, labels = augment(inputs, labels, generator)
-        loss = torch.nn.functional.mse_loss(decode(model(inputs)), labels)
+            inputs = augment(inputs, generator)
+        loss = torch.nn.functional.mse_loss(decode(model(inputs)), targets[batch])
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -178,8 +174,8 @@ def save_demo_models(out_dir, base_data: Tuple[torch.Tensor, torch.Tensor],
     ``out_dir/base_policy.safetensors`` and ``out_dir/adapters/<name>/`` (PEFT's format plus the
     engine's manifest with the base fingerprint and ``metrics[name]``, if given). ``build``
     makes the untrained base; ``target_modules`` are its LoRA layers; ``batch`` is the
-    minibatch size; ``augment`` (e.g. a value of
-    :data:`~adapter_switcher.demo.visuomotor.AUGMENTATIONS`) jitters each minibatch of the base's and every adapter's fit, from the fit's own seeded
+    minibatch size; ``augment`` (e.g. :func:`~adapter_switcher.demo.visuomotor.augment_images`)
+    jitters each minibatch of the base's and every adapter's fit, from the fit's own seeded
     generator, so the result is still deterministic for ``seed``; ``decode`` maps raw outputs
     to the targets' kind (velocities by default). Returns the paths by name ('base' included).
     """

@@ -76,10 +76,10 @@ class PolicyKind:
         if not chosen:
             return None
 
-        def augment(obs, targets, generator):
+        def augment(obs, generator):
             for jitter in chosen:
-                obs, targets = jitter(obs, targets, generator)
-            return obs, targets
+                obs = jitter(obs, generator)
+            return obs
         return augment
 
     def build(self) -> nn.Module:

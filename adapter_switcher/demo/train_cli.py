@@ -57,15 +57,13 @@ def register(subparsers) -> None:
     train.add_argument('--validation-episodes', type=int, default=10,
                        help='closed-loop validation episodes')
     train.add_argument('--augment', nargs='+', default=[],
-                       choices=('images', 'odometry', 'route', 'mirror'),
-                       metavar='{images,odometry,route,mirror}',
+                       choices=('images', 'odometry', 'route'),
+                       metavar='{images,odometry,route}',
                        help='training-time jitter, drawn from --seed: images (brightness, '
                             'colour, shifts of up to 2 pixels), odometry (random velocities '
                             'in place of the recorded ones, so the policy cannot copy its '
                             'own yaw rate), route (random route carrots, so it cannot read a '
-                            "detour's side from where its own commands took it), mirror (half "
-                            'the samples seen in a mirror, the offset negated, so every side '
-                            'decision is fitted from both sides)')
+                            "detour's side from where its own commands took it)")
     train.set_defaults(handler=_train_demo)
 
 

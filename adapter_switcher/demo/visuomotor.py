@@ -230,50 +230,9 @@ def _float_copy(obs: torch.Tensor) -> torch.Tensor:
     return obs.clone() if copied is obs else copied
 
 
-def mirror_batch(obs: torch.Tensor, targets: torch.Tensor,
-                 generator: torch.Generator) -> Tuple[torch.Tensor, torch.Tensor]:
-    """
-    Return copies of a batch and its (speed, offset) targets, each sample mirrored with p 1/2.
-
-    Why: the side a detour passes a spill on is what the learner gets wrong (at the first
-    sighting, the same placements for every training seed, docs/behaviour.md), and it learns
-    that from a few hundred spill encounters, each seen from one side. The warehouse and the
-    robot are mirror-symmetric about the robot's heading (camera and lidar on its centre
-    line), and so are the teachers' rules, so the world seen in a mirror is a situation the
-    teachers answer with the mirrored detour: the same speed, the offset negated. A mirrored
-    sample has its image flipped left-right, its pooled lidar reversed (beam angle a -> -a,
-    exact to one of the four beams a pooled sector takes), and its yaw rate and the carrot's
-    lateral part negated. Every side decision is then fitted from both sides. Draws come from
-    ``generator`` only.
-    """
-    count = obs.shape[0]
-    flipped = torch.rand(count, generator=generator) < 0.5
-    mirrored, labels = _float_copy(obs), targets.to(torch.float32).clone()
-    rows = mirrored[flipped]
-    images = rows[:, :IMAGE_DIM].reshape(-1, 3, IMAGE_ROWS, IMAGE_COLS)
-    rows[:, :IMAGE_DIM] = images.flip(-1).reshape(-1, IMAGE_DIM)
-    lidar = slice(IMAGE_DIM, IMAGE_DIM + LIDAR_BEAMS)
-    rows[:, lidar] = rows[:, lidar].flip(-1)
-    state = IMAGE_DIM + LIDAR_BEAMS
-    rows[:, state + 1] = -rows[:, state + 1]     # yaw rate
-    rows[:, state + 3] = -rows[:, state + 3]     # carrot, left of the robot
-    mirrored[flipped] = rows
-    labels[flipped, 1] = -labels[flipped, 1]
-    return mirrored, labels
-
-
-def _observations_only(jitter):
-    """Return a jitter of observations as an augmentation of (observations, targets)."""
-    def augment(obs, targets, generator):
-        return jitter(obs, generator), targets
-    return augment
-
-
-# Training-time augmentations (``train-demo --augment NAME ...``), applied in this order.
-AUGMENTATIONS = {'images': _observations_only(augment_images),
-                 'odometry': _observations_only(randomise_odometry),
-                 'route': _observations_only(randomise_route),
-                 'mirror': mirror_batch}
+# Training-time jitters (``train-demo --augment NAME ...``), applied in this order.
+AUGMENTATIONS = {'images': augment_images, 'odometry': randomise_odometry,
+                 'route': randomise_route}
 
 
 def decode_offset_action(output: torch.Tensor) -> Tuple[float, float]:
