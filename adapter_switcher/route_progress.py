@@ -37,17 +37,22 @@ class RouteProgress:
     the robot as in training.
     """
 
-    def __init__(self, waypoints: Sequence[Sequence[float]], tolerance: float):
+    def __init__(self, waypoints: Sequence[Sequence[float]], tolerance: float,
+                 origin: Optional[Sequence[float]] = None):
         if len(waypoints) == 0:
             raise ValueError('the route needs at least one waypoint')
         self.waypoints = np.asarray(waypoints, dtype=float)
         self.tolerance = float(tolerance)
+        # Where the first segment starts: by default where the robot is when first asked.
+        # A route that begins on a line the robot starts beside (a stretch of a longer route)
+        # names it, so offsets and the carrot are measured from that line, not a slanted one.
+        self.origin = None if origin is None else np.asarray(origin, dtype=float)[:2]
         self.reset()
 
     def reset(self):
         """Start the route again from the first waypoint."""
         self.waypoints_reached = 0
-        self._segment_start: Optional[np.ndarray] = None
+        self._segment_start: Optional[np.ndarray] = self.origin
 
     @property
     def done(self) -> bool:
@@ -55,7 +60,7 @@ class RouteProgress:
         return self.waypoints_reached == len(self.waypoints)
 
     def segment(self, pose: PlanarPose) -> Tuple[np.ndarray, np.ndarray]:
-        """Return the current segment ``(start, end)``; the route starts where the robot is."""
+        """Return the current segment ``(start, end)``, the first from ``origin`` or ``pose``."""
         if self._segment_start is None:
             self._segment_start = np.asarray(pose[:2], dtype=float)
         return self._segment_start, self.waypoints[min(self.waypoints_reached,

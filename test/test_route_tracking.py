@@ -54,6 +54,21 @@ def test_an_offset_steers_towards_the_side_it_names():
         pytest.approx(0.0)
 
 
+def test_a_route_with_an_origin_measures_the_robot_beside_it_from_that_line():
+    # The robot starts 0.6 m left of a route that begins at (0, 0): it steers back to the
+    # line, and an offset of 0.6 m holds it where it is (no origin: the first segment would
+    # run from the robot to the waypoint, and the same offset would steer it 0.6 m further).
+    beside = (0.0, 0.6, 0.0)
+    progress = RouteProgress(ROUTE, 0.4, origin=(0.0, 0.0))
+    assert track_route(progress, beside, PARAMS)[1] == pytest.approx(1.5 * math.atan2(-0.6, 1.0))
+    assert track_route(progress, beside, PARAMS, lambda _: 0.6)[1] == pytest.approx(0.0)
+    assert progress.carrot(beside, 1.0) == pytest.approx((1.0, 0.0))
+    progress.reset()
+    assert progress.segment((5.0, 2.0, 0.0))[0] == pytest.approx((0.0, 0.0))
+    unanchored = RouteProgress(ROUTE, 0.4)
+    assert track_route(unanchored, beside, PARAMS, lambda _: 0.6)[1] > 0.1
+
+
 def test_the_speed_limit_caps_and_a_large_heading_error_turns_on_the_spot():
     progress = RouteProgress(ROUTE, 0.4)
     assert track_route(progress, (0.0, 0.0, 0.0), PARAMS, speed_limit=0.3)[0] == 0.3

@@ -30,10 +30,12 @@ from adapter_switcher.sim.scenario import DEFAULT_SCENARIO
 from adapter_switcher.sim.scenario import distance_along_route
 from adapter_switcher.sim.scenario import load_scenario
 from adapter_switcher.sim.scenario import parse_scenario
+from adapter_switcher.sim.scenario import point_on_route
 from adapter_switcher.sim.scenario import rgb_to_opencv_hsv
 from adapter_switcher.sim.scenario import route_length
 from adapter_switcher.sim.scenario import sample_episode
 from adapter_switcher.sim.scenario import ScenarioError
+from adapter_switcher.sim.scenario import SEGMENT_START_JITTER
 from adapter_switcher.sim.scenario import situation_segment
 from adapter_switcher.sim.sdf_world import DEFAULT_WORLD
 from adapter_switcher.sim.sdf_world import load_world
@@ -263,6 +265,14 @@ def test_situation_segments_are_short_routes_around_a_hazard_of_the_seed():
         kinds.update('spill' if h in [s.position for s in full.spills] else 'zone'
                      for h in covered)
         assert 5.0 < goal_s - start_s < 25.0
+        # The route still runs along the aisle: it begins on the full route, level with the
+        # start, which is beside it by up to the jitter (measures come from the route, not
+        # from a line slanted towards where the robot starts).
+        origin = segment.route_origin
+        origin_s = distance_along_route(vertices, cumulative, origin)
+        point, _ = point_on_route(vertices, cumulative, origin_s)
+        assert math.dist(point, origin) < 1e-9
+        assert math.dist(origin, segment.start[:2]) <= SEGMENT_START_JITTER[0] + 1e-9
         for spill in episode.spills:  # none under the start pose
             assert math.dist(spill.position, episode.start[:2]) > max(spill.size) + 0.4
     assert kinds == {'spill', 'zone'}

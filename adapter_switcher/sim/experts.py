@@ -83,8 +83,9 @@ class NavigationExpert(RouteProgress):
 
     def __init__(self, waypoints: Sequence[Sequence[float]], tolerance: float,
                  footprint: Bounds, lidar_mount: Pose,
-                 params: NavigationParams = NavigationParams()):
-        super().__init__(waypoints, tolerance)
+                 params: NavigationParams = NavigationParams(),
+                 origin: Optional[Sequence[float]] = None):
+        super().__init__(waypoints, tolerance, origin)
         self.footprint = footprint
         self.lidar_mount = lidar_mount
         self.params = params
@@ -374,7 +375,7 @@ class SlowExpert(_OnRoute):
 def navigation_expert(world, scenario, params: NavigationParams = NavigationParams()):
     """Return the navigation expert for a world's robot and a scenario's route."""
     return NavigationExpert(scenario.waypoints, scenario.tolerance, world.robot.footprint(),
-                            world.robot.lidar.pose, params)
+                            world.robot.lidar.pose, params, scenario.route_origin)
 
 
 def hazard_expert(world, scenario, params: HazardParams = HazardParams(),

@@ -116,6 +116,10 @@ class Scenario:
     spill: SpillConfig
     randomization: Randomization = field(default_factory=Randomization)
     slow_zone: Optional[SlowZoneConfig] = None
+    # Where the route's first segment starts (None: where the robot starts). A situation
+    # segment starts the robot beside its stretch of the route, which still runs along the
+    # aisle's centreline (:func:`situation_segment`).
+    route_origin: Optional[Tuple[float, float]] = None
 
     def nominal(self) -> 'Scenario':
         """Return this scenario without randomization: every seed gives the nominal episode."""
@@ -463,7 +467,7 @@ def _route_episode(scenario: Scenario, seed: int, start: Tuple[float, float, flo
 # 2 m long and the adapter stays 12 s (3.6 m at the detour's speed) after it last saw it.
 SEGMENT_BEFORE = (3.0, 4.5)
 SEGMENT_AFTER = (4.0, 6.0)
-SEGMENT_START_JITTER = (0.1, 0.15)   # +- metres across the route, +- radians
+SEGMENT_START_JITTER = (0.6, 0.15)   # +- metres across the route, +- radians
 SEGMENT_ZONE_WEIGHT = 0.5   # the zone is drawn half as often as a spill (learners fail on spills)
 _START_CLEARANCE = 0.5  # a spill closer to the start than its radius plus this is left out
 
@@ -511,7 +515,8 @@ def situation_segment(scenario: Scenario, seed: int) -> Tuple[Scenario, Episode]
     goal = tuple(float(v) for v in point_on_route(vertices, cumulative, end_s)[0])
     spills = tuple(spill for spill in full.spills
                    if math.dist(spill.position, start[:2]) >= max(spill.size) + _START_CLEARANCE)
-    return (replace(scenario, start=start, waypoints=(*inside, goal)),
+    origin = (float(point[0]), float(point[1]))
+    return (replace(scenario, start=start, waypoints=(*inside, goal), route_origin=origin),
             replace(full, start=start, spills=spills))
 
 
