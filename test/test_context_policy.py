@@ -135,6 +135,41 @@ def test_leaving_goes_to_a_lower_rule_that_holds_rather_than_the_fallback():
     assert desired[-1] == 'narrow_aisle' and 'navigation' not in desired
 
 
+@pytest.mark.parametrize('narrow_until, expected', [
+    (1.6, [(0.0, 'hazard'), (HAZARD_DWELL_S, 'narrow_aisle'),
+           (1.6 + NARROW_DWELL_S, 'navigation')]),
+    (0.5, [(0.0, 'hazard'), (HAZARD_DWELL_S, 'navigation')]),
+])
+def test_a_lower_situation_seen_under_a_higher_one_is_still_served_its_dwell(narrow_until,
+                                                                             expected):
+    # A narrow aisle comes into view while the hazard adapter runs, and is out of view when the
+    # hazard leaves: the narrow-aisle adapter takes over for what is left of its own dwell,
+    # counted from when it was last seen; once that has run out, the fallback is entered.
+    policy = ContextPolicy(load_rules(changed()))
+    decisions = []
+    for i in range(400):
+        stamp = i / RATE_HZ
+        narrow = 0.3 <= stamp <= narrow_until + 1e-9
+        decisions.append(policy.update(snapshot(stamp, spill=0.03 if i == 0 else 0.0,
+                                                aisle=1.0 if narrow else 3.0)))
+    switches = [(d.stamp, d.desired) for d in decisions if d.changed]
+    assert [name for _, name in switches] == [name for _, name in expected]
+    assert [stamp for stamp, _ in switches] == pytest.approx([stamp for stamp, _ in expected],
+                                                             abs=1.5 / RATE_HZ)
+
+
+def test_the_prediction_names_the_lower_situation_the_current_one_will_leave_for():
+    policy = ContextPolicy(load_rules(changed()))
+    policy.update(snapshot(0.0, spill=0.03))
+    for i in range(1, 50):   # a narrow aisle in view under the hazard adapter, then gone
+        policy.update(snapshot(i / RATE_HZ, spill=0.03, aisle=1.0 if i < 40 else 3.0))
+    decisions = [policy.update(snapshot(0.5 + i / RATE_HZ, spill=0.019 - 0.0002 * i))
+                 for i in range(40)]   # the spill fades through the hysteresis band
+    assert {d.desired for d in decisions} == {'hazard'}
+    assert decisions[-1].predicted == 'narrow_aisle'
+    assert 'hazard may leave for narrow_aisle' in decisions[-1].prediction_reason
+
+
 def test_a_fallback_is_entered_even_if_its_own_rule_does_not_hold():
     policy = ContextPolicy(load_rules(changed(('adapters.hazard.fallback', 'narrow_aisle'))))
     decisions = run(policy, [0.03] + [0.0] * 400)

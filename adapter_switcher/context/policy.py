@@ -21,7 +21,11 @@ The context policy: one decision per feature snapshot, from the rules, with hyst
   ``min_dwell_s`` has passed since it was entered AND since the last snapshot on which its enter
   conditions held. The second clause is what stops flapping: a feature flickering across both
   thresholds keeps re-arming the dwell, so the adapter stays instead of leaving and re-entering.
-  It leaves for its fallback (the default if none), or for a lower rule that enters right now.
+  It leaves for its fallback (the default if none), or for a lower rule that enters right now
+  or is still owed its dwell: one whose enter conditions held within its own ``min_dwell_s``
+  while a higher adapter ran (a slow zone driven onto during a spill's detour, out of view
+  when the hazard adapter leaves, must still be driven slowly). Such a handover counts its
+  dwell from when the rule's enter conditions last held, not from the switch.
 * Between the thresholds (the hysteresis band), or with the features missing, nothing changes.
 
 Time is the snapshots' stamps, never the wall clock, so a replay gives the same decisions. If the
@@ -32,7 +36,7 @@ an adapter leaves on (and so a whole episode) depended on how long the clock had
 """
 
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Mapping, Optional, Tuple
 
 from adapter_switcher.context.features import FeatureSnapshot
 from adapter_switcher.context.predictor import NextAdapterPredictor
@@ -76,7 +80,7 @@ class ContextPolicy:
         self._predictor = predictor if predictor is not None else NextAdapterPredictor(rules)
         self._current = rules.default
         self._entered_at: Optional[float] = None
-        self._evidence_at: Optional[float] = None
+        self._seen_at: Dict[str, float] = {}  # each rule: the last stamp its enter held
         self._last_stamp: Optional[float] = None
         self._last_prediction: Optional[Tuple[str, float]] = None  # (adapter, named since)
         self._counts = dict.fromkeys(
@@ -107,7 +111,8 @@ class ContextPolicy:
         of the reset, so stamps before it count as time going backwards.
         """
         self._current = self._rules.default
-        self._entered_at = self._evidence_at = None
+        self._entered_at = None
+        self._seen_at = {}
         self._last_stamp = stamp
         self._last_prediction = None
         self._predictor.reset()
@@ -137,7 +142,8 @@ class ContextPolicy:
         desired, reason = self._decide(stamp, values)
         if desired != previous:
             self._switch(previous, desired, stamp, values)
-        predicted, confidence, why = self._predictor.predict(desired, snapshot)
+        predicted, confidence, why = self._predictor.predict(desired, snapshot,
+                                                             self._owed(stamp))
         self._note_prediction(desired, predicted, stamp)
         return Decision(stamp, desired, predicted, confidence, reason, desired != previous, why)
 
@@ -146,8 +152,8 @@ class ContextPolicy:
             self._counts['clock_jumps'] += 1
             if self._entered_at is not None:
                 self._entered_at = stamp
-            if self._evidence_at is not None:
-                self._evidence_at = stamp
+            seen = self._seen_at.get(self._current)
+            self._seen_at = {} if seen is None else {self._current: stamp}
             self._last_prediction = None
         self._last_stamp = stamp
 
@@ -155,8 +161,9 @@ class ContextPolicy:
         rules = self._rules
         current = self._current
         rule = rules.adapters[current]
-        if rule.enter_holds(values):
-            self._evidence_at = stamp
+        for other in rules.ranked:
+            if other.name != rules.default and other.enter_holds(values):
+                self._seen_at[other.name] = stamp
         challenger = rules.strongest_entering(values, above=rule.priority)
         if challenger is not None:
             return challenger.name, (f'{challenger.name}: enter '
@@ -167,23 +174,21 @@ class ContextPolicy:
         if not exits:
             return current, (f'{current}: stays, no exit holds: '
                              f'{" or ".join(c.describe(values) for c in rule.exit_conditions)}')
-        since = self._entered_at
-        if self._evidence_at is not None:
-            since = max(since, self._evidence_at)
-        held_s = stamp - since
+        held_s = stamp - max(self._entered_at, self._seen_at.get(current, self._entered_at))
         if held_s < rule.min_dwell_s - DWELL_TOLERANCE_S:
             self._counts['dwell_holds'] += 1
             return current, (f'{current}: stays for min_dwell_s {rule.min_dwell_s:g} s '
                              f'(held {held_s:.3g} s) although exit {describe_all(exits, values)}')
-        target = rules.leave_target(current, values)
+        target = rules.leave_target(current, values, self._owed(stamp))
         return target, f'{current}: exit {describe_all(exits, values)} -> {target}'
 
     def _switch(self, previous: str, desired: str, stamp: float,
                 values: Mapping[str, Any]) -> None:
         adapters = self._rules.adapters
         self._current = desired
-        self._entered_at = stamp
-        self._evidence_at = stamp if adapters[desired].enter_holds(values) else None
+        # A handover to a rule still owed its dwell serves what is left of it.
+        owed = desired in self._owed(stamp) and not adapters[desired].enter_holds(values)
+        self._entered_at = self._seen_at[desired] if owed else stamp
         self._counts['switches'] += 1
         rising = adapters[desired].priority > adapters[previous].priority
         self._counts['escalations' if rising else 'deescalations'] += 1
@@ -197,6 +202,12 @@ class ContextPolicy:
         else:
             self._counts['switches_unpredicted'] += 1
         self._predictor.transitions.observe(previous, desired)
+
+    def _owed(self, stamp: float) -> FrozenSet[str]:
+        """Return the rules whose enter conditions held within their ``min_dwell_s``."""
+        adapters = self._rules.adapters
+        return frozenset(name for name, seen in self._seen_at.items()
+                         if stamp - seen < adapters[name].min_dwell_s - DWELL_TOLERANCE_S)
 
     def _note_prediction(self, desired: str, predicted: str, stamp: float) -> None:
         if predicted != desired:

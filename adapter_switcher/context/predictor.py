@@ -36,7 +36,7 @@ import math
 import os
 from pathlib import Path
 import threading
-from typing import Deque, Dict, Mapping, Optional, Tuple, Union
+from typing import Collection, Deque, Dict, Mapping, Optional, Tuple, Union
 
 from adapter_switcher.atomic_file import write_atomically
 from adapter_switcher.context.checks import finite_number
@@ -234,12 +234,18 @@ class NextAdapterPredictor:
         """Return how many predictions came from each source."""
         return {f'predictions_from_{source}': count for source, count in self._sources.items()}
 
-    def predict(self, current: str, snapshot: FeatureSnapshot) -> Prediction:
-        """Return ``(adapter, confidence, reason)`` for what follows ``current``."""
+    def predict(self, current: str, snapshot: FeatureSnapshot,
+                owed: Collection[str] = ()) -> Prediction:
+        """
+        Return ``(adapter, confidence, reason)`` for what follows ``current``.
+
+        ``owed``: the rules still owed their dwell (the policy's), which ``current``
+        would leave for (:meth:`ContextRules.leave_target`).
+        """
         if current not in self._rules.adapters:
             raise ValueError(f'unknown adapter {current!r}: not in the rules')
         self._remember(snapshot)
-        hint = self._best_hint(current, snapshot.values)
+        hint = self._best_hint(current, snapshot.values, owed)
         learned = self._learned(current)
         if hint is not None and learned is not None and hint[0] == learned[0]:
             source = 'hint_and_learned'
@@ -299,7 +305,8 @@ class NextAdapterPredictor:
         return score, (f'{hint.feature} {value:g} on its way from {hint.start:g} to '
                        f'{hint.target:g} ({slope:+.3g}/s)')
 
-    def _best_hint(self, current: str, values: Mapping[str, float]) -> Optional[Prediction]:
+    def _best_hint(self, current: str, values: Mapping[str, float],
+                   owed: Collection[str]) -> Optional[Prediction]:
         rule = self._rules.adapters[current]
         best: Optional[Prediction] = None
         for candidate in self._rules.ranked:
@@ -319,7 +326,7 @@ class NextAdapterPredictor:
         if current != self._rules.default and rule.leave_hints:
             score, text = max(self._approach(hint, values) for hint in rule.leave_hints)
             if score > 0.0 and (best is None or score > best[1]):
-                target = self._rules.leave_target(current, values)
+                target = self._rules.leave_target(current, values, owed)
                 best = (target, score, f'hint: {current} may leave for {target}: {text}')
         return best
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numbers
 import os
 from types import MappingProxyType
-from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
+from typing import Any, Collection, Dict, Iterable, Mapping, Optional, Tuple, Union
 
 from adapter_switcher.context.checks import finite_number
 from adapter_switcher.context.features import FEATURE_KINDS
@@ -190,20 +190,23 @@ class ContextRules:
                 return rule
         return None
 
-    def leave_target(self, current: str, values: Mapping[str, Any]) -> str:
+    def leave_target(self, current: str, values: Mapping[str, Any],
+                     owed: Collection[str] = ()) -> str:
         """
         Return where ``current`` goes when it leaves.
 
         That is its fallback (the default if it names none), unless a rule between the two in
-        priority enters right now: then that rule, as it would escalate over the fallback on the
-        next snapshot anyway.
+        priority enters right now (it would escalate over the fallback on the next snapshot
+        anyway) or is in ``owed`` (its situation was seen within its dwell, while ``current``
+        ran): then the highest such rule.
         """
         rule = self.adapters[current]
         target = self.adapters[rule.fallback or self.default]
         for candidate in self.ranked:
             if candidate.priority <= target.priority:
                 break
-            if candidate.priority < rule.priority and candidate.enter_holds(values):
+            if candidate.priority < rule.priority and (candidate.name in owed or
+                                                       candidate.enter_holds(values)):
                 return candidate.name
         return target.name
 
