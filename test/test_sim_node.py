@@ -47,11 +47,18 @@ from std_srvs.srv import Trigger
 RTF = 2.0
 
 
-def _drive(publisher, make, odom, seconds=1.5):
-    """Publish a 0.5 m/s forward command at 20 Hz (wall) for a while; return start, end poses."""
+def _drive(publisher, make, odom, distance=0.6, timeout=30.0):
+    """
+    Publish a 0.5 m/s forward command at 20 Hz until the robot is ``distance`` from its start.
+
+    Bounded by ``timeout`` seconds of wall time; return the start and end poses. (Not a fixed
+    drive time: on a loaded machine the simulator runs slower than its real-time factor.)
+    """
     start = odom_to_pose(odom.last())
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if math.dist(start[:2], odom_to_pose(odom.last())[:2]) >= distance:
+            break
         publisher.publish(make())
         time.sleep(0.05)
     return start, odom_to_pose(odom.last())
