@@ -25,7 +25,10 @@ import argparse
 import copy
 import dataclasses
 import math
+import os
 from pathlib import Path
+import subprocess
+import sys
 
 from adapter_switcher.core import AdapterEngine
 from adapter_switcher.core import BaseModelSpec
@@ -251,6 +254,32 @@ def test_augmented_fit_is_deterministic_for_a_seed_and_differs_from_plain(tmp_pa
     base = Path(BASE_WEIGHTS)
     assert any(not torch.equal(t, written['plain'][base][k])
                for k, t in written['a'][base].items())
+
+
+_SAVE_ONE_ADAPTER = """
+import sys, torch
+from adapter_switcher.demo.adapters import save_demo_models
+from adapter_switcher.demo.visuomotor import build_visuomotor, OBS_DIM, TARGET_MODULES
+obs = torch.rand(32, OBS_DIM, generator=torch.Generator().manual_seed(0))
+targets = torch.zeros(32, 2)
+save_demo_models(sys.argv[1], (obs, targets), {'hazard': (obs, targets)}, steps=1, batch=8,
+                 build=build_visuomotor, target_modules=TARGET_MODULES)
+"""
+
+
+def test_a_seed_writes_the_same_adapter_files_in_every_process(tmp_path):
+    # PEFT writes target_modules from a set; its order follows the process's string hashing.
+    written = []
+    for hash_seed in ('1', '2', '3'):
+        out = tmp_path / hash_seed
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        subprocess.run([sys.executable, '-c', _SAVE_ONE_ADAPTER, str(out)], env=env,
+                       check=True, timeout=300)
+        written.append({path.relative_to(out): path.read_bytes()
+                        for path in sorted(out.rglob('*')) if path.is_file()})
+    assert written[0].keys() == written[1].keys() == written[2].keys()
+    assert len(written[0]) >= 4   # base, adapter weights, adapter config, manifest
+    assert written[0] == written[1] == written[2]
 
 
 def test_augmenting_a_policy_without_an_augmentation_is_refused(tmp_path):

@@ -198,6 +198,12 @@ def save_demo_models(out_dir, base_data: Tuple[torch.Tensor, torch.Tensor],
                              seed=seed + 1 + index, target_modules=target_modules,
                              batch=batch, augment=augment, decode=decode)
         target = adapters_dir / name
+        # PEFT holds target_modules as a set and writes list(set), in an order that follows
+        # Python's per-process string hashing: the same training wrote other bytes into
+        # adapter_config.json (and another file hash into the manifest) on every run. Sorted,
+        # a seed gives the same files.
+        config = model.peft_config['default']
+        config.target_modules = sorted(config.target_modules)
         model.save_pretrained(str(target), safe_serialization=True)
         write_manifest(target, name=name, version='1', base_fingerprint=fingerprint,
                        tags=['demo', name], metrics=(metrics or {}).get(name))
