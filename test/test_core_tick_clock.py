@@ -109,3 +109,32 @@ def test_work_fits_before_the_next_tick_after_the_loop_stood_still():
             if any(t < began < t + work for began in starts)]
     assert len(releases) >= 13
     assert not late, f'{len(late)} of {len(releases)} slices ran into the next tick'
+
+
+def test_work_goes_on_while_a_loop_ticks_back_to_back():
+    # A loop with no idle time (an overloaded robot, an evaluation stepping as fast as it can)
+    # has no gap to give: background work must still run beside it, not wait until it stops.
+    clock = TickClock()
+    ticks, stop = [], threading.Event()
+
+    def back_to_back():
+        deadline = time.perf_counter() + 30.0     # bounded: a wait that never returns fails
+        while not stop.is_set() and time.perf_counter() < deadline:
+            clock.tick_started()
+            began = time.perf_counter()
+            time.sleep(TICK)
+            clock.tick_ended()
+            ticks.append((began, time.perf_counter()))
+
+    thread = threading.Thread(target=back_to_back)
+    thread.start()
+    try:
+        while len(ticks) < 5:
+            time.sleep(0.001)
+        for _ in range(5):
+            clock.wait_for_room(0.005)
+        still_ticking = thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(timeout=35)
+    assert still_ticking, 'background work waited until the loop stopped'

@@ -29,6 +29,12 @@ many periods, and a loop that stood still (three periods or more without a tick)
 a new phase with the period it had. Learned as one long period, a pause of a few seconds
 made the clock expect every tick tens of milliseconds late for the next twenty ticks, and
 background work ran into them.
+
+A loop that leaves no idle time (ticks back to back: an overloaded robot, an evaluation that
+steps as fast as it can) has no gap to give. There background work waits at most
+STARVED_TICKS ticks for room and then runs beside the ticks: otherwise a requested adapter
+would never load, and the loop would run the old one for good (it did, for 30 s, in a test
+that stepped back to back on a loaded machine).
 """
 
 import threading
@@ -39,6 +45,9 @@ MARGIN_S = 0.002
 # handling its output (publishing the command), and a loader waking at the very end of the
 # tick took the GIL from it (a 1.5 ms slice plan released before the caller's tick was done).
 SETTLE_S = 0.002
+# How many ticks background work waits for room before it runs anyway (see above). A loop with
+# idle time gives room within a tick or two, so this only binds where there is none.
+STARVED_TICKS = 10
 _EMA = 0.2
 _LATE_DRIFT = 0.1
 
@@ -125,12 +134,14 @@ class TickClock:
         Return when ``seconds`` of work fit before the next tick is due.
 
         Nothing starts within SETTLE_S of a tick's end. Work that can never fit in a gap runs
-        right after that (best effort); when no loop is ticking, return at once.
+        right after that (best effort); when no loop is ticking, return at once; after
+        STARVED_TICKS ticks without room, return even during a tick.
         """
         with self._cond:
+            first = self._ticks
             while True:
                 now = time.perf_counter()
-                if not self._ticking(now):
+                if not self._ticking(now) or self._ticks - first >= STARVED_TICKS:
                     return
                 if not self._in_tick:
                     settling = self._end + SETTLE_S - now
