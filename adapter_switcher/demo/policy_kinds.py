@@ -48,6 +48,7 @@ class PolicyKind:
     What the network outputs: ``target(tick, adapter)`` is what a learner of that adapter
     imitates at a closed-loop tick, ``decode_batch`` maps raw outputs to it (to train), and
     ``command(tick, output)`` turns one output into the velocity the robot drives.
+    ``anneal``: its fits decay the learning rate to 0 (cosine) instead of keeping it constant.
     """
 
     factory: str
@@ -59,6 +60,7 @@ class PolicyKind:
     decode_batch: Decode
     command: Callable[[Any, torch.Tensor], Tuple[float, float]]
     augmentations: Mapping[str, Augment] = field(default_factory=dict)
+    anneal: bool = False
 
     def augmentation(self, names: Sequence[str]) -> Optional[Augment]:
         """
@@ -122,4 +124,4 @@ FEATURE_MLP = PolicyKind('adapter_switcher.demo.policy_model:build_policy', feat
 VISUOMOTOR = PolicyKind('adapter_switcher.demo.visuomotor:build_visuomotor',
                         visuomotor_observation, visuomotor.TARGET_MODULES, visuomotor.OBS_DIM,
                         64, _offset_target, visuomotor.decode_offset_batch, _offset_command,
-                        visuomotor.AUGMENTATIONS)
+                        visuomotor.AUGMENTATIONS, anneal=True)

@@ -180,7 +180,8 @@ def fit_from_ticks(out_dir: Path, ticks: Sequence[Tick], steps: int, seed: int,
                               dtype=torch.float32)
     save_demo_models(out_dir, (obs, navigation), adapter_data, steps=steps, seed=seed,
                      build=kind.build, target_modules=kind.target_modules, metrics=metrics,
-                     batch=kind.batch, augment=jitter, decode=kind.decode_batch)
+                     batch=kind.batch, augment=jitter, decode=kind.decode_batch,
+                     anneal=kind.anneal)
 
 
 def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 12,
