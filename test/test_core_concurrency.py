@@ -106,7 +106,14 @@ def test_switch_waits_for_the_running_forward(setup):
             time.sleep(0.2)
         return output
 
+    def forward_ends(module, args, output):
+        # Timed inside the forward, under the forward lock: a timestamp taken after step()
+        # returned could come after the switch that waited for that lock.
+        timeline['forward_done'] = time.perf_counter()
+        return output
+
     hook = engine.model.transformer.h[0].register_forward_hook(slow_block)
+    end_hook = engine.model.register_forward_hook(forward_ends)
 
     def switch():
         assert inside.wait(10)
@@ -117,10 +124,10 @@ def test_switch_waits_for_the_running_forward(setup):
     thread.start()
     try:
         result = engine.step(x)
-        timeline['forward_done'] = time.perf_counter()
     finally:
         thread.join(timeout=10)
         hook.remove()
+        end_hook.remove()
     assert result.adapter == 'a' and _matching(references, result.output.logits) == ['a']
     assert timeline['switched'] >= timeline['forward_done']
     assert _matching(references, engine.step(x).output.logits) == ['b']

@@ -31,10 +31,11 @@ made the clock expect every tick tens of milliseconds late for the next twenty t
 background work ran into them.
 
 A loop that leaves no idle time (ticks back to back: an overloaded robot, an evaluation that
-steps as fast as it can) has no gap to give. There background work waits at most
+steps as fast as it can) has no gap to give. There work that does not fit its gap waits at most
 STARVED_TICKS ticks for room and then runs beside the ticks: otherwise a requested adapter
 would never load, and the loop would run the old one for good (it did, for 30 s, in a test
-that stepped back to back on a loaded machine).
+that stepped back to back on a loaded machine). Work that fits the gap keeps waiting for it,
+however busy the machine: a waiter descheduled past a few gaps must not run into a tick.
 """
 
 import threading
@@ -134,14 +135,16 @@ class TickClock:
         Return when ``seconds`` of work fit before the next tick is due.
 
         Nothing starts within SETTLE_S of a tick's end. Work that can never fit in a gap runs
-        right after that (best effort); when no loop is ticking, return at once; after
-        STARVED_TICKS ticks without room, return even during a tick.
+        right after that (best effort), and after STARVED_TICKS ticks without that chance
+        even during a tick; when no loop is ticking, return at once.
         """
         with self._cond:
             first = self._ticks
             while True:
                 now = time.perf_counter()
-                if not self._ticking(now) or self._ticks - first >= STARVED_TICKS:
+                if not self._ticking(now):
+                    return
+                if seconds > self._gap() and self._ticks - first >= STARVED_TICKS:
                     return
                 if not self._in_tick:
                     settling = self._end + SETTLE_S - now
