@@ -133,43 +133,37 @@ def _fit(model: torch.nn.Module, observations: torch.Tensor, targets: torch.Tens
          steps: int, lr: float, seed: int, batch: int = 256,
          augment: Optional[Augment] = None, decode: Decode = decode_batch,
          anneal: bool = False) -> None:
-    # One thread: the model is tiny, and on a busy machine a second torch thread waiting for a
-    # core makes every step many times slower.
+    """
+    Fit ``model`` with Adam on one thread; with ``anneal`` the learning rate decays to 0.
+
+    One thread: the model is tiny, and on a busy machine a second torch thread waiting for a
+    core makes every step many times slower. Why anneal (cosine): at a constant rate the fit
+    ends wherever its last minibatches put it. With the decay (and twice the data and steps),
+    two training seeds of the visuomotor recipe validated 47 and 48 of 50 where they had made
+    41 and 40 (docs/behaviour.md).
+    """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    try:
-        _train(model, observations, targets, steps, lr, seed, batch, augment, decode, anneal)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _train(model: torch.nn.Module, observations: torch.Tensor, targets: torch.Tensor,
-           steps: int, lr: float, seed: int, batch_size: int,
-           augment: Optional[Augment], decode: Decode, anneal: bool) -> None:
-    """
-    Fit ``model`` with Adam; with ``anneal`` the learning rate decays to 0 (cosine).
-
-    Why anneal: at a constant rate the fit ends wherever its last minibatches put it. With the
-    decay (and twice the data and steps), two training seeds of the visuomotor recipe
-    validated 47 and 48 of 50 where they had made 41 and 40 (docs/behaviour.md).
-    """
     generator = torch.Generator().manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=lr)
     schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(steps, 1))
                 if anneal else None)
     model.train()
-    for _ in tqdm(range(steps), desc='fit', unit='step', leave=False, disable=None):
-        batch = torch.randint(0, observations.shape[0], (batch_size,), generator=generator)
-        inputs = observations[batch].to(torch.float32)  # recorded ones may be half precision
-        if augment is not None:
-            inputs = augment(inputs, generator)
-        loss = torch.nn.functional.mse_loss(decode(model(inputs)), targets[batch])
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        if schedule is not None:
-            schedule.step()
+    try:
+        for _ in tqdm(range(steps), desc='fit', unit='step', leave=False, disable=None):
+            rows = torch.randint(0, observations.shape[0], (batch,), generator=generator)
+            inputs = observations[rows].to(torch.float32)  # recorded ones may be half precision
+            if augment is not None:
+                inputs = augment(inputs, generator)
+            loss = torch.nn.functional.mse_loss(decode(model(inputs)), targets[rows])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            if schedule is not None:
+                schedule.step()
+    finally:
+        torch.set_num_threads(threads)
     model.eval()
 
 
