@@ -142,14 +142,14 @@ def _fit(model: torch.nn.Module, observations: torch.Tensor, targets: torch.Tens
     two training seeds of the visuomotor recipe validated 47 and 48 of 50 where they had made
     41 and 40 (docs/behaviour.md).
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     generator = torch.Generator().manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=lr)
     schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(steps, 1))
                 if anneal else None)
     model.train()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         for _ in tqdm(range(steps), desc='fit', unit='step', leave=False, disable=None):
             rows = torch.randint(0, observations.shape[0], (batch,), generator=generator)
