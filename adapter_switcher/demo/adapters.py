@@ -27,7 +27,7 @@ adapter_model.safetensors) plus the engine's ``manifest.json`` with the base fin
 
 import copy
 from pathlib import Path
-from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from adapter_switcher.core import model_fingerprint
 from adapter_switcher.core.adapter_files import write_manifest
@@ -167,14 +167,38 @@ def _fit(model: torch.nn.Module, observations: torch.Tensor, targets: torch.Tens
     model.eval()
 
 
-def save_demo_models(out_dir, base_data: Tuple[torch.Tensor, torch.Tensor],
-                     adapter_data: Mapping[str, Tuple[torch.Tensor, torch.Tensor]],
+# Candidate k of a training fits its base and adapters from seed + k * CANDIDATE_SEED_STRIDE
+# on: candidate 0 is the one fit a single-candidate training makes, with the same bytes.
+CANDIDATE_SEED_STRIDE = 1000
+Data = Tuple[torch.Tensor, torch.Tensor]
+
+
+def selection_loss(model: torch.nn.Module, observations: torch.Tensor, targets: torch.Tensor,
+                   decode: Decode = decode_batch, batch: int = 4096) -> float:
+    """
+    Return the fit's own loss (mean squared error of the decoded outputs) on held-back data.
+
+    No jitter, in batches (recorded observations may be half precision): the number a fit
+    would have minimised on data it never saw.
+    """
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, observations.shape[0], batch):
+            outputs = decode(model(observations[start:start + batch].to(torch.float32)))
+            total += float(torch.nn.functional.mse_loss(
+                outputs, targets[start:start + batch], reduction='sum'))
+    return total / max(targets.numel(), 1)
+
+
+def save_demo_models(out_dir, base_data: Data, adapter_data: Mapping[str, Data],
                      rank: int = 8, steps: int = 300, seed: int = 0,
                      build: Callable[[], torch.nn.Module] = build_policy,
                      target_modules: Sequence[str] = TARGET_MODULES,
                      metrics: Optional[Mapping[str, Mapping[str, float]]] = None,
                      batch: int = 256, augment: Optional[Augment] = None,
-                     decode: Decode = decode_batch, anneal: bool = False) -> Dict[str, Path]:
+                     decode: Decode = decode_batch, anneal: bool = False,
+                     candidates: int = 1, selection: Optional[Mapping[str, Data]] = None
+                     ) -> Dict[str, Path]:
     """
     Fit the base on ``base_data`` and one adapter per ``adapter_data`` entry; write them.
 
@@ -187,26 +211,73 @@ def save_demo_models(out_dir, base_data: Tuple[torch.Tensor, torch.Tensor],
     generator, so the result is still deterministic for ``seed``; ``decode`` maps raw outputs
     to the targets' kind (velocities by default); ``anneal`` decays every fit's learning rate
     to 0 (:func:`fit_lora`). Returns the paths by name ('base' included).
+
+    ``candidates`` > 1 fits that many whole sets (base and adapters, candidate k from seed + k x
+    CANDIDATE_SEED_STRIDE) and writes the set whose adapters' :func:`selection_loss` on
+    ``selection[name]`` (held-back data of every adapter) sums lowest; each manifest's metrics
+    get ``selection_loss`` and ``selection_loss_<k>`` for every candidate. Why whole sets: the
+    visuomotor base decides whether the hazard adapter can learn a spill's side at all. Fits
+    of the same recipe and data either learn it or collapse to a default side, and an adapter
+    refitted on a collapsed base from other seeds collapsed again, while the same data on
+    another base fitted well (docs/behaviour.md).
     """
-    out_dir = Path(out_dir)
-    adapters_dir = out_dir / ADAPTERS_SUBDIR
-    adapters_dir.mkdir(parents=True, exist_ok=True)
+    if candidates < 1:
+        raise ValueError(f'candidates must be at least 1, got {candidates}')
+    missing = sorted(set(adapter_data) - set(selection or {}))
+    if candidates > 1 and missing:
+        raise ValueError(f'choosing among {candidates} candidates needs held-back selection '
+                         f'data for every adapter; none for {", ".join(missing)}')
+    fits = {'rank': rank, 'steps': steps, 'target_modules': target_modules, 'batch': batch,
+            'augment': augment, 'decode': decode, 'anneal': anneal}
+    chosen, losses, best = None, [], 0
+    for k in range(candidates):
+        candidate = _fit_model_set(build, base_data, adapter_data,
+                                   seed + k * CANDIDATE_SEED_STRIDE, fits)
+        if selection is None:  # one candidate, nothing to choose
+            chosen = candidate
+            break
+        losses.append({name: selection_loss(model, *selection[name], decode=decode)
+                       for name, model in candidate[1].items() if name in selection})
+        if chosen is None or sum(losses[k].values()) < sum(losses[best].values()):
+            chosen, best = candidate, k
+    notes = {name: {'selection_loss': losses[best][name],
+                    **{f'selection_loss_{k}': loss[name] for k, loss in enumerate(losses)}}
+             for name in (losses[best] if losses else {})}
+    return _write_model_set(Path(out_dir), *chosen,
+                            {name: {**notes.get(name, {}), **(metrics or {}).get(name, {})}
+                             for name in adapter_data})
+
+
+def _fit_model_set(build: Callable[[], torch.nn.Module], base_data: Data,
+                   adapter_data: Mapping[str, Data], seed: int, fits: Mapping[str, Any]
+                   ) -> Tuple[torch.nn.Module, Dict[str, torch.nn.Module]]:
+    """Fit one candidate: the base from ``seed``, the sorted adapters from seed + 1 on."""
     base = build()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        _fit(base, base_data[0], base_data[1], steps, 3e-3, seed, batch, augment, decode,
-             anneal)
+        _fit(base, base_data[0], base_data[1], fits['steps'], 3e-3, seed, fits['batch'],
+             fits['augment'], fits['decode'], fits['anneal'])
     for param in base.parameters():
         param.requires_grad_(False)
-    paths = {'base': out_dir / BASE_WEIGHTS}
-    save_file({k: v.contiguous() for k, v in base.state_dict().items()}, str(paths['base']))
-    fingerprint = model_fingerprint(base)
+    adapters = {}
     for index, (name, (observations, targets)) in enumerate(sorted(adapter_data.items())):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed + 1 + index)
-            model = fit_lora(base, observations, targets, rank=rank, steps=steps,
-                             seed=seed + 1 + index, target_modules=target_modules,
-                             batch=batch, augment=augment, decode=decode, anneal=anneal)
+            adapters[name] = fit_lora(base, observations, targets, seed=seed + 1 + index,
+                                      **fits)
+    return base, adapters
+
+
+def _write_model_set(out_dir: Path, base: torch.nn.Module,
+                     adapters: Mapping[str, torch.nn.Module],
+                     metrics: Mapping[str, Mapping[str, float]]) -> Dict[str, Path]:
+    """Write the base's weights and every adapter (PEFT's files and the manifest)."""
+    adapters_dir = out_dir / ADAPTERS_SUBDIR
+    adapters_dir.mkdir(parents=True, exist_ok=True)
+    paths = {'base': out_dir / BASE_WEIGHTS}
+    save_file({k: v.contiguous() for k, v in base.state_dict().items()}, str(paths['base']))
+    fingerprint = model_fingerprint(base)
+    for name, model in adapters.items():
         target = adapters_dir / name
         # PEFT holds target_modules as a set and writes list(set), in an order that follows
         # Python's per-process string hashing: the same training wrote other bytes into
@@ -216,7 +287,7 @@ def save_demo_models(out_dir, base_data: Tuple[torch.Tensor, torch.Tensor],
         config.target_modules = sorted(config.target_modules)
         model.save_pretrained(str(target), safe_serialization=True)
         write_manifest(target, name=name, version='1', base_fingerprint=fingerprint,
-                       tags=['demo', name], metrics=(metrics or {}).get(name))
+                       tags=['demo', name], metrics=metrics.get(name) or None)
         paths[name] = target
     return paths
 

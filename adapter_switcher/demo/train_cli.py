@@ -27,6 +27,7 @@ from pathlib import Path
 ROUTE_ADAPTERS = ('navigation', 'hazard', 'slow_zone')
 TRAINING_SEEDS = 0            # round r drives seeds r * episodes ...
 SITUATION_SEEDS = 20_000      # ... and situation segments of seeds 20000 + r * situations ...
+SELECTION_SEEDS = 30_000      # ... segments that choose among --candidates, never trained on
 VALIDATION_SEEDS = 50_000
 HELD_OUT_FIRST_SEED = 100_000
 # Recorded rounds end here (validation at the benchmark's ROUTE_TIME_LIMIT_S): past the experts'
@@ -64,6 +65,13 @@ def register(subparsers) -> None:
                             'in place of the recorded ones, so the policy cannot copy its '
                             'own yaw rate), route (random route carrots, so it cannot read a '
                             "detour's side from where its own commands took it)")
+    train.add_argument('--candidates', type=int, default=1,
+                       help='model sets (base and adapters) fitted from different seeds at '
+                            'each fit; the one that imitates the experts best on the '
+                            'selection segments is kept (default: 1, no choice)')
+    train.add_argument('--selection-situations', type=int, default=60,
+                       help=f'situation segments (seeds {SELECTION_SEEDS} onwards) the experts '
+                            'drive to choose among --candidates')
     train.set_defaults(handler=_train_demo)
 
 
@@ -75,12 +83,19 @@ def _train_demo(args) -> int:
     from adapter_switcher.demo.policy_kinds import VISUOMOTOR
     from adapter_switcher.demo.training import train_demo
 
-    for name in ('steps', 'rounds', 'episodes', 'situations', 'validation_episodes'):
+    for name in ('steps', 'rounds', 'episodes', 'situations', 'validation_episodes',
+                 'candidates', 'selection_situations'):
         least = 0 if name in ('rounds', 'situations') else 1
         if getattr(args, name) < least:
             print(f'train-demo: --{name.replace("_", "-")} must be at least {least}, got '
                   f'{getattr(args, name)}')
             return 2
+    if SITUATION_SEEDS + (args.rounds + 1) * args.situations > SELECTION_SEEDS or \
+            SELECTION_SEEDS + args.selection_situations > VALIDATION_SEEDS:
+        print(f'train-demo: training segments (seeds {SITUATION_SEEDS} + (rounds + 1) x '
+              f'situations) and selection segments ({SELECTION_SEEDS} + selection situations) '
+              f'must stay below {SELECTION_SEEDS} and {VALIDATION_SEEDS}')
+        return 2
     torch.set_num_threads(1)
     loop = open_route_loop(VISUOMOTOR.encoder)
     try:
@@ -92,13 +107,18 @@ def _train_demo(args) -> int:
                             situations=args.situations, first_situation_seed=SITUATION_SEEDS,
                             augment=args.augment,
                             evaluation_seeds=range(VALIDATION_SEEDS,
-                                                   VALIDATION_SEEDS + args.validation_episodes))
+                                                   VALIDATION_SEEDS + args.validation_episodes),
+                            candidates=args.candidates,
+                            selection_seeds=range(SELECTION_SEEDS,
+                                                  SELECTION_SEEDS + args.selection_situations))
     finally:
         loop.sim.close()
     for round_index, successes in report.rounds:
         driver = 'experts' if round_index == 0 else 'learned models'
         print(f'round {round_index} ({driver}): {successes}/{args.episodes + args.situations} '
               'episodes and situations succeeded')
+    if args.candidates > 1:
+        _print_selection(args.out, args.candidates)
     wins = sum(result.success for result in report.evaluation)
     print(f'validation (switched, 2 slots, prefetch): {wins}/{len(report.evaluation)} episodes '
           'completed without collision, spill entry or slow-zone violation')
@@ -106,3 +126,18 @@ def _train_demo(args) -> int:
     print(f'navigation adapter alone: {alone}/{len(report.navigation_only)}')
     print(f'models written to {args.out}')
     return 0
+
+
+def _print_selection(out: Path, candidates: int) -> None:
+    """Print each candidate's selection loss (summed over the adapters) from the manifests."""
+    from adapter_switcher.core.adapter_files import MANIFEST
+    from adapter_switcher.core.adapter_files import read_manifest
+    from adapter_switcher.demo.adapters import ADAPTERS_SUBDIR
+
+    metrics = [read_manifest(out / ADAPTERS_SUBDIR / name / MANIFEST).metrics
+               for name in ROUTE_ADAPTERS]
+    sums = [sum(m[f'selection_loss_{k}'] for m in metrics) for k in range(candidates)]
+    kept = min(range(candidates), key=sums.__getitem__)
+    print(f'candidates: kept {kept + 1} of {candidates}; selection loss (mean squared error '
+          f'on the selection segments, summed over the adapters): '
+          f'{", ".join(f"{loss:.4f}" for loss in sums)}')

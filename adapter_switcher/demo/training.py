@@ -156,7 +156,8 @@ def run_episodes(loop: DemoLoop, driver: Driver, seeds: Sequence[int],
 def fit_from_ticks(out_dir: Path, ticks: Sequence[Tick], steps: int, seed: int,
                    adapters: Sequence[str] = DEMO_ADAPTERS, kind: PolicyKind = FEATURE_MLP,
                    metrics: Optional[Mapping[str, Mapping[str, float]]] = None,
-                   augment: Sequence[str] = ()) -> None:
+                   augment: Sequence[str] = (), candidates: int = 1,
+                   selection: Sequence[Tick] = ()) -> None:
     """
     Fit the base and the adapters on labelled ticks and write them to ``out_dir``.
 
@@ -165,23 +166,34 @@ def fit_from_ticks(out_dir: Path, ticks: Sequence[Tick], steps: int, seed: int,
     so the hazard adapter sees the approach, not only the detour); an adapter the context
     never wanted in these ticks learns its expert on all of them.
     ``augment``: names of ``kind.augmentations`` that jitter every minibatch (an unknown name
-    raises ValueError).
+    raises ValueError). ``candidates`` > 1 fits that many sets and keeps the one that imitates
+    the experts best on the held-back ``selection`` ticks, split among the adapters the same
+    way (:func:`~adapter_switcher.demo.adapters.save_demo_models`).
     """
     jitter = kind.augmentation(augment)
     obs = torch.cat([t.observation for t in ticks])
+    navigation = torch.tensor([kind.target(t, 'navigation') for t in ticks],
+                              dtype=torch.float32)
+    held_back = (_adapter_data(selection, torch.cat([t.observation for t in selection]),
+                               adapters, kind) if selection else None)
+    save_demo_models(out_dir, (obs, navigation), _adapter_data(ticks, obs, adapters, kind),
+                     steps=steps, seed=seed, build=kind.build,
+                     target_modules=kind.target_modules, metrics=metrics, batch=kind.batch,
+                     augment=jitter, decode=kind.decode_batch, anneal=kind.anneal,
+                     candidates=candidates, selection=held_back)
+
+
+def _adapter_data(ticks: Sequence[Tick], obs: torch.Tensor, adapters: Sequence[str],
+                  kind: PolicyKind) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
+    """Return each adapter's ``(observations, its expert's targets)`` (see fit_from_ticks)."""
     wants = [t.decision.desired for t in ticks]
-    adapter_data: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {}
+    data = {}
     for name in adapters:
         rows = [i for i, (w, t) in enumerate(zip(wants, ticks)) if w == name or
                 name in t.engaged] or list(range(len(ticks)))
         labels = torch.tensor([kind.target(ticks[i], name) for i in rows], dtype=torch.float32)
-        adapter_data[name] = (obs[rows], labels.reshape(-1, 2))
-    navigation = torch.tensor([kind.target(t, 'navigation') for t in ticks],
-                              dtype=torch.float32)
-    save_demo_models(out_dir, (obs, navigation), adapter_data, steps=steps, seed=seed,
-                     build=kind.build, target_modules=kind.target_modules, metrics=metrics,
-                     batch=kind.batch, augment=jitter, decode=kind.decode_batch,
-                     anneal=kind.anneal)
+        data[name] = (obs[rows], labels.reshape(-1, 2))
+    return data
 
 
 def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 12,
@@ -190,7 +202,8 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
                adapters: Sequence[str] = DEMO_ADAPTERS, kind: PolicyKind = FEATURE_MLP,
                first_seed: int = 0, time_limit_s: float = EPISODE_TIME_LIMIT_S,
                rollout_time_limit_s: Optional[float] = None, situations: int = 0,
-               first_situation_seed: int = 0, augment: Sequence[str] = ()) -> TrainingReport:
+               first_situation_seed: int = 0, augment: Sequence[str] = (),
+               candidates: int = 1, selection_seeds: Sequence[int] = ()) -> TrainingReport:
     """
     Run DAgger for ``rounds`` and write the final models to ``out_dir``.
 
@@ -202,7 +215,9 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
     mean the same), the recorded rounds' at ``rollout_time_limit_s`` (default: the same): a
     learner stuck at a shelf for minutes would otherwise fill the data with thousands of
     near-identical ticks. ``augment``: the ``kind.augmentations`` every fit applies to its
-    minibatches.
+    minibatches. ``candidates`` > 1: every fit chooses among that many model sets by how well
+    they imitate the experts on the situation segments of ``selection_seeds``, which the
+    experts drive without noise before round 0 (:func:`fit_from_ticks`).
     """
     rollout_limit = time_limit_s if rollout_time_limit_s is None else rollout_time_limit_s
     out_dir = Path(out_dir)
@@ -219,17 +234,24 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
                                 f'{desc}, situations', rollout_limit, situation=True)
         return sum(r.success for r in results)
 
+    if candidates > 1 and not selection_seeds:
+        raise ValueError(f'choosing among {candidates} candidates needs selection seeds')
+    selection: List[Tick] = []
+    if candidates > 1:
+        run_episodes(loop, expert_driver(), selection_seeds, selection, 'selection (experts)',
+                     rollout_limit, situation=True)
     history.append((0, drive(expert_driver(noise, seed), 0, 'round 0 (experts)')))
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         for round_index in range(1, rounds + 1):
             fit_from_ticks(work, ticks, steps, seed + round_index, adapters, kind,
-                           augment=augment)
+                           augment=augment, candidates=candidates, selection=selection)
             driver = LearnedDriver(work, loop.rules, kind=kind)
             history.append((round_index,
                             drive(driver, round_index, f'round {round_index} (learned)')))
             driver.close()
-        fit_from_ticks(work, ticks, steps, seed + rounds + 1, adapters, kind, augment=augment)
+        fit_from_ticks(work, ticks, steps, seed + rounds + 1, adapters, kind, augment=augment,
+                       candidates=candidates, selection=selection)
         evaluations = []
         for fixed in ('', 'navigation'):
             driver = LearnedDriver(work, loop.rules, fixed, kind=kind)
@@ -260,4 +282,4 @@ def _rewrite_manifests(models_dir: Path, metrics: Mapping[str, Mapping[str, floa
         manifest = read_manifest(directory / MANIFEST)
         write_manifest(directory, name=manifest.name, version=manifest.version,
                        base_fingerprint=manifest.base_fingerprint, tags=manifest.tags,
-                       metrics=values)
+                       metrics={**manifest.metrics, **values})
