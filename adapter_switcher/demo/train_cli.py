@@ -90,11 +90,13 @@ def _train_demo(args) -> int:
             print(f'train-demo: --{name.replace("_", "-")} must be at least {least}, got '
                   f'{getattr(args, name)}')
             return 2
-    if SITUATION_SEEDS + (args.rounds + 1) * args.situations > SELECTION_SEEDS or \
-            SELECTION_SEEDS + args.selection_situations > VALIDATION_SEEDS:
-        print(f'train-demo: training segments (seeds {SITUATION_SEEDS} + (rounds + 1) x '
-              f'situations) and selection segments ({SELECTION_SEEDS} + selection situations) '
-              f'must stay below {SELECTION_SEEDS} and {VALIDATION_SEEDS}')
+    last_training = SITUATION_SEEDS + (args.rounds + 1) * args.situations - 1
+    if args.candidates > 1 and (last_training >= SELECTION_SEEDS or SELECTION_SEEDS +
+                                args.selection_situations > VALIDATION_SEEDS):
+        print(f'train-demo: with --candidates, the training segments (seeds {SITUATION_SEEDS}'
+              f'-{last_training}) must stay below the selection segments ({SELECTION_SEEDS}'
+              f'-{SELECTION_SEEDS + args.selection_situations - 1}), and those below the '
+              f'validation seeds ({VALIDATION_SEEDS} on)')
         return 2
     torch.set_num_threads(1)
     loop = open_route_loop(VISUOMOTOR.encoder)
