@@ -25,6 +25,7 @@ result is the set of files the inference node loads: ``base_policy.safetensors``
 ``adapters/<name>/``. Either policy network trains this way (:mod:`policy_kinds`).
 """
 
+import copy
 from dataclasses import dataclass
 from dataclasses import replace
 from pathlib import Path
@@ -46,6 +47,7 @@ from adapter_switcher.core.prefetch import Prefetcher
 from adapter_switcher.demo.adapters import ADAPTERS_SUBDIR
 from adapter_switcher.demo.adapters import BASE_WEIGHTS
 from adapter_switcher.demo.adapters import save_demo_models
+from adapter_switcher.demo.adapters import selection_loss
 from adapter_switcher.demo.closed_loop import DemoLoop
 from adapter_switcher.demo.closed_loop import Driver
 from adapter_switcher.demo.closed_loop import EPISODE_TIME_LIMIT_S
@@ -55,6 +57,7 @@ from adapter_switcher.demo.closed_loop import Tick
 from adapter_switcher.demo.policy_kinds import FEATURE_MLP
 from adapter_switcher.demo.policy_kinds import PolicyKind
 
+from peft import PeftModel
 import torch
 from tqdm import tqdm
 
@@ -194,6 +197,27 @@ def _adapter_data(ticks: Sequence[Tick], obs: torch.Tensor, adapters: Sequence[s
         labels = torch.tensor([kind.target(ticks[i], name) for i in rows], dtype=torch.float32)
         data[name] = (obs[rows], labels.reshape(-1, 2))
     return data
+
+
+def score_models(models_dir: Path, selection: Sequence[Tick],
+                 adapters: Sequence[str] = DEMO_ADAPTERS,
+                 kind: PolicyKind = FEATURE_MLP) -> Dict[str, float]:
+    """
+    Return each written adapter's selection loss on ``selection`` ticks, loaded as PEFT does.
+
+    The number ``--candidates`` chooses by (:func:`fit_from_ticks`), for models already on disk:
+    a trained set scored offline, in seconds, where a closed-loop validation takes minutes.
+    """
+    base = load_base_model(BaseModelSpec(factory=kind.factory,
+                                         weights=str(Path(models_dir) / BASE_WEIGHTS)))
+    data = _adapter_data(selection, torch.cat([t.observation for t in selection]), adapters,
+                         kind)
+    scores = {}
+    for name in adapters:
+        model = PeftModel.from_pretrained(copy.deepcopy(base),
+                                          str(Path(models_dir) / ADAPTERS_SUBDIR / name))
+        scores[name] = selection_loss(model.eval(), *data[name], decode=kind.decode_batch)
+    return scores
 
 
 def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 12,
