@@ -229,21 +229,18 @@ def save_demo_models(out_dir, base_data: Data, adapter_data: Mapping[str, Data],
                          f'data for every adapter; none for {", ".join(missing)}')
     fits = {'rank': rank, 'steps': steps, 'target_modules': target_modules, 'batch': batch,
             'augment': augment, 'decode': decode, 'anneal': anneal}
-    chosen, losses, best = None, [], 0
+    sets, losses = [], []
     for k in range(candidates):
-        candidate = _fit_model_set(build, base_data, adapter_data,
-                                   seed + k * CANDIDATE_SEED_STRIDE, fits)
-        if selection is None:  # one candidate, nothing to choose
-            chosen = candidate
-            break
-        losses.append({name: selection_loss(model, *selection[name], decode=decode)
-                       for name, model in candidate[1].items() if name in selection})
-        if chosen is None or sum(losses[k].values()) < sum(losses[best].values()):
-            chosen, best = candidate, k
+        sets.append(_fit_model_set(build, base_data, adapter_data,
+                                   seed + k * CANDIDATE_SEED_STRIDE, fits))
+        if selection is not None:
+            losses.append({name: selection_loss(model, *selection[name], decode=decode)
+                           for name, model in sets[k][1].items() if name in selection})
+    best = min(range(len(losses)), key=lambda k: sum(losses[k].values())) if losses else 0
     notes = {name: {'selection_loss': losses[best][name],
                     **{f'selection_loss_{k}': loss[name] for k, loss in enumerate(losses)}}
              for name in (losses[best] if losses else {})}
-    return _write_model_set(Path(out_dir), *chosen,
+    return _write_model_set(Path(out_dir), *sets[best],
                             {name: {**notes.get(name, {}), **(metrics or {}).get(name, {})}
                              for name in adapter_data})
 
