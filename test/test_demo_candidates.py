@@ -98,3 +98,13 @@ def test_train_demo_refuses_candidates_and_seeds_it_cannot_keep_apart(tmp_path, 
                                  '--candidates', '2'], capsys)
     assert code == 2 and 'and those below the validation seeds (50000 on)' in printed
     assert not out.exists()
+
+
+def test_train_demo_refuses_initial_models_it_cannot_drive(tmp_path, capsys):
+    out = tmp_path / 'models'
+    code, printed = _train_demo(['--out', str(out), '--rounds', '0', '--init',
+                                 str(tmp_path)], capsys)
+    assert code == 2 and 'train-demo: --init needs --rounds of at least 1' in printed
+    code, printed = _train_demo(['--out', str(out), '--init', str(tmp_path / 'none')], capsys)
+    assert code == 2 and f'--init {tmp_path / "none"}: no base_policy.safetensors' in printed
+    assert not out.exists()

@@ -85,3 +85,15 @@ def test_short_training_writes_models_the_engine_accepts(loop, tmp_path):
     base = load_base_model(BaseModelSpec(factory=FACTORY, weights=str(tmp_path / BASE_WEIGHTS)))
     engine = AdapterEngine(base, [tmp_path / ADAPTERS_SUBDIR], EngineConfig(num_slots=2))
     assert sorted(a.name for a in engine.adapters()) == ['hazard', 'navigation']
+
+
+def test_initial_models_drive_the_first_learned_round(loop, tmp_path):
+    models = share_path('models/demo')
+    report = train_demo(loop, tmp_path, rounds=1, episodes=2, steps=20,
+                        evaluation_seeds=[1000], initial=models)
+    driver = LearnedDriver(models, loop.rules)
+    alone = sum(loop.run(seed, driver).success for seed in (2, 3))  # round 1's seeds
+    driver.close()
+    assert report.rounds[1] == (1, alone)
+    with pytest.raises(ValueError, match='at least one DAgger round'):
+        train_demo(loop, tmp_path, rounds=0, initial=models)

@@ -72,12 +72,17 @@ def register(subparsers) -> None:
     train.add_argument('--selection-situations', type=int, default=60,
                        help=f'situation segments (seeds {SELECTION_SEEDS} onwards) the experts '
                             'drive to choose among --candidates')
+    train.add_argument('--init', type=Path, metavar='DIR',
+                       help='models (base_policy.safetensors and adapters/) that drive the '
+                            'first learned round instead of a fit on round 0: DAgger '
+                            'continued from models already trained; needs --rounds >= 1')
     train.set_defaults(handler=_train_demo)
 
 
 def _train_demo(args) -> int:
     import torch
 
+    from adapter_switcher.demo.adapters import BASE_WEIGHTS
     from adapter_switcher.demo.closed_loop import open_route_loop
     from adapter_switcher.demo.closed_loop import ROUTE_TIME_LIMIT_S
     from adapter_switcher.demo.policy_kinds import VISUOMOTOR
@@ -90,6 +95,14 @@ def _train_demo(args) -> int:
             print(f'train-demo: --{name.replace("_", "-")} must be at least {least}, got '
                   f'{getattr(args, name)}')
             return 2
+    if args.init is not None and args.rounds < 1:
+        print('train-demo: --init needs --rounds of at least 1: its models drive the first '
+              'learned round')
+        return 2
+    if args.init is not None and not (args.init / BASE_WEIGHTS).is_file():
+        print(f'train-demo: --init {args.init}: no {BASE_WEIGHTS} there (expected a '
+              'directory that train-demo --out wrote)')
+        return 2
     last_training = SITUATION_SEEDS + (args.rounds + 1) * args.situations - 1
     if args.candidates > 1 and (last_training >= SELECTION_SEEDS or SELECTION_SEEDS +
                                 args.selection_situations > VALIDATION_SEEDS):
@@ -112,7 +125,8 @@ def _train_demo(args) -> int:
                                                    VALIDATION_SEEDS + args.validation_episodes),
                             candidates=args.candidates,
                             selection_seeds=range(SELECTION_SEEDS,
-                                                  SELECTION_SEEDS + args.selection_situations))
+                                                  SELECTION_SEEDS + args.selection_situations),
+                            initial=args.init)
     finally:
         loop.sim.close()
     for round_index, successes in report.rounds:

@@ -227,7 +227,8 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
                first_seed: int = 0, time_limit_s: float = EPISODE_TIME_LIMIT_S,
                rollout_time_limit_s: Optional[float] = None, situations: int = 0,
                first_situation_seed: int = 0, augment: Sequence[str] = (),
-               candidates: int = 1, selection_seeds: Sequence[int] = ()) -> TrainingReport:
+               candidates: int = 1, selection_seeds: Sequence[int] = (),
+               initial: Optional[Path] = None) -> TrainingReport:
     """
     Run DAgger for ``rounds`` and write the final models to ``out_dir``.
 
@@ -241,7 +242,9 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
     near-identical ticks. ``augment``: the ``kind.augmentations`` every fit applies to its
     minibatches. ``candidates`` > 1: every fit chooses among that many model sets by how well
     they imitate the experts on the situation segments of ``selection_seeds``, which the
-    experts drive without noise before round 0 (:func:`fit_from_ticks`).
+    experts drive without noise before round 0 (:func:`fit_from_ticks`). ``initial``: a
+    models directory that drives round 1 in place of a fit on round 0 (DAgger continued from
+    models already trained, e.g. the shipped ones on round 0's data); needs ``rounds`` >= 1.
     """
     rollout_limit = time_limit_s if rollout_time_limit_s is None else rollout_time_limit_s
     out_dir = Path(out_dir)
@@ -258,6 +261,8 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
                                 f'{desc}, situations', rollout_limit, situation=True)
         return sum(r.success for r in results)
 
+    if initial is not None and rounds < 1:
+        raise ValueError('initial models drive round 1: they need at least one DAgger round')
     if candidates > 1 and not selection_seeds:
         raise ValueError(f'choosing among {candidates} candidates needs selection seeds')
     selection: List[Tick] = []
@@ -268,9 +273,13 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         for round_index in range(1, rounds + 1):
-            fit_from_ticks(work, ticks, steps, seed + round_index, adapters, kind,
-                           augment=augment, candidates=candidates, selection=selection)
-            driver = LearnedDriver(work, loop.rules, kind=kind)
+            drives = work
+            if round_index == 1 and initial is not None:
+                drives = Path(initial)
+            else:
+                fit_from_ticks(work, ticks, steps, seed + round_index, adapters, kind,
+                               augment=augment, candidates=candidates, selection=selection)
+            driver = LearnedDriver(drives, loop.rules, kind=kind)
             history.append((round_index,
                             drive(driver, round_index, f'round {round_index} (learned)')))
             driver.close()
