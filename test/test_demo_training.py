@@ -20,10 +20,13 @@ by the context policy, must get through the spill episodes; the navigation adapt
 drive into the spill. A short training run must write models the engine accepts.
 """
 
+import shutil
+
 from adapter_switcher.core import AdapterEngine
 from adapter_switcher.core import BaseModelSpec
 from adapter_switcher.core import EngineConfig
 from adapter_switcher.core import load_base_model
+from adapter_switcher.core import UnknownAdapter
 from adapter_switcher.demo.adapters import ADAPTERS_SUBDIR
 from adapter_switcher.demo.adapters import BASE_WEIGHTS
 from adapter_switcher.demo.closed_loop import expert_driver
@@ -97,3 +100,15 @@ def test_initial_models_drive_the_first_learned_round(loop, tmp_path):
     assert report.rounds[1] == (1, alone)
     with pytest.raises(ValueError, match='at least one DAgger round'):
         train_demo(loop, tmp_path, rounds=0, initial=models)
+
+
+def test_initial_models_the_engine_cannot_drive_fail_before_anything_is_recorded(loop,
+                                                                                 tmp_path):
+    initial = tmp_path / 'initial'
+    initial.mkdir()
+    shutil.copyfile(share_path('models/demo') / BASE_WEIGHTS, initial / BASE_WEIGHTS)
+    out = tmp_path / 'out'
+    start = loop.sim.time_ns
+    with pytest.raises(UnknownAdapter, match="unknown adapter 'navigation'"):
+        train_demo(loop, out, rounds=1, episodes=2, steps=20, initial=initial)
+    assert loop.sim.time_ns == start and not out.exists()

@@ -266,23 +266,29 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
     if candidates > 1 and not selection_seeds:
         raise ValueError(f'choosing among {candidates} candidates needs selection seeds')
     selection: List[Tick] = []
-    if candidates > 1:
-        run_episodes(loop, expert_driver(), selection_seeds, selection, 'selection (experts)',
-                     rollout_limit, situation=True)
-    history.append((0, drive(expert_driver(noise, seed), 0, 'round 0 (experts)')))
+    # Initial models are loaded first: a directory the engine cannot drive fails at once, not
+    # after minutes of recording.
+    driver = None if initial is None else LearnedDriver(Path(initial), loop.rules, kind=kind)
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        for round_index in range(1, rounds + 1):
-            drives = work
-            if round_index == 1 and initial is not None:
-                drives = Path(initial)
-            else:
-                fit_from_ticks(work, ticks, steps, seed + round_index, adapters, kind,
-                               augment=augment, candidates=candidates, selection=selection)
-            driver = LearnedDriver(drives, loop.rules, kind=kind)
-            history.append((round_index,
-                            drive(driver, round_index, f'round {round_index} (learned)')))
-            driver.close()
+        try:
+            if candidates > 1:
+                run_episodes(loop, expert_driver(), selection_seeds, selection,
+                             'selection (experts)', rollout_limit, situation=True)
+            history.append((0, drive(expert_driver(noise, seed), 0, 'round 0 (experts)')))
+            for round_index in range(1, rounds + 1):
+                if driver is None:
+                    fit_from_ticks(work, ticks, steps, seed + round_index, adapters, kind,
+                                   augment=augment, candidates=candidates,
+                                   selection=selection)
+                    driver = LearnedDriver(work, loop.rules, kind=kind)
+                history.append((round_index,
+                                drive(driver, round_index, f'round {round_index} (learned)')))
+                driver.close()
+                driver = None
+        finally:
+            if driver is not None:
+                driver.close()
         fit_from_ticks(work, ticks, steps, seed + rounds + 1, adapters, kind, augment=augment,
                        candidates=candidates, selection=selection)
         evaluations = []
