@@ -15,6 +15,7 @@
 """Choosing among candidate model sets by their loss on held-back data (--candidates)."""
 
 import argparse
+import shutil
 
 from adapter_switcher.core import BaseModelSpec
 from adapter_switcher.core import load_base_model
@@ -29,6 +30,7 @@ from adapter_switcher.demo.adapters import random_observations
 from adapter_switcher.demo.adapters import save_demo_models
 from adapter_switcher.demo.adapters import selection_loss
 from adapter_switcher.demo.policy_kinds import FEATURE_MLP
+from adapter_switcher.paths import share_path
 from peft import PeftModel
 import pytest
 import torch
@@ -107,4 +109,10 @@ def test_train_demo_refuses_initial_models_it_cannot_drive(tmp_path, capsys):
     assert code == 2 and 'train-demo: --init needs --rounds of at least 1' in printed
     code, printed = _train_demo(['--out', str(out), '--init', str(tmp_path / 'none')], capsys)
     assert code == 2 and f'--init {tmp_path / "none"}: no base_policy.safetensors' in printed
+    (tmp_path / 'base_only').mkdir()  # a base, but no adapters
+    shutil.copyfile(share_path('models/demo/visuomotor') / 'base_policy.safetensors',
+                    tmp_path / 'base_only' / 'base_policy.safetensors')
+    code, printed = _train_demo(['--out', str(out), '--rounds', '1', '--init',
+                                 str(tmp_path / 'base_only')], capsys)
+    assert code == 2 and '--init' in printed and "unknown adapter 'navigation'" in printed
     assert not out.exists()

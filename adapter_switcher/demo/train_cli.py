@@ -82,6 +82,7 @@ def register(subparsers) -> None:
 def _train_demo(args) -> int:
     import torch
 
+    from adapter_switcher.core import AdapterError
     from adapter_switcher.demo.adapters import BASE_WEIGHTS
     from adapter_switcher.demo.closed_loop import open_route_loop
     from adapter_switcher.demo.closed_loop import ROUTE_TIME_LIMIT_S
@@ -127,6 +128,11 @@ def _train_demo(args) -> int:
                             selection_seeds=range(SELECTION_SEEDS,
                                                   SELECTION_SEEDS + args.selection_situations),
                             initial=args.init)
+    except AdapterError as error:  # --init models are loaded first: nothing is written yet
+        if args.init is None:
+            raise
+        print(f'train-demo: --init {args.init}: {error}')
+        return 2
     finally:
         loop.sim.close()
     for round_index, successes in report.rounds:
