@@ -25,6 +25,9 @@ The processes of the local cluster get :data:`SERVE_ENV`: Serve's per-request wo
 thread hop, in the replica (its request handlers on its main event loop; the policy server never
 blocks that loop, its forwards run on the engine thread) and in the HTTP proxy (routing on its
 main loop). bench/serve.py measured less of Serve's CPU per request with them (docs/serve.md).
+And the HTTP proxy gets as long to come up as ``serve.start`` waits for it (60 s): with Serve's
+5 s, on a machine whose cores are busy the controller killed a proxy still starting, and
+``serve.start`` failed.
 """
 
 from dataclasses import dataclass
@@ -47,7 +50,8 @@ DEFAULT_CONFIG = 'config/serve.yaml'
 LOOPBACK = '127.0.0.1'
 # Set for the cluster's processes (they inherit the environment); values already set win.
 SERVE_ENV = {'RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD': '0',
-             'RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP': '0'}
+             'RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP': '0',
+             'RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S': '60'}
 
 
 @dataclass(frozen=True)
