@@ -158,6 +158,34 @@ def test_a_lower_situation_seen_under_a_higher_one_is_still_served_its_dwell(nar
                                                              abs=1.5 / RATE_HZ)
 
 
+@pytest.mark.parametrize('spill_after_entry, expected', [
+    # The spill is gone: the narrow aisle takes over at once, the hazard's dwell cut short.
+    (0.0, [(0.0, 'hazard'), (0.5, 'narrow_aisle')]),
+    # Inside the hysteresis band no exit holds: the hazard adapter keeps its dwell.
+    (0.01, [(0.0, 'hazard')]),
+])
+def test_a_dwell_yields_to_a_listed_lower_rule_once_an_exit_holds(spill_after_entry, expected):
+    # hazard.yields_to lists narrow_aisle: a narrow aisle entered while only the dwell keeps the
+    # hazard adapter takes over on that snapshot; without the list it waits the dwell out.
+    policy = ContextPolicy(load_rules(changed(('adapters.hazard.yields_to', ['narrow_aisle']))))
+    plain = ContextPolicy(load_rules(changed()))
+    switches = {id(policy): [], id(plain): []}
+    for i in range(150):
+        stamp = i / RATE_HZ
+        spill = 0.03 if i == 0 else spill_after_entry
+        aisle = 1.0 if stamp >= 0.5 - 1e-9 else 3.0
+        for each in (policy, plain):
+            decision = each.update(snapshot(stamp, spill, aisle))
+            if decision.changed:
+                switches[id(each)].append((round(decision.stamp, 6), decision.desired,
+                                           decision.reason))
+    assert [switch[:2] for switch in switches[id(policy)]] == expected
+    assert [switch[:2] for switch in switches[id(plain)]] == [(0.0, 'hazard')]
+    for _, _, reason in switches[id(policy)][1:]:
+        assert reason.startswith('hazard: exit spill_fraction 0 < 0.005, its dwell yields to '
+                                 'narrow_aisle: enter aisle_width 1 < 1.2'), reason
+
+
 def test_the_prediction_names_the_lower_situation_the_current_one_will_leave_for():
     policy = ContextPolicy(load_rules(changed()))
     policy.update(snapshot(0.0, spill=0.03))

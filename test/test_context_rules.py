@@ -167,6 +167,24 @@ ERROR_CASES = {
     'fallback unknown': (
         [('adapters.hazard.fallback', 'docking')],
         'adapters.hazard.fallback', "'docking' is not one of the adapters"),
+    'yields_to not a list': (
+        [('adapters.hazard.yields_to', 'narrow_aisle')],
+        'adapters.hazard.yields_to', "expected a list of adapter names, got 'narrow_aisle'"),
+    'yields_to unknown': (
+        [('adapters.hazard.yields_to', ['docking'])],
+        'adapters.hazard.yields_to', "'docking' is not another non-default adapter"),
+    'yields_to itself': (
+        [('adapters.hazard.yields_to', ['hazard'])],
+        'adapters.hazard.yields_to', "'hazard' is not another non-default adapter"),
+    'yields_to the default': (
+        [('adapters.hazard.yields_to', ['navigation'])],
+        'adapters.hazard.yields_to', "'navigation' is not another non-default adapter"),
+    'yields_to upwards': (
+        [('adapters.narrow_aisle.yields_to', ['hazard'])],
+        'adapters.narrow_aisle.yields_to', "'hazard' has priority 10, not below 5"),
+    'yields_to on the default': (
+        [('adapters.navigation.yields_to', ['hazard'])],
+        'adapters.navigation.yields_to', 'not allowed on the default adapter'),
     'default missing': (
         [('default', DELETE)], 'default', 'missing: name the adapter used when no rule enters'),
     'default unknown': (

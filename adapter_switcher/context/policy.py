@@ -21,6 +21,9 @@ The context policy: one decision per feature snapshot, from the rules, with hyst
   ``min_dwell_s`` has passed since it was entered AND since the last snapshot on which its enter
   conditions held. The second clause is what stops flapping: a feature flickering across both
   thresholds keeps re-arming the dwell, so the adapter stays instead of leaving and re-entering.
+  An adapter's ``yields_to`` rules cut that dwell short: once an exit condition holds, one of
+  them whose enter conditions hold takes over (the hazard adapter, still held after a spill,
+  hands a slow zone to the slow-zone adapter).
   It leaves for its fallback (the default if none), or for a lower rule that enters right now
   or is still owed its dwell: one whose enter conditions held within its own ``min_dwell_s``
   while a higher adapter ran (a slow zone driven onto during a spill's detour, out of view
@@ -176,6 +179,12 @@ class ContextPolicy:
                              f'{" or ".join(c.describe(values) for c in rule.exit_conditions)}')
         held_s = stamp - max(self._entered_at, self._seen_at.get(current, self._entered_at))
         if held_s < rule.min_dwell_s - DWELL_TOLERANCE_S:
+            taker = next((rules.adapters[name] for name in rule.yields_to
+                          if rules.adapters[name].enter_holds(values)), None)
+            if taker is not None:
+                return taker.name, (f'{current}: exit {describe_all(exits, values)}, its dwell '
+                                    f'yields to {taker.name}: enter '
+                                    f'{describe_all(taker.enter_conditions, values)}')
             self._counts['dwell_holds'] += 1
             return current, (f'{current}: stays for min_dwell_s {rule.min_dwell_s:g} s '
                              f'(held {held_s:.3g} s) although exit {describe_all(exits, values)}')

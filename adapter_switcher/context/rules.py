@@ -46,9 +46,9 @@ APPROACHING = 'approaching'
 _SYMBOLS = {ABOVE: '>', BELOW: '<', IS: '=='}
 _OPPOSITE = {ABOVE: BELOW, BELOW: ABOVE}
 _TOP_KEYS = ('default', 'features', 'adapters')
-_RULE_KEYS = ('priority', 'enter', 'exit', 'min_dwell_s', 'hint', 'fallback')
+_RULE_KEYS = ('priority', 'enter', 'exit', 'min_dwell_s', 'yields_to', 'hint', 'fallback')
 # What only a non-default adapter can have: the default is active whenever nothing else is.
-_NOT_FOR_DEFAULT = ('enter', 'exit', 'min_dwell_s', 'hint', 'fallback')
+_NOT_FOR_DEFAULT = ('enter', 'exit', 'min_dwell_s', 'yields_to', 'hint', 'fallback')
 DICT_SOURCE = '<dict>'
 
 
@@ -143,6 +143,7 @@ class AdapterRule:
     min_dwell_s: float = 0.0
     hints: Tuple[Hint, ...] = ()
     fallback: Optional[str] = None
+    yields_to: Tuple[str, ...] = ()
 
     def enter_holds(self, values: Mapping[str, Any]) -> bool:
         """Return True when every enter condition holds (never for the default's empty set)."""
@@ -282,6 +283,7 @@ class _Parser:
         adapters = self._adapters(data.get('adapters'))
         self._check_priorities(adapters)
         self._check_fallbacks(adapters)
+        self._check_yields(adapters)
         return ContextRules(self._default, MappingProxyType(adapters), features, self._source)
 
     def _features(self, data: Any) -> FeatureConfig:
@@ -337,7 +339,13 @@ class _Parser:
         if fallback is not None and not isinstance(fallback, str):
             self._fail(f'{where}.fallback', f'must be an adapter name, got {fallback!r}')
         return AdapterRule(name, int(priority), enter, exits, dwell,
-                           self._hints(f'{where}.hint', spec.get('hint'), enter), fallback)
+                           self._hints(f'{where}.hint', spec.get('hint'), enter), fallback,
+                           self._yields(f'{where}.yields_to', spec.get('yields_to', [])))
+
+    def _yields(self, field: str, data: Any) -> Tuple[str, ...]:
+        if not isinstance(data, list) or not all(isinstance(n, str) for n in data):
+            self._fail(field, f'expected a list of adapter names, got {data!r}')
+        return tuple(data)
 
     def _conditions(self, field: str, data: Any) -> Tuple[Condition, ...]:
         if data is None:
@@ -441,6 +449,18 @@ class _Parser:
             if name != self._default and rule.priority <= floor:
                 self._fail(f'adapters.{name}.priority', f'{rule.priority} is not above the '
                            f'default adapter {self._default} ({floor}): it could never take over')
+
+    def _check_yields(self, adapters: Mapping[str, AdapterRule]) -> None:
+        for name, rule in adapters.items():
+            for other in rule.yields_to:
+                field = f'adapters.{name}.yields_to'
+                if other not in adapters or other in (name, self._default):
+                    self._fail(field, f'{other!r} is not another non-default adapter '
+                               f'({", ".join(n for n in adapters if n not in (name, self._default))})')
+                if adapters[other].priority >= rule.priority:
+                    self._fail(field, f'{other!r} has priority {adapters[other].priority}, not '
+                               f'below {rule.priority}: a higher rule takes over when it enters '
+                               'anyway')
 
     def _check_fallbacks(self, adapters: Mapping[str, AdapterRule]) -> None:
         for name, rule in adapters.items():

@@ -71,8 +71,7 @@ DEMO_HAZARD = HazardParams(lead=1.0, ramp=2.5, margin=0.5)
 # The offset stays 0.2 m clear of the shelves, and the spill is mapped from floor points within
 # 4.5 m, where the projection is accurate.
 ROUTE_HAZARD = HazardParams(lead=1.0, ramp=2.0, margin=0.5, hazard_speed=0.25,
-                            held_speed=0.25, detour_lookahead=0.9, max_offset=0.8,
-                            max_range=4.5)
+                            detour_lookahead=0.9, max_offset=0.8, max_range=4.5)
 ROUTE_SCENARIO = 'config/scenario.yaml'
 ROUTE_RULES = 'config/route_rules.yaml'
 CONTROL_HZ = 20.0          # the inference node's rate_hz
