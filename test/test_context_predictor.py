@@ -91,6 +91,16 @@ def test_a_lower_adapter_is_not_hinted_while_a_higher_one_runs():
     assert feed(NextAdapterPredictor(rules), 'hazard', steady(0.03), aisle=1.3)[0] == 'hazard'
 
 
+@pytest.mark.parametrize('spill, expected', [(0.0, 'narrow_aisle'), (0.03, 'hazard')])
+def test_a_rule_the_current_one_yields_to_is_hinted_once_an_exit_holds(spill, expected):
+    # hazard yields its dwell to narrow_aisle: with the spill gone (an exit holds) an aisle
+    # narrowing towards the enter threshold is announced; with the spill in view it is not.
+    rules = load_rules(changed(
+        ('adapters.hazard.yields_to', ['narrow_aisle']),
+        ('adapters.narrow_aisle.hint', {'aisle_width': {'approaching': 1.6}})))
+    assert feed(NextAdapterPredictor(rules), 'hazard', steady(spill), aisle=1.3)[0] == expected
+
+
 @pytest.mark.parametrize('aisle, target', [(3.0, 'navigation'), (1.0, 'narrow_aisle')])
 def test_a_feature_crossing_the_hysteresis_band_announces_the_way_back(aisle, target):
     name, confidence, reason = feed(NextAdapterPredictor(load_rules(changed())), 'hazard',

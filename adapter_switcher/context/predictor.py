@@ -309,9 +309,12 @@ class NextAdapterPredictor:
                    owed: Collection[str]) -> Optional[Prediction]:
         rule = self._rules.adapters[current]
         best: Optional[Prediction] = None
+        # Higher rules take over when they enter; the rules the current one yields to, once it
+        # is held only by its dwell (an exit holds), as the policy does.
+        yielding = set(rule.yields_to) if rule.exits_holding(values) else set()
         for candidate in self._rules.ranked:
-            if candidate.priority <= rule.priority:
-                break
+            if candidate.priority <= rule.priority and candidate.name not in yielding:
+                continue
             hinted = {hint.feature for hint in candidate.hints}
             unhinted_hold = all(condition.holds(values) is True
                                 for condition in candidate.enter_conditions
@@ -323,7 +326,10 @@ class NextAdapterPredictor:
             if score > 0.0 and (best is None or score > best[1]):
                 best = (candidate.name, score, f'hint: {candidate.name} may enter: '
                         + '; '.join(text for _, text in scored))
-        if current != self._rules.default and rule.leave_hints:
+        # A rule the current one yields to takes over as soon as it enters; leaving waits for
+        # the dwell, so the yield is the nearer switch.
+        yields_first = best is not None and best[0] in yielding
+        if current != self._rules.default and rule.leave_hints and not yields_first:
             score, text = max(self._approach(hint, values) for hint in rule.leave_hints)
             if score > 0.0 and (best is None or score > best[1]):
                 target = self._rules.leave_target(current, values, owed)

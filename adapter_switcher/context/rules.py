@@ -455,8 +455,8 @@ class _Parser:
             for other in rule.yields_to:
                 field = f'adapters.{name}.yields_to'
                 if other not in adapters or other in (name, self._default):
-                    self._fail(field, f'{other!r} is not another non-default adapter '
-                               f'({", ".join(n for n in adapters if n not in (name, self._default))})')
+                    choices = ', '.join(n for n in adapters if n not in (name, self._default))
+                    self._fail(field, f'{other!r} is not another non-default adapter ({choices})')
                 if adapters[other].priority >= rule.priority:
                     self._fail(field, f'{other!r} has priority {adapters[other].priority}, not '
                                f'below {rule.priority}: a higher rule takes over when it enters '

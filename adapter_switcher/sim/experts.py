@@ -134,9 +134,6 @@ class HazardParams:
     ramp: float = 1.2            # length over which the detour fades in and out
     max_offset: float = 0.9      # the detour never leaves the centreline by more than this
     hazard_speed: float = 0.4    # speed limit while a spill is visible or being passed
-    # ... and while the expert drives with no spill near: the rules hold the hazard adapter
-    # for a while after one (min_dwell_s), and a slow zone it cannot see may lie there.
-    held_speed: float = math.inf
     merge_distance: float = 0.5  # a blob this close to a known spill's box is that spill
     detour_lookahead: Optional[float] = None  # look-ahead during a detour (None: the usual)
     look_ahead_s: float = 1.0    # a command that would reach a spill this soon turns in place
@@ -235,7 +232,7 @@ class HazardExpert(_OnRoute):
     def act(self, pose: PlanarPose, scan: Scan) -> Tuple[float, float]:
         """Return ``(v, w)``: the navigation command, detoured and slowed near the spills."""
         profile = self._profile = self._detour(pose)
-        limit = self.params.hazard_speed if self.active else self.params.held_speed
+        limit = self.params.hazard_speed if self.active else math.inf
         lookahead = self.params.detour_lookahead if profile is not None else None
         v, w = self.navigation.act(pose, scan, profile, limit, lookahead)
         self.path_command = (v, w)  # the detour before the look-ahead check below
