@@ -116,3 +116,21 @@ def test_train_demo_refuses_initial_models_it_cannot_drive(tmp_path, capsys):
                                  str(tmp_path / 'base_only')], capsys)
     assert code == 2 and '--init' in printed and "unknown adapter 'navigation'" in printed
     assert not out.exists()
+
+
+def test_train_demo_refuses_adapters_it_cannot_fit_alone(tmp_path, capsys):
+    out = tmp_path / 'models'
+    code, printed = _train_demo(['--out', str(out), '--adapters', 'hazard'], capsys)
+    assert code == 2 and 'a new base needs every adapter fitted on it' in printed
+    code, printed = _train_demo(['--out', str(out), '--base', str(tmp_path / 'none'),
+                                 '--adapters', 'hazard'], capsys)
+    assert code == 2 and f'{tmp_path / "none"}: no base_policy.safetensors there' in printed
+    (tmp_path / 'base_only').mkdir()
+    shutil.copyfile(share_path('models/demo/visuomotor') / 'base_policy.safetensors',
+                    tmp_path / 'base_only' / 'base_policy.safetensors')
+    code, printed = _train_demo(['--out', str(out), '--base', str(tmp_path / 'base_only'),
+                                 '--adapters', 'hazard'], capsys)
+    assert code == 2 and 'no navigation, slow_zone adapter there to keep' in printed
+    code, printed = _train_demo(['--out', str(out), '--off-situation', '-1'], capsys)
+    assert code == 2 and '--off-situation must be at least 0, got -1.0' in printed
+    assert not out.exists()

@@ -21,6 +21,7 @@ drive into the spill. A short training run must write models the engine accepts.
 """
 
 import shutil
+from types import SimpleNamespace
 
 from adapter_switcher.core import AdapterEngine
 from adapter_switcher.core import BaseModelSpec
@@ -31,11 +32,13 @@ from adapter_switcher.demo.adapters import ADAPTERS_SUBDIR
 from adapter_switcher.demo.adapters import BASE_WEIGHTS
 from adapter_switcher.demo.closed_loop import expert_driver
 from adapter_switcher.demo.closed_loop import open_demo_loop
+from adapter_switcher.demo.training import adapter_rows
 from adapter_switcher.demo.training import FACTORY
 from adapter_switcher.demo.training import LearnedDriver
 from adapter_switcher.demo.training import train_demo
 from adapter_switcher.paths import share_path
 import pytest
+from safetensors.torch import load_file
 import torch
 
 SEEDS = range(1000, 1010)
@@ -112,3 +115,44 @@ def test_initial_models_the_engine_cannot_drive_fail_before_anything_is_recorded
     with pytest.raises(UnknownAdapter, match="unknown adapter 'navigation'"):
         train_demo(loop, out, rounds=1, episodes=2, steps=20, initial=initial)
     assert loop.sim.time_ns == start and not out.exists()
+
+
+def test_a_kept_base_trains_only_the_named_adapters(loop, tmp_path):
+    models = share_path('models/demo')
+    train_demo(loop, tmp_path, rounds=0, episodes=2, steps=20, evaluation_seeds=[1000],
+               base=models, fitted=['hazard'], off_situation=0.5)
+    kept, written = load_file(models / BASE_WEIGHTS), load_file(tmp_path / BASE_WEIGHTS)
+    assert kept.keys() == written.keys()
+    assert all(torch.equal(kept[key], written[key]) for key in kept)
+    weights = f'{ADAPTERS_SUBDIR}/{{}}/adapter_model.safetensors'
+    navigation, hazard = weights.format('navigation'), weights.format('hazard')
+    assert (tmp_path / navigation).read_bytes() == (models / navigation).read_bytes()
+    assert (tmp_path / hazard).read_bytes() != (models / hazard).read_bytes()
+    base = load_base_model(BaseModelSpec(factory=FACTORY, weights=str(tmp_path / BASE_WEIGHTS)))
+    engine = AdapterEngine(base, [tmp_path / ADAPTERS_SUBDIR], EngineConfig(num_slots=2))
+    assert sorted(a.name for a in engine.adapters()) == ['hazard', 'navigation']
+    assert engine.rejections() == {}
+    with pytest.raises(ValueError, match='a new base needs every adapter fitted on it'):
+        train_demo(loop, tmp_path / 'new', rounds=0, fitted=['hazard'])
+    assert not (tmp_path / 'new').exists()
+
+
+def _ticks(situations):
+    return [SimpleNamespace(decision=SimpleNamespace(desired=desired), engaged=frozenset(engaged))
+            for desired, engaged in situations]
+
+
+def test_an_adapter_learns_its_situation_and_a_drawn_share_of_the_other_ticks():
+    ticks = _ticks([('navigation', ())] * 3 + [('hazard', ()), ('navigation', ['hazard'])]
+                   + [('navigation', ())] * 5 + [('hazard', ())])
+    own = [3, 4, 10]
+    assert adapter_rows(ticks, 'hazard') == own
+    rows = adapter_rows(ticks, 'hazard', 1.0, torch.Generator().manual_seed(0))
+    assert rows[:3] == own and len(set(rows)) == len(rows) == 6
+    assert rows == adapter_rows(ticks, 'hazard', 1.0, torch.Generator().manual_seed(0))
+    draws = {tuple(adapter_rows(ticks, 'hazard', 1.0, torch.Generator().manual_seed(seed)))
+             for seed in range(5)}
+    assert len(draws) > 1
+    everything = adapter_rows(ticks, 'hazard', 10.0, torch.Generator().manual_seed(0))
+    assert sorted(everything) == list(range(len(ticks)))
+    assert adapter_rows(ticks, 'slow_zone', 0.5) == list(range(len(ticks)))  # never wanted

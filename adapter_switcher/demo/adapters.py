@@ -27,7 +27,7 @@ adapter_model.safetensors) plus the engine's ``manifest.json`` with the base fin
 
 import copy
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from adapter_switcher.core import model_fingerprint
 from adapter_switcher.core.adapter_files import write_manifest
@@ -190,7 +190,8 @@ def selection_loss(model: torch.nn.Module, observations: torch.Tensor, targets: 
     return total / max(targets.numel(), 1)
 
 
-def save_demo_models(out_dir, base_data: Data, adapter_data: Mapping[str, Data],
+def save_demo_models(out_dir, base_data: Union[Data, torch.nn.Module],
+                     adapter_data: Mapping[str, Data],
                      rank: int = 8, steps: int = 300, seed: int = 0,
                      build: Callable[[], torch.nn.Module] = build_policy,
                      target_modules: Sequence[str] = TARGET_MODULES,
@@ -202,7 +203,8 @@ def save_demo_models(out_dir, base_data: Data, adapter_data: Mapping[str, Data],
     """
     Fit the base on ``base_data`` and one adapter per ``adapter_data`` entry; write them.
 
-    Each entry is ``(observations (N, obs dim), targets (N, 2))``. Layout:
+    Each entry is ``(observations (N, obs dim), targets (N, 2))``; ``base_data`` may instead be
+    a trained base, kept frozen as on the robot: only the adapters are fitted on it. Layout:
     ``out_dir/base_policy.safetensors`` and ``out_dir/adapters/<name>/`` (PEFT's format plus the
     engine's manifest with the base fingerprint and ``metrics[name]``, if given). ``build``
     makes the untrained base; ``target_modules`` are its LoRA layers; ``batch`` is the
@@ -245,15 +247,19 @@ def save_demo_models(out_dir, base_data: Data, adapter_data: Mapping[str, Data],
                              for name in adapter_data})
 
 
-def _fit_model_set(build: Callable[[], torch.nn.Module], base_data: Data,
-                   adapter_data: Mapping[str, Data], seed: int, fits: Mapping[str, Any]
+def _fit_model_set(build: Callable[[], torch.nn.Module],
+                   base_data: Union[Data, torch.nn.Module], adapter_data: Mapping[str, Data],
+                   seed: int, fits: Mapping[str, Any]
                    ) -> Tuple[torch.nn.Module, Dict[str, torch.nn.Module]]:
-    """Fit one candidate: the base from ``seed``, the sorted adapters from seed + 1 on."""
-    base = build()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        _fit(base, base_data[0], base_data[1], fits['steps'], 3e-3, seed, fits['batch'],
-             fits['augment'], fits['decode'], fits['anneal'])
+    """Fit one candidate: the base from ``seed`` (unless given), the adapters from seed + 1 on."""
+    if isinstance(base_data, torch.nn.Module):
+        base = base_data
+    else:
+        base = build()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            _fit(base, base_data[0], base_data[1], fits['steps'], 3e-3, seed, fits['batch'],
+                 fits['augment'], fits['decode'], fits['anneal'])
     for param in base.parameters():
         param.requires_grad_(False)
     adapters = {}

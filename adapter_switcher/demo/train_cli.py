@@ -23,6 +23,7 @@ when ``--out`` names them. Held-out seeds for bench/closed_loop.py start at
 """
 
 from pathlib import Path
+from typing import Sequence
 
 ROUTE_ADAPTERS = ('navigation', 'hazard', 'slow_zone')
 TRAINING_SEEDS = 0            # round r drives seeds r * episodes ...
@@ -76,6 +77,17 @@ def register(subparsers) -> None:
                        help='models (base_policy.safetensors and adapters/) that drive the '
                             'first learned round instead of a fit on round 0: DAgger '
                             'continued from models already trained; needs --rounds >= 1')
+    train.add_argument('--base', type=Path, metavar='DIR',
+                       help='models whose base every fit keeps, frozen as on the robot: only '
+                            "the --adapters are fitted on it, DIR's other adapters are copied "
+                            'as they are')
+    train.add_argument('--adapters', nargs='+', choices=ROUTE_ADAPTERS, metavar='NAME',
+                       help=f'the adapters to fit, of {", ".join(ROUTE_ADAPTERS)} (default: '
+                            'all; fewer only with --base)')
+    train.add_argument('--off-situation', type=float, default=0.0, metavar='SHARE',
+                       help='each adapter also learns its expert on this share (of its own '
+                            "ticks' number) of the ticks where its situation did not hold, so "
+                            'that alone it drives as its expert would there (default: 0)')
     train.set_defaults(handler=_train_demo)
 
 
@@ -87,6 +99,7 @@ def _train_demo(args) -> int:
     from adapter_switcher.demo.closed_loop import open_route_loop
     from adapter_switcher.demo.closed_loop import ROUTE_TIME_LIMIT_S
     from adapter_switcher.demo.policy_kinds import VISUOMOTOR
+    from adapter_switcher.demo.training import check_kept_base
     from adapter_switcher.demo.training import train_demo
 
     for name in ('steps', 'rounds', 'episodes', 'situations', 'validation_episodes',
@@ -103,6 +116,14 @@ def _train_demo(args) -> int:
     if args.init is not None and not (args.init / BASE_WEIGHTS).is_file():
         print(f'train-demo: --init {args.init}: no {BASE_WEIGHTS} there (expected a '
               'directory that train-demo --out wrote)')
+        return 2
+    try:
+        check_kept_base(args.base, ROUTE_ADAPTERS, args.adapters or ROUTE_ADAPTERS, VISUOMOTOR)
+    except ValueError as error:
+        print(f'train-demo: --base/--adapters: {error}')
+        return 2
+    if not args.off_situation >= 0.0:
+        print(f'train-demo: --off-situation must be at least 0, got {args.off_situation}')
         return 2
     last_training = SITUATION_SEEDS + (args.rounds + 1) * args.situations - 1
     if args.candidates > 1 and (last_training >= SELECTION_SEEDS or SELECTION_SEEDS +
@@ -127,7 +148,8 @@ def _train_demo(args) -> int:
                             candidates=args.candidates,
                             selection_seeds=range(SELECTION_SEEDS,
                                                   SELECTION_SEEDS + args.selection_situations),
-                            initial=args.init)
+                            initial=args.init, base=args.base, fitted=args.adapters,
+                            off_situation=args.off_situation)
     except AdapterError as error:  # --init models are loaded first: nothing is written yet
         if args.init is None:
             raise
@@ -140,7 +162,7 @@ def _train_demo(args) -> int:
         print(f'round {round_index} ({driver}): {successes}/{args.episodes + args.situations} '
               'episodes and situations succeeded')
     if args.candidates > 1:
-        _print_selection(args.out, args.candidates)
+        _print_selection(args.out, args.candidates, args.adapters or ROUTE_ADAPTERS)
     wins = sum(result.success for result in report.evaluation)
     print(f'validation (switched, 2 slots, prefetch): {wins}/{len(report.evaluation)} episodes '
           'completed without collision, spill entry or slow-zone violation')
@@ -150,14 +172,14 @@ def _train_demo(args) -> int:
     return 0
 
 
-def _print_selection(out: Path, candidates: int) -> None:
-    """Print each candidate's selection loss (summed over the adapters) from the manifests."""
+def _print_selection(out: Path, candidates: int, fitted: Sequence[str]) -> None:
+    """Print each candidate's selection loss (summed over the fitted adapters), from manifests."""
     from adapter_switcher.core.adapter_files import MANIFEST
     from adapter_switcher.core.adapter_files import read_manifest
     from adapter_switcher.demo.adapters import ADAPTERS_SUBDIR
 
     metrics = [read_manifest(out / ADAPTERS_SUBDIR / name / MANIFEST).metrics
-               for name in ROUTE_ADAPTERS]
+               for name in fitted]
     sums = [sum(m[f'selection_loss_{k}'] for m in metrics) for k in range(candidates)]
     kept = min(range(candidates), key=sums.__getitem__)
     print(f'candidates: kept {kept + 1} of {candidates}; selection loss (mean squared error '

@@ -28,6 +28,7 @@ result is the set of files the inference node loads: ``base_policy.safetensors``
 import copy
 from dataclasses import dataclass
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 import shutil
 import tempfile
@@ -160,14 +161,21 @@ def fit_from_ticks(out_dir: Path, ticks: Sequence[Tick], steps: int, seed: int,
                    adapters: Sequence[str] = DEMO_ADAPTERS, kind: PolicyKind = FEATURE_MLP,
                    metrics: Optional[Mapping[str, Mapping[str, float]]] = None,
                    augment: Sequence[str] = (), candidates: int = 1,
-                   selection: Sequence[Tick] = ()) -> None:
+                   selection: Sequence[Tick] = (), base: Optional[Path] = None,
+                   off_situation: float = 0.0) -> None:
     """
     Fit the base and the adapters on labelled ticks and write them to ``out_dir``.
 
     Each adapter learns its expert where the context wanted it, and where its expert was
     already acting on what it saw (``Tick.engaged``: a spill in view before the rules switch,
     so the hazard adapter sees the approach, not only the detour); an adapter the context
-    never wanted in these ticks learns its expert on all of them.
+    never wanted in these ticks learns its expert on all of them. ``off_situation`` > 0 adds
+    that share (of its own ticks' number) of the other ticks, drawn from ``seed``, with its
+    expert's commands there: an adapter then drives as its expert would off its situation
+    (the hazard adapter at the route's speed where no spill is near) instead of carrying its
+    situation's behaviour everywhere.
+    ``base``: a models directory whose base is kept, frozen as on the robot; only
+    ``adapters`` are fitted on it, and its other adapters are copied as they are.
     ``augment``: names of ``kind.augmentations`` that jitter every minibatch (an unknown name
     raises ValueError). ``candidates`` > 1 fits that many sets and keeps the one that imitates
     the experts best on the held-back ``selection`` ticks, split among the adapters the same
@@ -175,28 +183,79 @@ def fit_from_ticks(out_dir: Path, ticks: Sequence[Tick], steps: int, seed: int,
     """
     jitter = kind.augmentation(augment)
     obs = torch.cat([t.observation for t in ticks])
-    navigation = torch.tensor([kind.target(t, 'navigation') for t in ticks],
-                              dtype=torch.float32)
+    if base is None:
+        base_data = (obs, torch.tensor([kind.target(t, 'navigation') for t in ticks],
+                                       dtype=torch.float32))
+    else:
+        base_data = load_base_model(BaseModelSpec(factory=kind.factory,
+                                                  weights=str(Path(base) / BASE_WEIGHTS)))
     held_back = (_adapter_data(selection, torch.cat([t.observation for t in selection]),
                                adapters, kind) if selection else None)
-    save_demo_models(out_dir, (obs, navigation), _adapter_data(ticks, obs, adapters, kind),
+    save_demo_models(out_dir, base_data,
+                     _adapter_data(ticks, obs, adapters, kind, off_situation, seed),
                      steps=steps, seed=seed, build=kind.build,
                      target_modules=kind.target_modules, metrics=metrics, batch=kind.batch,
                      augment=jitter, decode=kind.decode_batch, anneal=kind.anneal,
                      candidates=candidates, selection=held_back)
+    if base is not None:
+        for kept in sorted((Path(base) / ADAPTERS_SUBDIR).iterdir()):
+            if kept.is_dir() and kept.name not in adapters:
+                shutil.copytree(kept, Path(out_dir) / ADAPTERS_SUBDIR / kept.name,
+                                copy_function=shutil.copyfile, dirs_exist_ok=True)
 
 
 def _adapter_data(ticks: Sequence[Tick], obs: torch.Tensor, adapters: Sequence[str],
-                  kind: PolicyKind) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
+                  kind: PolicyKind, off_situation: float = 0.0,
+                  seed: int = 0) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
     """Return each adapter's ``(observations, its expert's targets)`` (see fit_from_ticks)."""
-    wants = [t.decision.desired for t in ticks]
+    generator = torch.Generator().manual_seed(seed)
     data = {}
     for name in adapters:
-        rows = [i for i, (w, t) in enumerate(zip(wants, ticks)) if w == name or
-                name in t.engaged] or list(range(len(ticks)))
+        rows = adapter_rows(ticks, name, off_situation, generator)
         labels = torch.tensor([kind.target(ticks[i], name) for i in rows], dtype=torch.float32)
         data[name] = (obs[rows], labels.reshape(-1, 2))
     return data
+
+
+def adapter_rows(ticks: Sequence[Tick], name: str, off_situation: float = 0.0,
+                 generator: Optional[torch.Generator] = None) -> List[int]:
+    """
+    Return the indices of the ticks adapter ``name`` learns from (see fit_from_ticks).
+
+    Its situation's ticks (the context wanted it, or its expert was engaged), all ticks if
+    there are none, then ``off_situation`` times their number of the other ticks (at most all
+    of them), drawn by ``generator``.
+    """
+    rows = [i for i, t in enumerate(ticks) if t.decision.desired == name or name in t.engaged]
+    if not rows or off_situation <= 0.0:
+        return rows or list(range(len(ticks)))
+    others = sorted(set(range(len(ticks))) - set(rows))
+    drawn = torch.randperm(len(others), generator=generator)[:int(off_situation * len(rows))]
+    return rows + [others[i] for i in drawn.tolist()]
+
+
+def check_kept_base(base: Optional[Path], adapters: Sequence[str], fitted: Sequence[str],
+                    kind: PolicyKind) -> None:
+    """
+    Raise ValueError unless ``fitted`` adapters can be trained alone on ``base``'s base.
+
+    Without a base every adapter is fitted (a new base needs them all); with one, its base
+    must load and it must hold every adapter of ``adapters`` not fitted, to be copied.
+    """
+    if base is None:
+        if set(fitted) != set(adapters):
+            raise ValueError('a new base needs every adapter fitted on it; fitting '
+                             f'{", ".join(fitted)} alone needs a base to keep')
+        return
+    weights = Path(base) / BASE_WEIGHTS
+    if not weights.is_file():
+        raise ValueError(f'{base}: no {BASE_WEIGHTS} there (expected a directory that '
+                         'train-demo --out wrote)')
+    load_base_model(BaseModelSpec(factory=kind.factory, weights=str(weights)))
+    held = {d.name for d in (Path(base) / ADAPTERS_SUBDIR).glob('*') if d.is_dir()}
+    missing = sorted(set(adapters) - set(fitted) - held)
+    if missing:
+        raise ValueError(f'{base}: no {", ".join(missing)} adapter there to keep; fit it too')
 
 
 def score_models(models_dir: Path, selection: Sequence[Tick],
@@ -228,7 +287,9 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
                rollout_time_limit_s: Optional[float] = None, situations: int = 0,
                first_situation_seed: int = 0, augment: Sequence[str] = (),
                candidates: int = 1, selection_seeds: Sequence[int] = (),
-               initial: Optional[Path] = None) -> TrainingReport:
+               initial: Optional[Path] = None, base: Optional[Path] = None,
+               fitted: Optional[Sequence[str]] = None,
+               off_situation: float = 0.0) -> TrainingReport:
     """
     Run DAgger for ``rounds`` and write the final models to ``out_dir``.
 
@@ -245,9 +306,13 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
     experts drive without noise before round 0 (:func:`fit_from_ticks`). ``initial``: a
     models directory that drives round 1 in place of a fit on round 0 (DAgger continued from
     models already trained, e.g. the shipped ones on round 0's data); needs ``rounds`` >= 1.
+    ``base``: a models directory whose base every fit keeps, frozen, fitting only ``fitted``
+    (default: all ``adapters``) and copying its other adapters: one adapter retrained for a
+    base already on the robots. ``off_situation``: see :func:`fit_from_ticks`.
     """
     rollout_limit = time_limit_s if rollout_time_limit_s is None else rollout_time_limit_s
     out_dir = Path(out_dir)
+    base = None if base is None else Path(base)
     ticks: List[Tick] = []
     history = []
 
@@ -261,6 +326,11 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
                                 f'{desc}, situations', rollout_limit, situation=True)
         return sum(r.success for r in results)
 
+    fitted = adapters if fitted is None else fitted
+    check_kept_base(base, adapters, fitted, kind)  # before minutes of recording, not after
+    fit = partial(fit_from_ticks, ticks=ticks, steps=steps, adapters=fitted, kind=kind,
+                  augment=augment, candidates=candidates, base=base,
+                  off_situation=off_situation)
     if initial is not None and rounds < 1:
         raise ValueError('initial models drive round 1: they need at least one DAgger round')
     if candidates > 1 and not selection_seeds:
@@ -278,9 +348,7 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
             history.append((0, drive(expert_driver(noise, seed), 0, 'round 0 (experts)')))
             for round_index in range(1, rounds + 1):
                 if driver is None:
-                    fit_from_ticks(work, ticks, steps, seed + round_index, adapters, kind,
-                                   augment=augment, candidates=candidates,
-                                   selection=selection)
+                    fit(work, seed=seed + round_index, selection=selection)
                     driver = LearnedDriver(work, loop.rules, kind=kind)
                 history.append((round_index,
                                 drive(driver, round_index, f'round {round_index} (learned)')))
@@ -289,8 +357,7 @@ def train_demo(loop: DemoLoop, out_dir: Path, rounds: int = 3, episodes: int = 1
         finally:
             if driver is not None:
                 driver.close()
-        fit_from_ticks(work, ticks, steps, seed + rounds + 1, adapters, kind, augment=augment,
-                       candidates=candidates, selection=selection)
+        fit(work, seed=seed + rounds + 1, selection=selection)
         evaluations = []
         for fixed in ('', 'navigation'):
             driver = LearnedDriver(work, loop.rules, fixed, kind=kind)
