@@ -131,6 +131,11 @@ def test_train_demo_refuses_adapters_it_cannot_fit_alone(tmp_path, capsys):
     code, printed = _train_demo(['--out', str(out), '--base', str(tmp_path / 'base_only'),
                                  '--adapters', 'hazard'], capsys)
     assert code == 2 and 'no navigation, slow_zone adapter there to keep' in printed
-    code, printed = _train_demo(['--out', str(out), '--off-situation', '-1'], capsys)
-    assert code == 2 and '--off-situation must be at least 0, got -1.0' in printed
+    (tmp_path / 'base_only' / 'base_policy.safetensors').write_bytes(b'not safetensors')
+    code, printed = _train_demo(['--out', str(out), '--base', str(tmp_path / 'base_only'),
+                                 '--adapters', 'hazard'], capsys)
+    assert code == 2 and 'cannot read base weights' in printed
+    for share in ('-1', 'inf', 'nan'):
+        code, printed = _train_demo(['--out', str(out), '--off-situation', share], capsys)
+        assert code == 2 and '--off-situation must be a number of at least 0, got' in printed
     assert not out.exists()

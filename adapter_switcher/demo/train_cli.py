@@ -22,6 +22,7 @@ when ``--out`` names them. Held-out seeds for bench/closed_loop.py start at
 ``HELD_OUT_FIRST_SEED``, which no training or validation run reaches.
 """
 
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -95,6 +96,7 @@ def _train_demo(args) -> int:
     import torch
 
     from adapter_switcher.core import AdapterError
+    from adapter_switcher.core import BaseModelError
     from adapter_switcher.demo.adapters import BASE_WEIGHTS
     from adapter_switcher.demo.closed_loop import open_route_loop
     from adapter_switcher.demo.closed_loop import ROUTE_TIME_LIMIT_S
@@ -119,11 +121,12 @@ def _train_demo(args) -> int:
         return 2
     try:
         check_kept_base(args.base, ROUTE_ADAPTERS, args.adapters or ROUTE_ADAPTERS, VISUOMOTOR)
-    except ValueError as error:
+    except (ValueError, BaseModelError) as error:
         print(f'train-demo: --base/--adapters: {error}')
         return 2
-    if not args.off_situation >= 0.0:
-        print(f'train-demo: --off-situation must be at least 0, got {args.off_situation}')
+    if not 0.0 <= args.off_situation < math.inf:
+        print(f'train-demo: --off-situation must be a number of at least 0, got '
+              f'{args.off_situation}')
         return 2
     last_training = SITUATION_SEEDS + (args.rounds + 1) * args.situations - 1
     if args.candidates > 1 and (last_training >= SELECTION_SEEDS or SELECTION_SEEDS +
