@@ -237,10 +237,11 @@ def adapter_rows(ticks: Sequence[Tick], name: str, off_situation: float = 0.0,
 def check_kept_base(base: Optional[Path], adapters: Sequence[str], fitted: Sequence[str],
                     kind: PolicyKind) -> None:
     """
-    Raise ValueError unless ``fitted`` adapters can be trained alone on ``base``'s base.
+    Raise unless ``fitted`` adapters can be trained alone on ``base``'s base.
 
     Without a base every adapter is fitted (a new base needs them all); with one, its base
-    must load and it must hold every adapter of ``adapters`` not fitted, to be copied.
+    must load (BaseModelError if it does not) and it must hold every adapter of ``adapters``
+    not fitted, to be copied (ValueError for either of the others).
     """
     if base is None:
         if set(fitted) != set(adapters):
