@@ -54,6 +54,16 @@ def _camera_frames(sim_time_s: float, rate_hz: float) -> int:
                if round(k * 1e9 / rate_hz) <= end_ns)
 
 
+def _from_first_adapter(names):
+    """
+    Drop a leading '' (the node's "no adapter yet", latched at activation).
+
+    The monitor and the bag recorder subscribe to /active_adapter separately; under load one of
+    them can match the node's latched writer only after the first swap has replaced that value.
+    """
+    return names[1:] if names and names[0] == '' else names
+
+
 @pytest.mark.dds
 @pytest.mark.sim
 def test_demo_with_bag_writes_a_video_plots_summary_and_bag(tmp_path):
@@ -105,7 +115,9 @@ def test_demo_with_bag_writes_a_video_plots_summary_and_bag(tmp_path):
         odom = [c for c in reader.connections if c.topic == '/odom']
         poses = [typestore.deserialize_cdr(raw, conn.msgtype).pose.pose.position
                  for conn, _, raw in reader.messages(connections=odom)]
-    assert [s['adapter'] for s in summary['switches']] == adapters
+    assert adapters and adapters[-1]
+    assert _from_first_adapter([s['adapter'] for s in summary['switches']]) == \
+        _from_first_adapter(adapters)
     assert {s['adapter'] for s in episode['switches']} <= set(adapters)
     x, y = episode['final_pose']
     assert min(np.hypot(p.x - x, p.y - y) for p in poses) < 1e-4   # 4 decimals in the JSON
