@@ -43,7 +43,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from adapter_switcher.nodes.conversions import array_to_image
 from adapter_switcher.nodes.conversions import image_to_array
@@ -63,6 +63,7 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import LaserScan
 
 LOG_TAIL_CHARS = 3000
+QUERY_RESEND_S = 5.0   # a query unanswered this long is asked again (call_service)
 
 
 class Recorder:
@@ -155,6 +156,7 @@ class DdsHarness:
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.processes: List[ManagedProcess] = []
+        self._clients: Dict[Tuple[Any, str], Any] = {}
         # The test process discovers like the nodes it talks to.
         os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
         self.context = Context()
@@ -235,17 +237,34 @@ class DdsHarness:
 
     # Services and parameters -----------------------------------------------------------------
 
-    def call_service(self, srv_type, name: str, request, timeout: float = 30.0):
-        """Call a service and return its response, waiting at most ``timeout`` in all."""
-        client = self.node.create_client(srv_type, name)
-        try:
-            self.wait_for(lambda: client.service_is_ready(), timeout,
-                          f'service {name} available')
+    def call_service(self, srv_type, name: str, request, timeout: float = 30.0,
+                     resend_after: Optional[float] = None):
+        """
+        Call a service and return its response, waiting at most ``timeout`` in all.
+
+        One client per service serves every call: a new client's reply reader can still be
+        unknown to the server when the first response goes out, and Fast DDS then drops that
+        response ("failed to send response (timeout)" in the node's log). ``resend_after``
+        sends the request again whenever that many seconds pass without a response: for
+        queries (GetState, GetParameters) only, which asking twice changes nothing.
+        """
+        key = (srv_type, name)
+        if key not in self._clients:
+            self._clients[key] = self.node.create_client(srv_type, name)
+        client = self._clients[key]
+        self.wait_for(client.service_is_ready, timeout, f'service {name} available')
+        deadline = time.monotonic() + timeout
+        while True:
             future = client.call_async(request)
-            self.wait_for(future.done, timeout, f'response from {name}')
-            return future.result()
-        finally:
-            self.node.destroy_client(client)
+            due = min(deadline, time.monotonic() + (resend_after or timeout))
+            self.wait_for(lambda: future.done() or time.monotonic() >= due, timeout + 1.0,
+                          f'response from {name}')
+            if future.done():
+                return future.result()
+            client.remove_pending_request(future)
+            if time.monotonic() >= deadline:
+                raise AssertionError(f'timed out after {timeout} s waiting for: response from '
+                                     f'{name}\n{self.logs()}')
 
     def set_parameters(self, node_name: str, values: Dict[str, Any],
                        timeout: float = 30.0) -> list:
@@ -261,7 +280,7 @@ class DdsHarness:
         """Return the remote node's current values of ``names``."""
         request = GetParameters.Request(names=list(names))
         response = self.call_service(GetParameters, f'{node_name}/get_parameters', request,
-                                     timeout)
+                                     timeout, resend_after=QUERY_RESEND_S)
         return {name: Parameter.from_parameter_msg(ParameterMsg(name=name, value=value)).value
                 for name, value in zip(names, response.values)}
 

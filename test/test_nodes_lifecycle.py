@@ -31,6 +31,7 @@ from adapter_switcher.nodes.qos import LATCHED_QOS
 from adapter_switcher.paths import share_path
 
 from dds_harness import DdsHarness
+from dds_harness import QUERY_RESEND_S
 from dds_harness import Scene
 from dds_harness import SyntheticSensors
 from geometry_msgs.msg import Twist
@@ -69,8 +70,8 @@ def _specs(demo_dir, adapters_dir, rules_file, managed=False):
 
 
 def _state(dds, node):
-    return dds.call_service(GetState, f'/{node}/get_state', GetState.Request(),
-                            TIMEOUT).current_state.label
+    return dds.call_service(GetState, f'/{node}/get_state', GetState.Request(), TIMEOUT,
+                            resend_after=QUERY_RESEND_S).current_state.label
 
 
 def _change(dds, node, label):

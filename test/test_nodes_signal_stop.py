@@ -32,6 +32,7 @@ from adapter_switcher.nodes.qos import COMMAND_QOS
 from adapter_switcher.paths import share_path
 
 from dds_harness import DdsHarness
+from dds_harness import QUERY_RESEND_S
 from dds_harness import Scene
 from dds_harness import SyntheticSensors
 from geometry_msgs.msg import Twist
@@ -118,7 +119,8 @@ def test_a_signal_takes_an_active_context_manager_down_cleanly(demo_dir, tmp_pat
     with DdsHarness(DOMAIN_ID, tmp_path / 'logs') as dds:
         node = dds.start(spec)
         dds.wait_for(lambda: dds.call_service(GetState, '/context_manager/get_state',
-                                              GetState.Request(), TIMEOUT)
+                                              GetState.Request(), TIMEOUT,
+                                              resend_after=QUERY_RESEND_S)
                      .current_state.label == 'active', START_TIMEOUT, 'context_manager active')
         node.popen.send_signal(signum)
         dds.wait_for(lambda: not node.alive(), EXIT_TIMEOUT, f'exit after {signum.name}',
