@@ -33,6 +33,7 @@ service without a person. A node that does not answer is reported, throttled.
 
 import sys
 import threading
+import time
 from typing import List, Optional
 
 from adapter_switcher.nodes.executor import BoundedThreadsExecutor
@@ -67,12 +68,18 @@ PARAMETERS = (
 )
 
 CHECK_TIMEOUT_S = 5.0
+# A get_state unanswered this long is asked again: asking twice changes nothing, and a new
+# client's first answer can be lost (the node's reply writer has not matched its reader yet).
+QUERY_RESEND_S = 2.0
 
 # Steps towards each command's goal: (state the node must be in, transition label).
 UP_STEPS = (('unconfigured', 'configure'), ('inactive', 'activate'))
 PAUSE_STEPS = (('active', 'deactivate'),)
 RESET_STEPS = (('active', 'deactivate'), ('inactive', 'cleanup'))
 SHUTDOWN_STEPS = (('active', 'shutdown'), ('inactive', 'shutdown'), ('unconfigured', 'shutdown'))
+# Where each transition leaves a node: a node found there has made it, answer or not.
+GOAL_STATES = {'configure': 'inactive', 'activate': 'active', 'deactivate': 'inactive',
+               'cleanup': 'unconfigured', 'shutdown': 'finalized'}
 
 
 class LifecycleError(RuntimeError):
@@ -170,28 +177,52 @@ class LifecycleManagerNode(Node):
 
     def _state(self, name: str, timeout: Optional[float] = None) -> str:
         client = self._lifecycle_clients[name][0]
-        response = self._call(client, GetState.Request(), name, timeout)
+        response = self._call(client, GetState.Request(), name, timeout, QUERY_RESEND_S)
         return response.current_state.label
 
     def _change(self, name: str, label: str) -> None:
+        """
+        Make one transition; a node found in its goal state has made it, answer or not.
+
+        A change_state answer can be lost like any service answer, and asking again would ask
+        for a second transition: the node's state says whether the first one ran.
+        """
         request = ChangeState.Request(transition=Transition(label=label))
-        response = self._call(self._lifecycle_clients[name][1], request, name)
+        try:
+            response = self._call(self._lifecycle_clients[name][1], request, name)
+        except LifecycleError as error:
+            try:
+                reached = self._state(name, timeout=CHECK_TIMEOUT_S) == GOAL_STATES[label]
+            except LifecycleError:
+                reached = False
+            if not reached:
+                raise error
+            self.get_logger().warning(f'{name}: {label} done (found {GOAL_STATES[label]}; '
+                                      'its answer was lost)')
+            return
         if not response.success:
             raise LifecycleError(f"{name} refused '{label}' (its log says why)")
         self.get_logger().info(f'{name}: {label} done')
 
-    def _call(self, client, request, name: str, timeout: Optional[float] = None):
+    def _call(self, client, request, name: str, timeout: Optional[float] = None,
+              resend_after: Optional[float] = None):
+        """Return the answer to ``request``, sent again every ``resend_after`` s if given."""
         timeout = self._timeout if timeout is None else timeout
         if not client.wait_for_service(timeout_sec=timeout):
             raise LifecycleError(f'{name} does not answer on {client.srv_name} '
                                  f'(waited {timeout:g} s)')
-        done = threading.Event()
-        future = client.call_async(request)
-        future.add_done_callback(lambda _future: done.set())
-        if not done.wait(timeout) or future.result() is None:
+        deadline = time.monotonic() + timeout
+        while True:
+            done = threading.Event()
+            future = client.call_async(request)
+            future.add_done_callback(lambda _future: done.set())
+            wait = min(resend_after or timeout, max(deadline - time.monotonic(), 0.0))
+            if done.wait(wait) and future.result() is not None:
+                return future.result()
             client.remove_pending_request(future)
-            raise LifecycleError(f'{name}: no answer from {client.srv_name} within {timeout:g} s')
-        return future.result()
+            if time.monotonic() >= deadline:
+                raise LifecycleError(f'{name}: no answer from {client.srv_name} '
+                                     f'within {timeout:g} s')
 
     # ---------------------------------------------------------------------- supervision
     def _check(self) -> None:
