@@ -128,9 +128,17 @@ class ManagedProcess:
             return None
 
     def kill(self) -> None:
-        if self.alive():
-            self.popen.kill()
-            self.popen.wait(timeout=10)
+        """
+        SIGKILL the process's whole session (started with ``start_new_session``).
+
+        A ``bringup`` starts its nodes as children in its session: killing the leader alone
+        would leave them running on the test's domain, into the next tests.
+        """
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass   # the whole group has exited
+        self.popen.wait(timeout=10)
         self._log.close()
 
 
