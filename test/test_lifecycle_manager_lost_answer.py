@@ -23,7 +23,6 @@ manager's timeout: the manager sees exactly a lost answer.
 """
 
 import threading
-import time
 
 from adapter_switcher.nodes.lifecycle_manager_node import LifecycleError
 from adapter_switcher.nodes.lifecycle_manager_node import LifecycleManagerNode
@@ -37,6 +36,8 @@ from rclpy.parameter import Parameter
 
 DOMAIN = 16
 TIMEOUT_S = 1.0          # the manager's service_timeout_s
+# The lifecycle protocol as the node plays it, written out here rather than taken from the
+# manager's GOAL_STATES, so that a wrong table in the manager fails the test.
 GOALS = {'configure': 'inactive', 'activate': 'active'}
 
 
@@ -102,11 +103,9 @@ def running(context):
 
 def test_a_transition_whose_answer_is_lost_counts_when_the_node_made_it(running):
     late, manager = running(transitions=True)
-    started = time.monotonic()
     assert manager.startup() == 'active: late'
     assert late.requested == ['configure', 'activate']     # each asked for once, never twice
     assert late.state == 'active'
-    assert time.monotonic() - started < 10 * TIMEOUT_S + 10.0
 
 
 def test_a_transition_that_neither_answers_nor_happens_fails_the_command(running):
