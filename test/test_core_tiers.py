@@ -126,6 +126,24 @@ def test_unused_prefetch_is_counted_as_wasted(engine):
     assert _tiers(engine)['c'] == 'resident'
 
 
+def test_a_prefetch_never_evicts_the_adapter_a_request_waits_for(engine):
+    # Two slots: a runs, b is resident; c is requested and loads over b. A prefetch of b
+    # that came before the next tick pushed c out again, and the request waited for good:
+    # the follower asks again only when the context changes (a closed-loop episode drove
+    # its whole first aisle on the previous episode's adapter).
+    engine.activate('a')
+    engine.load_to_slot('b')
+    engine.request('c')
+    assert engine.worker.wait_idle(30) and engine.is_ready('c')
+    Prefetcher(engine).retarget([('b', 0.9)])
+    assert engine.worker.wait_idle(30)
+    assert engine.metrics_dict()['prefetch_failures'] == 1
+    with pytest.raises(SlotsBusy, match="adapter 'b': all 2 slots are active, requested"):
+        engine.load_to_slot('b')
+    assert engine.step(torch.randint(0, 256, (1, 8))).adapter == 'c'
+    assert _tiers(engine) == {'a': 'resident', 'b': 'disk', 'c': 'active', 'd': 'disk'}
+
+
 def test_retarget_drops_jobs_not_yet_started():
     started = threading.Event()
     release = threading.Event()

@@ -701,7 +701,8 @@ class AdapterEngine:
                 self.metrics.count('slot_hits')
                 return index
             self._release_stale(name, record)
-            reservation = self._slots.reserve(name, self._selector.active, prefetch, evict)
+            reservation = self._slots.reserve(name, self._selector.active, prefetch, evict,
+                                              requested=self._requested_slot())
             if reservation.evicted_unused_prefetch:
                 self.metrics.count('prefetch_wasted')
             self.metrics.count('slot_misses')
@@ -729,6 +730,11 @@ class AdapterEngine:
                     and index != self._selector.active
                     and self._identities[index] != record.identity):
                 self._slots.release(index)
+
+    def _requested_slot(self) -> Optional[int]:
+        """Return the READY slot of the adapter a pending request waits for (state lock held)."""
+        pending = self._pending
+        return None if pending is None else self._slots.ready(pending.name)
 
     def _ready_slot(self, record: AdapterRecord) -> Optional[int]:
         """Return the READY slot holding this exact version of the adapter (state lock held)."""

@@ -86,23 +86,27 @@ class SlotTable:
         self.slots[index].last_used = self._clock
 
     def reserve(self, adapter: str, active: Optional[int], prefetch: bool = False,
-                evict: bool = True) -> Reservation:
+                evict: bool = True, requested: Optional[int] = None) -> Reservation:
         """
         Hand out a slot for loading ``adapter``: a free one, else the LRU evictable one.
 
         ``evict=False`` only takes free slots (a low-confidence prefetch must not push out a
-        resident adapter). Raise SlotsBusy when no slot qualifies.
+        resident adapter). Neither the ``active`` slot nor the ``requested`` one (holding the
+        adapter a request waits to switch to) is evicted: a prefetch that pushed out the
+        requested adapter left the request waiting for a load nobody would make again. Raise
+        SlotsBusy when no slot qualifies.
         """
         candidates = [i for i, s in enumerate(self.slots) if s.state is SlotState.EMPTY]
         if not candidates and evict:
             candidates = sorted(
                 (i for i, s in enumerate(self.slots)
-                 if s.state is SlotState.READY and i != active and not s.pins),
+                 if s.state is SlotState.READY and i not in (active, requested)
+                 and not s.pins),
                 key=lambda i: self.slots[i].last_used)
         if not candidates:
             raise SlotsBusy(
                 f"no slot free for adapter '{adapter}': all {len(self.slots)} slots are active, "
-                'loading or in use')
+                'requested, loading or in use')
         index = candidates[0]
         old = self.slots[index]
         unused = old.state is SlotState.READY and old.prefetched and not old.used
