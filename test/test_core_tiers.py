@@ -139,9 +139,14 @@ def test_a_prefetch_never_evicts_the_adapter_a_request_waits_for(engine):
     assert engine.worker.wait_idle(30)
     assert engine.metrics_dict()['prefetch_failures'] == 1
     with pytest.raises(SlotsBusy, match="adapter 'b': all 2 slots are active, requested"):
-        engine.load_to_slot('b')
+        engine.load_to_slot('b', prefetch=True)
     assert engine.step(torch.randint(0, 256, (1, 8))).adapter == 'c'
     assert _tiers(engine) == {'a': 'resident', 'b': 'disk', 'c': 'active', 'd': 'disk'}
+    # A demand load supersedes the request instead: an activation may take its slot.
+    engine.request('a')
+    assert engine.worker.wait_idle(30) and engine.is_ready('a')
+    assert engine.activate('b').cold and engine.active == 'b'
+    assert engine.step(torch.randint(0, 256, (1, 8))).adapter == 'b'
 
 
 def test_retarget_drops_jobs_not_yet_started():

@@ -701,8 +701,11 @@ class AdapterEngine:
                 self.metrics.count('slot_hits')
                 return index
             self._release_stale(name, record)
+            # A prefetch must not push out the adapter a request waits for; a demand load
+            # (a newer request, an activation) supersedes that request and may.
+            requested = self._requested_slot() if prefetch else None
             reservation = self._slots.reserve(name, self._selector.active, prefetch, evict,
-                                              requested=self._requested_slot())
+                                              requested=requested)
             if reservation.evicted_unused_prefetch:
                 self.metrics.count('prefetch_wasted')
             self.metrics.count('slot_misses')

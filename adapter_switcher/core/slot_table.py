@@ -91,10 +91,10 @@ class SlotTable:
         Hand out a slot for loading ``adapter``: a free one, else the LRU evictable one.
 
         ``evict=False`` only takes free slots (a low-confidence prefetch must not push out a
-        resident adapter). Neither the ``active`` slot nor the ``requested`` one (holding the
-        adapter a request waits to switch to) is evicted: a prefetch that pushed out the
-        requested adapter left the request waiting for a load nobody would make again. Raise
-        SlotsBusy when no slot qualifies.
+        resident adapter). Neither the ``active`` slot nor the ``requested`` one (the engine
+        names it for a prefetch: it holds the adapter a request waits to switch to) is
+        evicted: a prefetch that pushed out the requested adapter left the request waiting for
+        a load nobody would make again. Raise SlotsBusy when no slot qualifies.
         """
         candidates = [i for i, s in enumerate(self.slots) if s.state is SlotState.EMPTY]
         if not candidates and evict:
