@@ -129,8 +129,8 @@ def test_unused_prefetch_is_counted_as_wasted(engine):
 def test_a_prefetch_never_evicts_the_adapter_a_request_waits_for(engine):
     # Two slots: a runs, b is resident; c is requested and loads over b. A prefetch of b
     # that came before the next tick pushed c out again, and the request waited for good:
-    # the follower asks again only when the context changes (a closed-loop episode drove
-    # its whole first aisle on the previous episode's adapter).
+    # the follower asks again only when the context changes (a closed-loop episode began on
+    # the previous episode's slow_zone adapter and missed its goal).
     engine.activate('a')
     engine.load_to_slot('b')
     engine.request('c')
