@@ -20,6 +20,9 @@ HELD_OUT_FIRST_SEED: no training or validation run uses them) in the ROS-free cl
 (adapter_switcher.demo.closed_loop) on config/scenario.yaml with config/route_rules.yaml:
 
 - expert_switched: the scripted experts, switched by the context rules (the teachers);
+- expert_offsets: the experts' speeds and offsets (what the learned policy imitates), driven
+  through the learned policy's tracking law and detour memory: the most a learner of those
+  targets can make, since the law cannot turn away from a spill as the hazard expert does;
 - base: the visuomotor base alone; <name>_only: one adapter, never switched;
 - switched: the learned adapters switched by the context rules, through the engine with 2
   resident slots for 3 adapters and the predictor's prefetch, exactly as the inference node;
@@ -53,6 +56,7 @@ from adapter_switcher.core.metrics import percentile  # noqa: E402
 from adapter_switcher.demo.adapters import BASE_WEIGHTS  # noqa: E402
 from adapter_switcher.demo.closed_loop import EpisodeResult  # noqa: E402
 from adapter_switcher.demo.closed_loop import expert_driver  # noqa: E402
+from adapter_switcher.demo.closed_loop import expert_offset_driver  # noqa: E402
 from adapter_switcher.demo.closed_loop import open_route_loop  # noqa: E402
 from adapter_switcher.demo.closed_loop import ROUTE_RULES  # noqa: E402
 from adapter_switcher.demo.closed_loop import ROUTE_SCENARIO  # noqa: E402
@@ -67,14 +71,13 @@ from tqdm import tqdm  # noqa: E402
 
 RESULT = ROOT / 'bench' / 'results' / 'closed_loop.json'
 MODELS = 'models/demo/visuomotor'  # the shipped visuomotor base and its adapters
-CONFIGURATIONS = ('expert_switched', 'base', *(f'{name}_only' for name in ROUTE_ADAPTERS),
+EXPERTS = {'expert_switched': expert_driver, 'expert_offsets': expert_offset_driver}
+CONFIGURATIONS = (*EXPERTS, 'base', *(f'{name}_only' for name in ROUTE_ADAPTERS),
                   'switched', 'switched_no_prefetch')
 
 
 def make_driver(name: str, models: Path, rules):
-    """Return the driver of a configuration (None for the experts)."""
-    if name == 'expert_switched':
-        return None
+    """Return the driver of a learned configuration (the experts' are in EXPERTS)."""
     if name == 'base':
         return LearnedDriver(models, rules, fixed='base', kind=VISUOMOTOR)
     if name.endswith('_only'):
@@ -101,9 +104,10 @@ def run_block(name: str, seeds: Sequence[int], models: Path) -> Block:
     """
     torch.set_num_threads(1)
     loop = open_route_loop(VISUOMOTOR.encoder)
-    driver = make_driver(name, models, loop.rules)
+    expert = EXPERTS.get(name)
+    driver = None if expert else make_driver(name, models, loop.rules)
     try:
-        results = [loop.run(seed, driver or expert_driver(), time_limit_s=ROUTE_TIME_LIMIT_S,
+        results = [loop.run(seed, driver or expert(), time_limit_s=ROUTE_TIME_LIMIT_S,
                             label=driver is None, encode=driver is not None)
                    for seed in seeds]
     finally:
