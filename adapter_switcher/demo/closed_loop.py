@@ -41,7 +41,7 @@ from adapter_switcher.demo.observations import Encoder
 from adapter_switcher.demo.observations import feature_observation
 from adapter_switcher.demo.observations import Sensing
 from adapter_switcher.demo.visuomotor import carrot_in_robot_frame
-from adapter_switcher.demo.visuomotor import offset_command
+from adapter_switcher.demo.visuomotor import held_offset_command
 from adapter_switcher.demo.visuomotor import OFFSET_LIMIT
 from adapter_switcher.demo.visuomotor import OFFSET_TRACKING
 from adapter_switcher.offset_hold import OffsetHold
@@ -314,15 +314,13 @@ def expert_offset_driver() -> Driver:
 
     At each tick the speed and offset of the expert the rules want (``Tick.offsets``), the
     offset clipped to the law's OFFSET_LIMIT and passed through the episode's detour memory,
-    tracked as the learned policy's decoded output is (:func:`offset_command`): what a learner
-    that imitated the teachers without error would drive. The hazard expert itself also
+    tracked as the learned policy's decoded output is (:func:`held_offset_command`): what a
+    learner that imitated the teachers without error would drive. The hazard expert itself also
     checks its command a second ahead against the spills it remembers and turns away; no
     output of the policy can. Where this driver fails, no learner of these targets passes.
     """
     def drive(tick: Tick) -> Command:
         speed, offset = tick.offsets.get(tick.decision.desired, tick.offsets['navigation'])
-        offset = max(-OFFSET_LIMIT, min(OFFSET_LIMIT, offset))
-        if tick.hold is not None:
-            offset = tick.hold(offset, tick.pose)
-        return offset_command(tick.route, tick.pose, speed, offset)
+        offset = max(-OFFSET_LIMIT, min(OFFSET_LIMIT, offset))  # as the policy's decoding
+        return held_offset_command(tick.route, tick.pose, speed, offset, tick.hold)
     return drive

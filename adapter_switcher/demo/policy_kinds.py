@@ -113,9 +113,7 @@ def _offset_command(tick, output: torch.Tensor) -> Tuple[float, float]:
     goes through its plan's (:class:`~adapter_switcher.nodes.route_plan.PlanFollower`).
     """
     speed, offset = visuomotor.decode_offset_action(output)
-    if tick.hold is not None:
-        offset = tick.hold(offset, tick.pose)
-    return visuomotor.offset_command(tick.route, tick.pose, speed, offset)
+    return visuomotor.held_offset_command(tick.route, tick.pose, speed, offset, tick.hold)
 
 
 FEATURE_MLP = PolicyKind('adapter_switcher.demo.policy_model:build_policy', feature_observation,

@@ -36,6 +36,7 @@ that output velocities failed to imitate (docs/behaviour.md).
 import math
 from typing import Optional, Sequence, Tuple
 
+from adapter_switcher.offset_hold import OffsetHold
 from adapter_switcher.route_progress import RouteProgress
 from adapter_switcher.route_tracking import track_route
 from adapter_switcher.route_tracking import TrackingParams
@@ -272,6 +273,21 @@ def offset_command(route: RouteProgress, pose: Sequence[float], speed: float,
     """
     return track_route(route, tuple(pose), OFFSET_TRACKING, offset=lambda _: offset,
                        speed_limit=max(speed, OFFSET_TRACKING.min_speed))
+
+
+def held_offset_command(route: RouteProgress, pose: Sequence[float], speed: float,
+                        offset: float, hold: Optional[OffsetHold]) -> Tuple[float, float]:
+    """
+    Return the velocity for a decoded ``(speed, offset)``: the offset through ``hold`` first.
+
+    The detour memory (:class:`~adapter_switcher.offset_hold.OffsetHold`; None: none) is the
+    closed loop's, one per episode, or the node's, one per plan; then :func:`offset_command`.
+    The learned policy, the node and the teachers' targets (``expert_offset_driver``) all
+    drive through this one function.
+    """
+    if hold is not None:
+        offset = hold(offset, pose)
+    return offset_command(route, pose, speed, offset)
 
 
 def parameter_count(model: nn.Module) -> int:

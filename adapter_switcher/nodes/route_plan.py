@@ -29,7 +29,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from adapter_switcher.demo.observations import CARROT_DISTANCE
 from adapter_switcher.demo.visuomotor import carrot_in_robot_frame
-from adapter_switcher.demo.visuomotor import offset_command
+from adapter_switcher.demo.visuomotor import held_offset_command
 from adapter_switcher.offset_hold import OffsetHold
 from adapter_switcher.route_progress import RouteProgress
 
@@ -104,4 +104,4 @@ class PlanFollower:
         with self._lock:
             if self._progress is None:
                 return 0.0, 0.0
-            return offset_command(self._progress, pose, speed, self._hold(offset, pose))
+            return held_offset_command(self._progress, pose, speed, offset, self._hold)
