@@ -53,6 +53,7 @@ class RouteProgress:
         """Start the route again from the first waypoint."""
         self.waypoints_reached = 0
         self._segment_start: Optional[np.ndarray] = self.origin
+        self._route_start: Optional[np.ndarray] = self.origin
 
     @property
     def done(self) -> bool:
@@ -62,7 +63,7 @@ class RouteProgress:
     def segment(self, pose: PlanarPose) -> Tuple[np.ndarray, np.ndarray]:
         """Return the current segment ``(start, end)``, the first from ``origin`` or ``pose``."""
         if self._segment_start is None:
-            self._segment_start = np.asarray(pose[:2], dtype=float)
+            self._segment_start = self._route_start = np.asarray(pose[:2], dtype=float)
         return self._segment_start, self.waypoints[min(self.waypoints_reached,
                                                        len(self.waypoints) - 1)]
 
@@ -94,6 +95,18 @@ class RouteProgress:
             remaining -= step
             point = waypoint
         return point
+
+    def segments(self, pose: PlanarPose) -> np.ndarray:
+        """
+        Return every segment of the route as an array (count, 2, 2) of ``(start, end)``.
+
+        The first starts where :meth:`segment` says (``origin``, or the first pose asked
+        with); the others run between consecutive waypoints. What a plan made along the whole
+        route (a detour past a spill round a turn) is measured on.
+        """
+        self.segment(pose)
+        points = np.vstack([self._route_start[None, :], self.waypoints])
+        return np.stack([points[:-1], points[1:]], axis=1)
 
     def corner_slope(self, pose: PlanarPose) -> float:
         """

@@ -103,6 +103,10 @@ def _aim(progress: RouteProgress, pose: PlanarPose, lookahead: float,
     The aim runs along the segment up to where the shifted path turns
     (:meth:`RouteProgress.corner_slope`): past the waypoint on the outside of the turn, short
     of it on the inside, so the robot drives the shifted path's corner instead of cutting it.
+    There it aims with the shift the corner was placed by (the offset at the look-ahead), so
+    a robot that gets to its target is level with its own turn and the waypoint counts as
+    reached: with the offset at the corner point itself, smaller where a detour fades in at
+    a turn, the robot stood on its target short of the turn, turning on the spot for good.
     On the last segment the offset narrows to the distance left to the goal, so the robot ends
     at the goal itself: the goal is reached only within the route's tolerance, and a detour
     still held there would otherwise keep the robot beside it for good (turning on the spot
@@ -117,7 +121,7 @@ def _aim(progress: RouteProgress, pose: PlanarPose, lookahead: float,
     corner = length - shift * slope
     s = min(s, max(length, corner))
     s_target = min(s + lookahead, corner)
-    if offset:
+    if offset and s_target < corner:
         shift = offset(s_target)
     if progress.waypoints_reached == len(progress.waypoints) - 1:
         room = max(length - s_target, 0.0)

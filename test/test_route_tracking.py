@@ -153,3 +153,23 @@ def test_the_corner_slope_is_zero_at_the_goal_and_signed_by_the_turn():
     assert RouteProgress(((10.0, 0.0),), 0.4).corner_slope((0.0, 0.0, 0.0)) == 0.0
     back = RouteProgress(((10.0, 0.0), (0.0, 0.1)), 0.4)                 # nearly a U-turn
     assert back.corner_slope((0.0, 0.0, 0.0)) == 2.0
+
+
+def test_a_detour_growing_at_the_turn_still_gets_round_it():
+    # A detour that fades in at the turn (a spill just round it): where the law aims at the
+    # corner of the shifted path, it aims with the shift that corner was placed by, so a robot
+    # that gets there is level with its own turn. Aimed with the shift at the corner point
+    # instead (smaller, still fading in), the robot stood on its target short of its turn,
+    # turning on the spot until the time ran out.
+    def offset(s):
+        return 0.8 * min(max((s - 8.0) / 2.0, 0.0), 1.0)   # full at the waypoint
+
+    progress = RouteProgress(ROUTE + ((10.0, 10.0),), 0.4, origin=(0.0, 0.0))
+    pose = (7.0, 0.0, 0.0)
+    for _ in range(int(40.0 / 0.05)):
+        v, w = track_route(progress, pose, PARAMS, offset, speed_limit=0.3)
+        if progress.waypoints_reached >= 1:
+            break
+        x, y, yaw = pose
+        pose = (x + v * math.cos(yaw) * 0.05, y + v * math.sin(yaw) * 0.05, yaw + w * 0.05)
+    assert progress.waypoints_reached >= 1

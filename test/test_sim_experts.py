@@ -215,3 +215,35 @@ def test_the_detour_side_follows_the_robot_not_its_first_sighting(world, scenari
         v, w = plan(remembering, sim, right)
         assert w < 0.0
         assert (v, w) == pytest.approx(plan(fresh, sim, right), abs=0.05)
+
+
+@pytest.mark.sim
+def test_a_spill_just_round_a_turn_is_detoured_from_before_it_on_one_side(world, scenario):
+    """
+    A spill 1.2 m into the cross-aisle: the detour begins on the aisle, and keeps its side.
+
+    The robot drives +x towards the left turn at (8, -3.2); the spill lies 0.1 m right of the
+    cross-aisle's centre line, 1.2 m along it. Planned on the segment the robot was on, it was
+    no detour until the robot had turned; planned along the route, the offset already leans to
+    the spill's wide side (left of the cross-aisle, which is left of the aisle too) before the
+    turn, and after the turn it is the same side.
+    """
+    from adapter_switcher.demo.closed_loop import ROUTE_HAZARD
+    from adapter_switcher.sim.scenario import sample_episode
+
+    drawn = sample_episode(scenario.nominal(), 0)
+    spill = dataclasses.replace(drawn.spills[0], position=(8.1, -2.0))
+    before, after = (6.0, -3.2, 0.0), (8.0, -2.95, math.pi / 2)
+    lidar = world.robot.lidar
+    with WarehouseSim(world, scenario) as sim:
+        sim.start_episode(dataclasses.replace(drawn, start=before, spills=(spill,)))
+        expert = hazard_expert(world, scenario, ROUTE_HAZARD)
+        offsets = []
+        for pose in (before, after):
+            sim.place_robot(*pose)
+            assert expert.observe(sim.image(), pose)
+            expert.act(pose, Scan(sim.scan(), lidar.min_angle, lidar.angle_increment))
+            offsets.append(expert.planned_offset(pose, 0.6))
+        assert expert.waypoints_reached == 1   # round the turn
+    assert offsets[0] > 0.2
+    assert offsets[1] >= offsets[0]

@@ -280,26 +280,46 @@ class HazardExpert(_OnRoute):
         return False
 
     def _detour(self, pose: PlanarPose) -> Optional[OffsetProfile]:
-        """Return the lateral offset profile around the spills on the current segment, if any."""
+        """
+        Return the lateral offset profile around the spills near the current segment, if any.
+
+        Each spill is planned on the route segment it lies on (the nearest to its box's
+        centre): which side, how far and from where to where along the route. The profile runs
+        on the route's arc length, so a detour past a spill just after a turn begins before it
+        and one past a spill just before a turn ends after it, on the same side (left of one
+        segment is left of the next: the inside or the outside of the turn on both). Planned
+        on the current segment only, a spill just round a corner was no detour until the robot
+        had turned (the learner saw offset 0, then +-0.8 m, for one image), and a side chosen
+        in the frame of the segment before the turn was kept in the frame after it, where it
+        can be the spill's narrow side (docs/behaviour.md).
+        """
         self.avoiding = False
         if not self.spill_boxes or self.navigation.done:
             return None
         p = self.params
-        start, end = self.navigation.segment(pose)
+        segments = self.navigation.segments(pose)
+        arc = np.concatenate(([0.0], np.cumsum(np.linalg.norm(segments[:, 1] - segments[:, 0],
+                                                              axis=1))))
+        current = self.navigation.waypoints_reached
+        start, end = segments[current]
         position = np.asarray(pose[:2], dtype=float)
         length, along, normal = segment_frame(start, end, position)
-        here = float(np.dot(position - start, along))
+        here = arc[current] + float(np.dot(position - start, along))
         across = float(np.dot(position - start, normal))
         fxmin, fxmax, fymin, fymax = self.navigation.footprint
         clearance = max(abs(fymin), abs(fymax)) + p.margin
         lead = max(abs(fxmin), abs(fxmax)) + p.lead
-        detours = []  # (s_lo, s_hi, shift)
+        detours = []  # (s_lo, s_hi, shift) in metres of the route's arc length
         for index, (xmin, xmax, ymin, ymax) in enumerate(self.spill_boxes):
-            corners = np.array([[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax]]) - start
-            s, lateral = corners @ along, corners @ normal
-            s_lo, s_hi = s.min() - lead, s.max() + lead
+            corners = np.array([[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax]])
+            owner = nearest_segment(segments, corners.mean(axis=0))
+            o_start, o_end = segments[owner]
+            _, o_along, o_normal = segment_frame(o_start, o_end, o_start)
+            s, lateral = (corners - o_start) @ o_along, (corners - o_start) @ o_normal
+            s_lo, s_hi = arc[owner] + s.min() - lead, arc[owner] + s.max() + lead
             blocked = lateral.min() - clearance < 0 < lateral.max() + clearance
-            if not blocked or s_hi + p.ramp < 0 or s_lo - p.ramp > length:
+            if not blocked or s_hi + p.ramp < arc[current] or \
+                    s_lo - p.ramp > arc[current] + length:
                 continue
             left, right = lateral.max() + clearance, lateral.min() - clearance
             if self._sides[index] == 0.0 or here < s_lo:
@@ -309,8 +329,10 @@ class HazardExpert(_OnRoute):
             self.avoiding |= s_lo - p.ramp <= here <= s_hi + p.ramp
         if not detours:
             return None
+        segment_arc = arc[current]
 
         def profile(at: float) -> float:
+            at += segment_arc
             best = 0.0
             for s_lo, s_hi, shift in detours:
                 fade = min(at - (s_lo - p.ramp), (s_hi + p.ramp) - at) / p.ramp
@@ -318,6 +340,16 @@ class HazardExpert(_OnRoute):
                 best = value if abs(value) > abs(best) else best
             return best
         return profile
+
+
+def nearest_segment(segments: np.ndarray, point: np.ndarray) -> int:
+    """Return the index of the segment (an array (count, 2, 2) of ends) nearest to ``point``."""
+    starts, ends = segments[:, 0], segments[:, 1]
+    delta = ends - starts
+    squared = np.maximum(np.einsum('ij,ij->i', delta, delta), 1e-18)
+    t = np.clip(np.einsum('ij,ij->i', point - starts, delta) / squared, 0.0, 1.0)
+    distance = np.linalg.norm(starts + delta * t[:, None] - point, axis=1)
+    return int(np.argmin(np.where(squared > 1e-18, distance, np.inf)))
 
 
 def detour_side(shifts: Tuple[float, float], offset: float, max_offset: float) -> float:
