@@ -24,6 +24,7 @@ which shows it avoids what it sees, not the simulator's ground truth.
 import dataclasses
 import math
 
+from adapter_switcher.demo.closed_loop import ROUTE_HAZARD
 from adapter_switcher.paths import share_path
 from adapter_switcher.sim.experts import detour_side
 from adapter_switcher.sim.experts import hazard_expert
@@ -33,6 +34,7 @@ from adapter_switcher.sim.experts import Scan
 from adapter_switcher.sim.rollout import run_expert
 from adapter_switcher.sim.scenario import DEFAULT_SCENARIO
 from adapter_switcher.sim.scenario import load_scenario
+from adapter_switcher.sim.scenario import sample_episode
 from adapter_switcher.sim.sdf_world import DEFAULT_WORLD
 from adapter_switcher.sim.sdf_world import load_world
 from adapter_switcher.sim.simulator import WarehouseSim
@@ -228,9 +230,6 @@ def test_a_spill_just_round_a_turn_is_detoured_from_before_it_on_one_side(world,
     the spill's wide side (left of the cross-aisle, which is left of the aisle too) before the
     turn, and after the turn it is the same side.
     """
-    from adapter_switcher.demo.closed_loop import ROUTE_HAZARD
-    from adapter_switcher.sim.scenario import sample_episode
-
     drawn = sample_episode(scenario.nominal(), 0)
     spill = dataclasses.replace(drawn.spills[0], position=(8.1, -2.0))
     before, after = (6.0, -3.2, 0.0), (8.0, -2.95, math.pi / 2)
