@@ -96,17 +96,16 @@ class RouteProgress:
             point = waypoint
         return point
 
-    def segments(self, pose: PlanarPose) -> np.ndarray:
+    def polyline(self, pose: PlanarPose) -> np.ndarray:
         """
-        Return every segment of the route as an array (count, 2, 2) of ``(start, end)``.
+        Return the whole route as (count, 2) points: its start, then every waypoint.
 
-        The first starts where :meth:`segment` says (``origin``, or the first pose asked
-        with); the others run between consecutive waypoints. What a plan made along the whole
-        route (a detour past a spill round a turn) is measured on.
+        It starts where the first segment does (:meth:`segment`: ``origin``, or the first
+        pose asked with). What a plan made along the whole route (a detour past a spill round
+        a turn) is measured on.
         """
         self.segment(pose)
-        points = np.vstack([self._route_start[None, :], self.waypoints])
-        return np.stack([points[:-1], points[1:]], axis=1)
+        return np.vstack([self._route_start[None, :], self.waypoints])
 
     def corner_slope(self, pose: PlanarPose) -> float:
         """

@@ -39,6 +39,8 @@ from adapter_switcher.sim.geometry import integrate_unicycle
 from adapter_switcher.sim.geometry import polygons_overlap
 from adapter_switcher.sim.geometry import Pose
 from adapter_switcher.sim.geometry import rectangle_corners
+from adapter_switcher.sim.scenario import nearest_route_segment
+from adapter_switcher.sim.scenario import route_length
 from adapter_switcher.sim.sdf_world import CameraSpec
 from adapter_switcher.sim.vision import floor_points
 from adapter_switcher.sim.vision import pixel_grid
@@ -284,8 +286,9 @@ class HazardExpert(_OnRoute):
         Return the lateral offset profile around the spills near the current segment, if any.
 
         Each spill is planned on the route segment it lies on (the nearest to its box's
-        centre): which side, how far and from where to where along the route. The profile runs
-        on the route's arc length, so a detour past a spill just after a turn begins before it
+        centre, :func:`~adapter_switcher.sim.scenario.nearest_route_segment`): which side,
+        how far and from where to where along the route. The profile runs on the route's arc
+        length, so a detour past a spill just after a turn begins before it
         and one past a spill just before a turn ends after it, on the same side (left of one
         segment is left of the next: the inside or the outside of the turn on both). Planned
         on the current segment only, a spill just round a corner was no detour until the robot
@@ -297,11 +300,9 @@ class HazardExpert(_OnRoute):
         if not self.spill_boxes or self.navigation.done:
             return None
         p = self.params
-        segments = self.navigation.segments(pose)
-        arc = np.concatenate(([0.0], np.cumsum(np.linalg.norm(segments[:, 1] - segments[:, 0],
-                                                              axis=1))))
+        vertices, arc = route_length(self.navigation.polyline(pose))
         current = self.navigation.waypoints_reached
-        start, end = segments[current]
+        start, end = vertices[current], vertices[current + 1]
         position = np.asarray(pose[:2], dtype=float)
         length, along, normal = segment_frame(start, end, position)
         here = arc[current] + float(np.dot(position - start, along))
@@ -312,8 +313,8 @@ class HazardExpert(_OnRoute):
         detours = []  # (s_lo, s_hi, shift) in metres of the route's arc length
         for index, (xmin, xmax, ymin, ymax) in enumerate(self.spill_boxes):
             corners = np.array([[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax]])
-            owner = nearest_segment(segments, corners.mean(axis=0))
-            o_start, o_end = segments[owner]
+            owner, _ = nearest_route_segment(vertices, corners.mean(axis=0))
+            o_start, o_end = vertices[owner], vertices[owner + 1]
             _, o_along, o_normal = segment_frame(o_start, o_end, o_start)
             s, lateral = (corners - o_start) @ o_along, (corners - o_start) @ o_normal
             s_lo, s_hi = arc[owner] + s.min() - lead, arc[owner] + s.max() + lead
@@ -340,16 +341,6 @@ class HazardExpert(_OnRoute):
                 best = value if abs(value) > abs(best) else best
             return best
         return profile
-
-
-def nearest_segment(segments: np.ndarray, point: np.ndarray) -> int:
-    """Return the index of the segment (an array (count, 2, 2) of ends) nearest to ``point``."""
-    starts, ends = segments[:, 0], segments[:, 1]
-    delta = ends - starts
-    squared = np.maximum(np.einsum('ij,ij->i', delta, delta), 1e-18)
-    t = np.clip(np.einsum('ij,ij->i', point - starts, delta) / squared, 0.0, 1.0)
-    distance = np.linalg.norm(starts + delta * t[:, None] - point, axis=1)
-    return int(np.argmin(np.where(squared > 1e-18, distance, np.inf)))
 
 
 def detour_side(shifts: Tuple[float, float], offset: float, max_offset: float) -> float:

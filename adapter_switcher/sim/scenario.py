@@ -523,16 +523,32 @@ def situation_segment(scenario: Scenario, seed: int) -> Tuple[Scenario, Episode]
 def distance_along_route(vertices: np.ndarray, cumulative: np.ndarray,
                          point: Sequence[float]) -> float:
     """Return the distance along the polyline of its point nearest to ``point``."""
-    best, best_s = math.inf, 0.0
+    if len(vertices) < 2:
+        return 0.0
+    index, t = nearest_route_segment(vertices, point)
+    return float(cumulative[index]) + t * float(np.linalg.norm(vertices[index + 1] -
+                                                               vertices[index]))
+
+
+def nearest_route_segment(vertices: np.ndarray, point: Sequence[float]) -> Tuple[int, float]:
+    """
+    Return the polyline's segment nearest to ``point``, and where on it (0..1) that lies.
+
+    The earliest of equally near segments; segments of zero length are passed over (a
+    neighbour reaches the same point). Index 0 where every segment has zero length.
+    """
+    best, best_index, best_t = math.inf, 0, 0.0
+    point = np.asarray(point, dtype=float)
     for index in range(len(vertices) - 1):
         a, delta = vertices[index], vertices[index + 1] - vertices[index]
         length = float(np.linalg.norm(delta))
-        along = float(np.dot(np.asarray(point) - a, delta)) / max(length, 1e-9) ** 2
-        t = min(max(along, 0.0), 1.0)
-        gap = float(np.linalg.norm(a + t * delta - np.asarray(point)))
+        if length < 1e-9:
+            continue
+        t = min(max(float(np.dot(point - a, delta)) / length ** 2, 0.0), 1.0)
+        gap = float(np.linalg.norm(a + t * delta - point))
         if gap < best:
-            best, best_s = gap, float(cumulative[index]) + t * length
-    return best_s
+            best, best_index, best_t = gap, index, t
+    return best_index, best_t
 
 
 def route_length(points: Sequence[Sequence[float]]) -> Tuple[np.ndarray, np.ndarray]:
