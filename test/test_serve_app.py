@@ -166,16 +166,29 @@ def test_interleaved_fleet_matches_peft_and_keeps_adapters_resident(fleet):
             assert stats[replica]['loads'].get(adapter) == 1, (adapter, replica, stats)
 
 
-def stats_by_replica(server, url=None):
-    """Ask until both replicas have answered ``stats`` (Serve picks the replica)."""
-    client = PolicyClient(url or server.url, timeout_s=60.0)
+def stats_by_replica(server, url=None, deadline_s=60.0):
+    """
+    Ask until both replicas have answered ``stats`` (Serve picks the replica).
+
+    Asked one at a time, every request finds both replicas idle, and Serve's router sent all
+    200 of one CI run to one of them (perhaps the other's queue-length probe answered late).
+    So each round asks from several clients at once: a replica busy with one
+    request has the longer queue, and the router sends the next to the other. Bounded by
+    ``deadline_s``.
+    """
+    clients = [PolicyClient(url or server.url, timeout_s=60.0) for _ in range(2 * REPLICAS)]
     found = {}
-    for _ in range(200):
-        stats = client.stats()
-        found[stats['replica']] = stats
-        if len(found) == REPLICAS:
-            break
-    client.close()
+    deadline = time.monotonic() + deadline_s
+    try:
+        with ThreadPoolExecutor(len(clients)) as pool:
+            while len(found) < REPLICAS and time.monotonic() < deadline:
+                for stats in pool.map(lambda client: client.stats(), clients):
+                    found[stats['replica']] = stats
+                if len(found) < REPLICAS:
+                    time.sleep(0.05)
+    finally:
+        for client in clients:
+            client.close()
     assert len(found) == REPLICAS
     return found
 
