@@ -47,6 +47,7 @@ from adapter_switcher.bringup.robot_nodes import robot_node_specs
 from adapter_switcher.demo.closed_loop import CONTROL_HZ
 from adapter_switcher.demo.closed_loop import EPISODE_TIME_LIMIT_S
 from adapter_switcher.demo.closed_loop import EpisodeResult
+from adapter_switcher.nodes.background_spin import BackgroundSpin
 from adapter_switcher.nodes.diagnostics import status_values
 from adapter_switcher.nodes.qos import LATCHED_QOS
 from adapter_switcher.paths import share_path
@@ -317,8 +318,7 @@ def run_demo_episodes(seeds: Sequence[int], log: TextIO, real_time_factor: Optio
                   list(make_observers()))
     for observer in run.observers:
         executor.add_node(observer)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
+    spinner = BackgroundSpin(executor).start()
     try:
         say('starting the simulator, context manager and inference node')
         if not _wait(monitor.ready, STARTUP_TIMEOUT_S, nodes):
@@ -337,7 +337,7 @@ def run_demo_episodes(seeds: Sequence[int], log: TextIO, real_time_factor: Optio
     finally:
         stop.set()   # first: whatever fails below, no node process outlives the demo
         try:
-            executor.shutdown()
+            spinner.stop()
             for node in [monitor] + run.observers:
                 node.destroy_node()
         finally:

@@ -96,6 +96,7 @@ class FleetMonitor:
         from rclpy.context import Context
         from rclpy.executors import SingleThreadedExecutor
 
+        from adapter_switcher.nodes.background_spin import BackgroundSpin
         from adapter_switcher.nodes.qos import COMMAND_QOS
         from adapter_switcher.nodes.qos import LATCHED_QOS
         from diagnostic_msgs.msg import DiagnosticArray
@@ -117,10 +118,9 @@ class FleetMonitor:
                 lambda msg, ns=namespace: self._on_cmd(ns, msg), COMMAND_QOS)
         self._node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
                                        COMMAND_QOS)
-        self._executor = SingleThreadedExecutor(context=self._context)
-        self._executor.add_node(self._node)
-        self._spinner = threading.Thread(target=self._executor.spin, daemon=True)
-        self._spinner.start()
+        executor = SingleThreadedExecutor(context=self._context)
+        executor.add_node(self._node)
+        self._spinner = BackgroundSpin(executor).start()
 
     def _on_active(self, namespace: str, adapter: str) -> None:
         with self._lock:
@@ -157,7 +157,7 @@ class FleetMonitor:
 
     def close(self) -> None:
         """Stop spinning and shut the monitor's context down."""
-        self._executor.shutdown(timeout_sec=5.0)
+        self._spinner.stop()
         self._node.destroy_node()
         self._context.try_shutdown()
 
