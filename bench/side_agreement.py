@@ -31,7 +31,6 @@ turn; written to bench/results/side_agreement.json.
 
 import argparse
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
 import json
 import multiprocessing
 from pathlib import Path
@@ -100,21 +99,24 @@ def main(argv=None) -> int:
         context = multiprocessing.get_context('spawn')  # no renderer or torch state inherited
         with ProcessPoolExecutor(len(DRIVERS), mp_context=context) as pool:
             samples = list(pool.map(probe_episodes, DRIVERS, [seeds] * 2, [args.models] * 2))
+    models = args.models.resolve()
     report = {'first_seed': args.first_seed, 'episodes': args.episodes,
-              'models': str(args.models), 'corner_m': CORNER_M,
+              'models': str(models.relative_to(ROOT) if models.is_relative_to(ROOT) else models),
+              'corner_m': CORNER_M,
               'wall_s': round(time.perf_counter() - start, 1)}
     for name, drawn in zip(DRIVERS, samples):
-        report[name] = {'rows': side_agreement(drawn), 'samples': [asdict(s) for s in drawn]}
+        report[name] = {'rows': side_agreement(drawn), 'samples': len(drawn)}
         print(f'{name}: side agreement of the hazard adapter (ticks where the teacher picks a '
               f'side)')
         for row in report[name]['rows']:
             low, high = row['since_switch_s']
+            high = 'inf' if high is None else f'{high:.1f}'
             where = f'within {CORNER_M} m of a turn' if row['near_turn'] else 'away from turns'
             agree = '-' if row['agree'] is None else f"{row['agree']:.3f}"
-            print(f'  {low:.1f}-{high:.1f} s after the switch, {where:24s} {agree:>6s} '
+            print(f'  {low:.1f}-{high} s after the switch, {where:24s} {agree:>6s} '
                   f"({row['ticks']} ticks, {row['episodes']} episodes)")
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report) + '\n')
+    args.output.write_text(json.dumps(report, indent=1) + '\n')
     print(f'written to {args.output} ({report["wall_s"]} s)')
     return 0
 

@@ -116,7 +116,8 @@ def side_agreement(samples: Sequence[SideSample], corner_m: float = CORNER_M,
 
     Only ticks where the teacher's offset is at least ``side_offset_m`` count (a side is
     chosen there). ``agree`` is the share where the adapter's offset has the teacher's sign;
-    ``agree_firmly`` also needs the adapter's offset to be at least ``side_offset_m``.
+    ``agree_firmly`` also needs the adapter's offset to be at least ``side_offset_m``. The last
+    bin's open end is None (JSON has no infinity).
     """
     rows = []
     for low, high in zip(since_bins_s, since_bins_s[1:]):
@@ -126,7 +127,8 @@ def side_agreement(samples: Sequence[SideSample], corner_m: float = CORNER_M,
                       and abs(s.teacher) >= side_offset_m]
             agree = [s for s in chosen if s.adapter * s.teacher > 0.0]
             firm = [s for s in agree if abs(s.adapter) >= side_offset_m]
-            rows.append({'since_switch_s': [low, high], 'near_turn': near,
+            rows.append({'since_switch_s': [low, high if math.isfinite(high) else None],
+                         'near_turn': near,
                          'ticks': len(chosen), 'episodes': len({s.seed for s in chosen}),
                          'agree': len(agree) / len(chosen) if chosen else None,
                          'agree_firmly': len(firm) / len(chosen) if chosen else None})
